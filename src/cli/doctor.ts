@@ -1,0 +1,71 @@
+/**
+ * `kumo doctor`: which host capabilities the drivers need are present, and how to get the rest.
+ * @module
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export interface Capability {
+  name: string;
+  present: boolean;
+  detail: string;
+  /** Debian package that provides it. */
+  aptPackage?: string;
+}
+
+export function findBinary(name: string, path = process.env.PATH ?? ''): string | undefined {
+  for (const dir of [...path.split(delimiter), '/usr/sbin', '/sbin']) {
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+function binary(name: string, label: string, aptPackage: string, versionArgs: string[] = ['--version']): Capability {
+  const path = findBinary(name);
+  if (!path) return { name: label, present: false, detail: `${name} not found`, aptPackage };
+  const out = spawnSync(path, versionArgs, { encoding: 'utf8', timeout: 5000 });
+  const firstLine = `${out.stdout ?? ''}${out.stderr ?? ''}`.split('\n').find((l) => l.trim()) ?? '';
+  return { name: label, present: true, detail: `${path} ${firstLine.trim()}`.trim(), aptPackage };
+}
+
+function kvm(): Capability {
+  if (!existsSync('/dev/kvm')) return { name: 'kvm', present: false, detail: '/dev/kvm does not exist; VMs will use TCG (software emulation)' };
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    return { name: 'kvm', present: false, detail: '/dev/kvm exists but is not readable and writable by this user; VMs will use TCG' };
+  }
+  return {
+    name: 'kvm',
+    present: true,
+    detail: '/dev/kvm is accessible; whether it can boot a guest (nested KVM may hang) is probed by booting one when the compute service starts',
+  };
+}
+
+export function checkCapabilities(): Capability[] {
+  return [
+    binary('runc', 'runc (containers)', 'runc'),
+    binary('conmon', 'conmon (container monitor)', 'conmon'),
+    binary('qemu-system-x86_64', 'qemu (virtual machines)', 'qemu-system-x86'),
+    kvm(),
+    binary('nft', 'nftables (security groups, NAT)', 'nftables'),
+    binary('dnsmasq', 'dnsmasq (DHCP and DNS)', 'dnsmasq-base'),
+    binary('ip', 'iproute2 (bridges, veth, netns)', 'iproute2', ['-V']),
+    binary('qemu-img', 'qemu-img (volumes, images)', 'qemu-utils'),
+  ];
+}
+
+export function formatDoctorReport(caps: Capability[]): string {
+  const lines = caps.map((c) => `${c.present ? 'ok     ' : 'missing'}  ${c.name}: ${c.detail}`);
+  const missing = [...new Set(caps.filter((c) => !c.present && c.aptPackage).map((c) => c.aptPackage!))];
+  if (missing.length) lines.push('', 'To install what is missing:', `  apt-get update && apt-get install -y ${missing.join(' ')}`);
+  else lines.push('', 'Everything the drivers need is present.');
+  return `${lines.join('\n')}\n`;
+}

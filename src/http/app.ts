@@ -1,0 +1,69 @@
+/**
+ * The app factory: one Fastify instance serving every enabled API under its path prefix
+ * (`/identity`, later `/compute`, `/network`, ...). Separate from `listen` so tests use inject().
+ * @module
+ */
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { KumoConfig } from '../config.js';
+import { KumoError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/database.js';
+import { identityApi } from '../identity/api.js';
+import type { IdentityDeps } from '../identity/context.js';
+import { makeErrorHandler, renderKeystoneError } from './errors.js';
+
+export interface AppDeps {
+  config: KumoConfig;
+  db: Db;
+  logger: Logger;
+  identity: IdentityDeps;
+}
+
+/** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
+export const SERVICE_PREFIXES = { identity: '/identity' } as const;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    // Per-request access lines would dominate the log at bench rates; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    requestIdHeader: 'x-openstack-request-id',
+    genReqId: () => `req-${crypto.randomUUID()}`,
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // HEAD routes are declared explicitly where the API has them (they often answer 204).
+    exposeHeadRoutes: false,
+  });
+
+  // Clients send `Content-Type: application/json` with no body (e.g. Zun execute) and
+  // malformed JSON must be a 400 in the API's own error shape, so JSON is parsed here.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser(['application/json', 'application/*+json'], { parseAs: 'string' }, (_req, body, done) => {
+    const text = String(body);
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new KumoError('ERR_VALIDATION', 'The request body is not valid JSON.'), undefined);
+    }
+  });
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-openstack-request-id', request.id);
+  });
+
+  app.setErrorHandler(makeErrorHandler(renderKeystoneError));
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).type('application/json').send({ error: { code: 404, title: 'Not Found', message: `The resource could not be found: ${request.url}` } });
+  });
+
+  app.get('/', async () => ({
+    name: 'kumo',
+    services: Object.entries(SERVICE_PREFIXES).map(([type, prefix]) => ({ type, url: `${deps.config.publicUrl}${prefix}` })),
+  }));
+
+  await app.register(identityApi(deps.identity), { prefix: SERVICE_PREFIXES.identity });
+  return app;
+}

@@ -1,0 +1,53 @@
+/**
+ * The one auth hook every API registers: validates `X-Auth-Token` through the identity
+ * service's exported `validateToken`, and puts the result on `request.auth`. Routes marked
+ * `config: { public: true }` (version documents, POST /auth/tokens) work without a token.
+ * @module
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { KumoError } from '../errors.js';
+import type { ValidatedToken } from '../identity/tokens.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth?: ValidatedToken;
+  }
+  interface FastifyContextConfig {
+    /** No token needed; a token that is sent is still validated if it is good. */
+    public?: boolean;
+  }
+}
+
+export interface AuthHookOptions {
+  validate: (token: string) => Promise<ValidatedToken>;
+  /** The identity endpoint clients must authenticate against, for WWW-Authenticate. */
+  identityUri: string;
+}
+
+export function unauthenticated(identityUri: string, message = 'The request you have made requires authentication.'): KumoError {
+  return new KumoError('ERR_UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': `Keystone uri="${identityUri}"` } });
+}
+
+export function registerAuthHook(app: FastifyInstance, options: AuthHookOptions): void {
+  app.decorateRequest('auth', undefined);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const isPublic = request.routeOptions.config?.public === true;
+    const token = request.headers['x-auth-token'];
+    if (typeof token !== 'string' || token === '') {
+      if (isPublic) return;
+      throw unauthenticated(options.identityUri);
+    }
+    try {
+      request.auth = await options.validate(token);
+    } catch (err) {
+      if (isPublic) return;
+      if (err instanceof KumoError && err.status < 500) throw unauthenticated(options.identityUri);
+      throw err;
+    }
+  });
+}
+
+export function requireAuth(request: FastifyRequest, identityUri: string): ValidatedToken {
+  if (!request.auth) throw unauthenticated(identityUri);
+  return request.auth;
+}

@@ -1,0 +1,49 @@
+/**
+ * Turning any thrown error into a response: one normalizer, and one renderer per API family
+ * for OpenStack's error shapes. 4xx are logged at info, 5xx at error with the stack.
+ * @module
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { KumoError, isUserError } from '../errors.js';
+import type { KumoErrorCode } from '../errors.js';
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
+  406: 'Not Acceptable', 409: 'Conflict', 413: 'Request Entity Too Large', 415: 'Unsupported Media Type',
+  500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+};
+
+export const titleOf = (status: number): string => TITLES[status] ?? 'Error';
+
+/** Fastify's own errors (schema validation, bad JSON, body too large) become KumoErrors. */
+export function normalizeError(err: unknown): KumoError {
+  if (err instanceof KumoError) return err;
+  const fe = err as FastifyError & { validation?: { instancePath?: string; message?: string; params?: Record<string, unknown> }[] };
+  if (fe && Array.isArray(fe.validation) && fe.validation.length) {
+    const v = fe.validation[0];
+    let field = (v.instancePath ?? '').replace(/^\//, '');
+    if (v.params && typeof v.params.missingProperty === 'string') field = field ? `${field}/${v.params.missingProperty}` : v.params.missingProperty;
+    if (v.params && typeof v.params.additionalProperty === 'string') field = field ? `${field}/${v.params.additionalProperty}` : v.params.additionalProperty;
+    return new KumoError('ERR_VALIDATION', `Invalid input for field '${field || fe.validationContext || 'body'}': ${v.message ?? 'is invalid'}.`, { cause: err });
+  }
+  if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+    const byStatus: Record<number, KumoErrorCode> = { 404: 'ERR_NOT_FOUND', 405: 'ERR_METHOD_NOT_ALLOWED', 413: 'ERR_TOO_LARGE', 415: 'ERR_UNSUPPORTED_MEDIA_TYPE' };
+    return new KumoError(byStatus[fe.statusCode] ?? 'ERR_BAD_REQUEST', fe.message, { cause: err });
+  }
+  return new KumoError('ERR_INTERNAL', 'An unexpected error prevented the server from fulfilling your request.', { cause: err });
+}
+
+export type ErrorBodyRenderer = (err: KumoError, request: FastifyRequest) => unknown;
+
+/** Keystone: {"error": {"code", "title", "message"}} */
+export const renderKeystoneError: ErrorBodyRenderer = (err) => ({ error: { code: err.status, title: titleOf(err.status), message: err.message } });
+
+export function makeErrorHandler(render: ErrorBodyRenderer) {
+  return (raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const err = normalizeError(raw);
+    if (isUserError(err)) request.log.info({ err: { code: err.code, message: err.message }, status: err.status }, 'request failed');
+    else request.log.error({ err: raw, status: err.status }, 'request failed with a server error');
+    for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+    return reply.status(err.status).type('application/json').send(render(err, request));
+  };
+}

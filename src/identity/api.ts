@@ -1,0 +1,41 @@
+/**
+ * The Keystone v3 API as a Fastify plugin, mounted under `/identity`.
+ * @module
+ */
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { registerAuthHook } from '../http/auth.js';
+import { makeErrorHandler, renderKeystoneError } from '../http/errors.js';
+import type { IdentityDeps } from './context.js';
+import { registerAppCredRoutes } from './routes/app-credentials.js';
+import { registerAuthRoutes } from './routes/auth.js';
+import { registerCatalogRoutes } from './routes/catalog.js';
+import type { RouteEnv } from './routes/common.js';
+import { registerCredentialRoutes } from './routes/credentials.js';
+import { registerDomainRoutes } from './routes/domains.js';
+import { registerProjectRoutes } from './routes/projects.js';
+import { registerRoleRoutes } from './routes/roles.js';
+import { registerTrustRoutes } from './routes/trusts.js';
+import { registerUserRoutes } from './routes/users.js';
+import { registerVersionRoutes } from './routes/versions.js';
+import { validateToken } from './tokens.js';
+
+export const IDENTITY_PREFIX = '/identity';
+
+export function identityApi(deps: IdentityDeps): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    const identityUri = `${deps.config.publicUrl}${IDENTITY_PREFIX}`;
+    const env: RouteEnv = { deps, base: `${identityUri}/v3`, identityUri };
+    app.setErrorHandler(makeErrorHandler(renderKeystoneError));
+    registerAuthHook(app, { validate: (token) => validateToken(deps, token), identityUri });
+    registerVersionRoutes(app, env);
+    registerAuthRoutes(app, env);
+    registerDomainRoutes(app, env);
+    registerProjectRoutes(app, env);
+    registerUserRoutes(app, env);
+    registerRoleRoutes(app, env);
+    registerCatalogRoutes(app, env);
+    registerAppCredRoutes(app, env);
+    registerTrustRoutes(app, env);
+    registerCredentialRoutes(app, env);
+  };
+}

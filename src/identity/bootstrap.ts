@@ -1,0 +1,72 @@
+/**
+ * Idempotent bootstrap, run at every start: the Default domain, the admin and service
+ * projects, the admin/member/reader roles (admin implies member implies reader), the admin
+ * user, the region, and a catalog entry per enabled service pointing at this server.
+ * @module
+ */
+import type { IdentityDeps } from './context.js';
+import { createEndpoint, createRegion, createService, listEndpoints, listServices, updateEndpoint } from './catalog.js';
+import { DEFAULT_DOMAIN_ID, createDomain, findDomain } from './domains.js';
+import { createProject, findProjectByName } from './projects.js';
+import { createImpliedRole, createRole, findRoleByName, grantRole } from './roles.js';
+import { createUser, findUserByName } from './users.js';
+
+export interface CatalogService {
+  type: string;
+  name: string;
+  description: string;
+  /** Full URL; `$(project_id)s` is substituted per token. */
+  url: string;
+}
+
+export interface BootstrapInput {
+  adminPassword: string;
+  region: string;
+  services: readonly CatalogService[];
+}
+
+export interface BootstrapResult {
+  adminUserId: string;
+  adminProjectId: string;
+  created: boolean;
+}
+
+export async function bootstrapIdentity(deps: IdentityDeps, input: BootstrapInput): Promise<BootstrapResult> {
+  const db = deps.db;
+  let created = false;
+  if (!(await findDomain(db, DEFAULT_DOMAIN_ID))) {
+    await createDomain(deps, { id: DEFAULT_DOMAIN_ID, name: 'Default', description: 'The default domain' });
+    created = true;
+  }
+  const roleIds: Record<string, string> = {};
+  for (const name of ['admin', 'member', 'reader', 'service']) {
+    roleIds[name] = (await findRoleByName(db, name))?.id ?? (await createRole(deps, { name })).id;
+  }
+  await createImpliedRole(deps, roleIds.admin, roleIds.member);
+  await createImpliedRole(deps, roleIds.member, roleIds.reader);
+  const projectIds: Record<string, string> = {};
+  for (const name of ['admin', 'service']) {
+    projectIds[name] = (await findProjectByName(db, DEFAULT_DOMAIN_ID, name))?.id
+      ?? (await createProject(deps, { name, domain_id: DEFAULT_DOMAIN_ID, description: `Bootstrap project for the ${name}` })).id;
+  }
+  let admin = await findUserByName(db, DEFAULT_DOMAIN_ID, 'admin');
+  if (!admin) admin = await createUser(deps, { name: 'admin', domain_id: DEFAULT_DOMAIN_ID, password: input.adminPassword });
+  await grantRole(deps, { type: 'user', id: admin.id }, { type: 'project', id: projectIds.admin }, roleIds.admin);
+  await grantRole(deps, { type: 'user', id: admin.id }, { type: 'system', id: 'all' }, roleIds.admin);
+  await grantRole(deps, { type: 'user', id: admin.id }, { type: 'domain', id: DEFAULT_DOMAIN_ID }, roleIds.admin);
+
+  if (!(await db.selectFrom('identity_region').select('id').where('id', '=', input.region).executeTakeFirst())) {
+    await createRegion(deps, { id: input.region, description: '' });
+  }
+  for (const svc of input.services) {
+    const service = (await listServices(db, { type: svc.type }))[0] ?? (await createService(deps, { type: svc.type, name: svc.name, description: svc.description }));
+    const endpoints = await listEndpoints(db, { service_id: service.id });
+    for (const iface of ['public', 'internal', 'admin']) {
+      const existing = endpoints.find((e) => e.interface === iface && e.region_id === input.region);
+      if (!existing) await createEndpoint(deps, { service_id: service.id, interface: iface, url: svc.url, region_id: input.region });
+      // The listen address may change between starts: keep the catalog pointing at this server.
+      else if (existing.url !== svc.url) await updateEndpoint(deps, existing.id, { url: svc.url });
+    }
+  }
+  return { adminUserId: admin.id, adminProjectId: projectIds.admin, created };
+}

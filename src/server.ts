@@ -1,0 +1,126 @@
+/**
+ * Assembling a running Kumo from a config: data directory, secrets, store, migrations,
+ * bootstrap, the app, and a clean shutdown. `kumo up` and the e2e tests both use this.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { stringify } from 'yaml';
+import type { KumoConfig } from './config.js';
+import { buildApp, SERVICE_PREFIXES } from './http/app.js';
+import type { Logger } from './log.js';
+import { openDatabase } from './store/database.js';
+import type { Db } from './store/database.js';
+import { migrateToLatest } from './store/migrate.js';
+import { bootstrapIdentity } from './identity/bootstrap.js';
+import type { CatalogService } from './identity/bootstrap.js';
+import { newHexId } from './identity/context.js';
+import type { IdentityDeps } from './identity/context.js';
+import { KeyRepository } from './identity/key-repository.js';
+
+export interface KumoPaths {
+  secretsDir: string;
+  adminPasswordFile: string;
+  fernetKeysDir: string;
+  cloudsYaml: string;
+  openrc: string;
+}
+
+export function kumoPaths(dataDir: string): KumoPaths {
+  const secretsDir = join(dataDir, 'secrets');
+  return {
+    secretsDir,
+    adminPasswordFile: join(secretsDir, 'admin-password'),
+    fernetKeysDir: join(secretsDir, 'fernet-keys'),
+    cloudsYaml: join(dataDir, 'clouds.yaml'),
+    openrc: join(dataDir, 'admin-openrc.sh'),
+  };
+}
+
+/** Reads a secret, creating it (0600) on first start. */
+function ensureSecret(file: string, make: () => string): string {
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const value = make();
+  writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return value;
+}
+
+export function catalogServices(config: KumoConfig): CatalogService[] {
+  return [
+    { type: 'identity', name: 'keystone', description: 'Kumo identity (Keystone v3)', url: `${config.publicUrl}${SERVICE_PREFIXES.identity}/v3` },
+  ];
+}
+
+export interface RunningKumo {
+  app: FastifyInstance;
+  db: Db;
+  identity: IdentityDeps;
+  adminPassword: string;
+  paths: KumoPaths;
+  /** Stops serving, then closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  now?: () => number;
+  /** Listen on the configured address (false for inject()-only tests). */
+  listen?: boolean;
+}
+
+export async function startKumo(config: KumoConfig, logger: Logger, options: StartOptions = {}): Promise<RunningKumo> {
+  const paths = kumoPaths(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.secretsDir, { recursive: true, mode: 0o700 });
+  chmodSync(paths.secretsDir, 0o700);
+  const adminPassword = ensureSecret(paths.adminPasswordFile, () => randomBytes(18).toString('base64url'));
+  const now = options.now ?? Date.now;
+  const keys = new KeyRepository(paths.fernetKeysDir, config.identity.maxActiveKeys, now);
+  keys.initialize();
+
+  const { db, kind } = openDatabase(config.database);
+  try {
+    await migrateToLatest(db, kind);
+    const identity: IdentityDeps = { db, config, keys, logger: logger.child({ service: 'identity' }), now, newId: newHexId };
+    await bootstrapIdentity(identity, { adminPassword, region: config.region, services: catalogServices(config) });
+    const app = await buildApp({ config, db, logger, identity });
+    if (options.listen !== false) {
+      await app.listen({ host: config.listen.host, port: config.listen.port });
+      writeClientConfig(config, paths, adminPassword);
+    } else await app.ready();
+    let closed: Promise<void> | undefined;
+    return {
+      app, db, identity, adminPassword, paths,
+      close: () => (closed ??= (async () => {
+        await app.close();
+        await db.destroy();
+      })()),
+    };
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+}
+
+function writeClientConfig(config: KumoConfig, paths: KumoPaths, adminPassword: string): void {
+  const authUrl = `${config.publicUrl}${SERVICE_PREFIXES.identity}/v3`;
+  const clouds = {
+    clouds: {
+      kumo: {
+        auth: { auth_url: authUrl, username: 'admin', password: adminPassword, project_name: 'admin', user_domain_name: 'Default', project_domain_name: 'Default' },
+        region_name: config.region,
+        identity_api_version: 3,
+        interface: 'public',
+      },
+    },
+  };
+  writeFileSync(paths.cloudsYaml, stringify(clouds), { mode: 0o600 });
+  chmodSync(paths.cloudsYaml, 0o600);
+  const openrc = [
+    `export OS_AUTH_URL=${authUrl}`, 'export OS_USERNAME=admin', `export OS_PASSWORD='${adminPassword}'`, 'export OS_PROJECT_NAME=admin',
+    'export OS_USER_DOMAIN_NAME=Default', 'export OS_PROJECT_DOMAIN_NAME=Default', `export OS_REGION_NAME=${config.region}`, 'export OS_IDENTITY_API_VERSION=3', '',
+  ].join('\n');
+  writeFileSync(paths.openrc, openrc, { mode: 0o600 });
+  chmodSync(paths.openrc, 0o600);
+}

@@ -1,0 +1,23 @@
+/**
+ * One ordered set of migrations for both dialects, run through Kysely's Migrator.
+ * @module
+ */
+import { Migrator } from 'kysely/migration';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+import { KumoError } from '../errors.js';
+import type { Db, DialectKind } from './database.js';
+import { identityMigration } from './migrations/0001_identity.js';
+
+function migrationsFor(kind: DialectKind): Record<string, Migration> {
+  return {
+    '0001_identity': identityMigration(kind),
+  };
+}
+
+export async function migrateToLatest(db: Db, kind: DialectKind): Promise<string[]> {
+  const provider: MigrationProvider = { getMigrations: async () => migrationsFor(kind) };
+  const migrator = new Migrator({ db, provider, migrationTableName: 'kumo_migration', migrationLockTableName: 'kumo_migration_lock' });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw new KumoError('ERR_INTERNAL', `database migration failed: ${(error as Error).message}`, { cause: error });
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,16 @@
+/**
+ * The database's table types: each service declares its own tables, merged here.
+ * @module
+ */
+import type { IdentityTables } from '../identity/schema.js';
+
+export interface RevisionTable {
+  /** The counter's name, e.g. `identity`. */
+  name: string;
+  /** Moves forward on every write that can change the outcome of a cached read. */
+  value: number;
+}
+
+export interface Database extends IdentityTables {
+  kumo_revision: RevisionTable;
+}
