@@ -23,6 +23,7 @@ export class KeyRepository {
   #primary: FernetKey | undefined;
   #loadedMtimeMs = -1;
   #lastCheckMs = -Infinity;
+  #generation = 0;
 
   constructor(dir: string, maxActiveKeys: number, now: () => number = Date.now) {
     if (maxActiveKeys < 2) throw new Error('maxActiveKeys must be at least 2 (a staged and a primary key)');
@@ -66,6 +67,12 @@ export class KeyRepository {
     return this.#primary!;
   }
 
+  /** Moves whenever the set of keys changes; caches of decrypted tokens compare it. */
+  generation(): number {
+    this.#refresh();
+    return this.#generation;
+  }
+
   /** Every key that may decrypt, primary first. */
   all(): readonly FernetKey[] {
     this.#refresh();
@@ -88,6 +95,7 @@ export class KeyRepository {
     this.#keys = indexes.map((i) => new FernetKey(readFileSync(join(this.#dir, String(i)), 'utf8')));
     this.#primary = this.#keys[0];
     this.#loadedMtimeMs = mtime;
+    this.#generation++;
   }
 
   #indexes(): number[] {

@@ -220,7 +220,7 @@ async function resolveProjectRef(deps: IdentityDeps, ref: { id?: string; name?: 
 
 // ---- validation ----
 
-interface CacheEntry { revision: number; validated: ValidatedToken }
+interface CacheEntry { revision: number; keyGeneration: number; validated: ValidatedToken }
 const CACHE_LIMIT = 10_000;
 const caches = new WeakMap<IdentityDeps, Map<string, CacheEntry>>();
 
@@ -240,8 +240,9 @@ export async function validateToken(deps: IdentityDeps, token: string, options: 
   const now = deps.now();
   const revision = await readRevision(deps.db, IDENTITY_REVISION);
   const cache = cacheOf(deps);
+  const keyGeneration = deps.keys.generation();
   const hit = cache.get(token);
-  if (hit && hit.revision === revision) {
+  if (hit && hit.revision === revision && hit.keyGeneration === keyGeneration) {
     if (hit.validated.payload.expiresAt > now || (options.allowExpired && hit.validated.payload.expiresAt + ALLOW_EXPIRED_WINDOW_MS > now)) return hit.validated;
     throw notFound('Could not recognize Fernet token');
   }
@@ -252,7 +253,7 @@ export async function validateToken(deps: IdentityDeps, token: string, options: 
   }
   const validated = await validatePayload(deps, token, payload, {});
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
-  cache.set(token, { revision, validated });
+  cache.set(token, { revision, keyGeneration, validated });
   return validated;
 }
 

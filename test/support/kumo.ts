@@ -1,0 +1,71 @@
+/** A Kumo for tests: its own data dir and database, a controllable clock, inject() helpers. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { LightMyRequestResponse } from 'fastify';
+import { loadConfig, testConfig } from '../../src/config.js';
+import type { KumoConfig } from '../../src/config.js';
+import { createSilentLogger } from '../../src/log.js';
+import { startKumo } from '../../src/server.js';
+import type { RunningKumo } from '../../src/server.js';
+import { freshDatabase } from './db.js';
+import type { TestDialect } from './db.js';
+
+export interface TestKumo {
+  kumo: RunningKumo;
+  config: KumoConfig;
+  /** Moves the test clock forward. */
+  advance(ms: number): void;
+  request(method: string, url: string, opts?: { token?: string; body?: unknown; rawBody?: string; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  /** A project-scoped token for the user (password method). */
+  login(user: string, password: string, project?: string): Promise<string>;
+  adminToken(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number } = {}): Promise<TestKumo> {
+  const dir = mkdtempSync(join(tmpdir(), 'kumo-test-'));
+  const db = await freshDatabase(dialect, dir);
+  const config = testConfig({ dataDir: dir, database: db.config, tokenExpirationSeconds: options.tokenExpirationSeconds });
+  let offset = 0;
+  const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset });
+  const request: TestKumo['request'] = (method, url, opts = {}) =>
+    kumo.app.inject({
+      method: method as 'GET',
+      url,
+      headers: {
+        ...(opts.token ? { 'x-auth-token': opts.token } : {}),
+        ...(opts.body !== undefined || opts.rawBody !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(opts.headers ?? {}),
+      },
+      payload: opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
+    });
+  const login = async (user: string, password: string, project = 'admin') => {
+    const res = await request('POST', '/identity/v3/auth/tokens', {
+      body: {
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: user, password, domain: { id: 'default' } } } },
+          scope: { project: { name: project, domain: { id: 'default' } } },
+        },
+      },
+    });
+    if (res.statusCode !== 201) throw new Error(`login ${user} failed: ${res.statusCode} ${res.body}`);
+    return String(res.headers['x-subject-token']);
+  };
+  let admin: string | undefined;
+  return {
+    kumo,
+    config,
+    advance: (ms) => { offset += ms; },
+    request,
+    login,
+    adminToken: async () => (admin ??= await login('admin', kumo.adminPassword)),
+    close: async () => {
+      await kumo.close();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export { loadConfig };
