@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The test command (README, `npm test`, .ci/run): installs what the tests need, builds, starts a
+# throwaway PostgreSQL on loopback, then runs the unit and API tests on SQLite and PostgreSQL and
+# the end-to-end tests with the real `openstack` CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v openstack >/dev/null 2>&1 || need+=(python3-openstackclient)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "the tests need: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+[ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund
+npm run build --silent
+
+pgdir=$(mktemp -d /tmp/kumo-test-pg.XXXXXX)
+cleanup() { bash scripts/postgres-test-server.sh stop "$pgdir" || true; }
+trap cleanup EXIT
+pgport=${KUMO_TEST_PG_PORT:-$(( 20000 + RANDOM % 20000 ))}
+pgurl=$(bash scripts/postgres-test-server.sh start "$pgdir" "$pgport")
+
+export KUMO_TEST_DIALECTS=${KUMO_TEST_DIALECTS:-sqlite,postgres}
+export KUMO_TEST_POSTGRES_URL=$pgurl
+node --test dist/src dist/test/api dist/test/e2e

@@ -1,0 +1,247 @@
+/**
+ * End to end: `kumo up` as a real process, driven by the real Debian `openstack` CLI.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const KUMO = new URL('../../src/cli/main.js', import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+interface Live {
+  proc: ChildProcess;
+  dir: string;
+  url: string;
+  output: () => string;
+}
+
+async function kumoUp(extra: string[] = []): Promise<Live> {
+  const dir = mkdtempSync(join(tmpdir(), 'kumo-e2e-'));
+  const port = await freePort();
+  const proc = spawn(process.execPath, [KUMO, 'up', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes('Kumo is up')) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`kumo up failed:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { proc, dir, url: `http://127.0.0.1:${port}`, output: () => out };
+}
+
+async function stop(live: Live): Promise<number | null> {
+  if (live.proc.exitCode === null) {
+    live.proc.kill('SIGTERM');
+    await new Promise((r) => live.proc.once('exit', r));
+  }
+  return live.proc.exitCode;
+}
+
+interface RunResult { code: number; stdout: string; stderr: string }
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe('openstack CLI against kumo up', () => {
+  let live: Live;
+  let env: NodeJS.ProcessEnv;
+  const os = async (...args: string[]) => {
+    const r = await run('openstack', ['--os-cloud', 'kumo', ...args], env);
+    assert.equal(r.code, 0, `openstack ${args.join(' ')} failed:\n${r.stderr}`);
+    return r.stdout;
+  };
+  const osJson = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const osFails = async (args: string[], pattern: RegExp, envOverride: NodeJS.ProcessEnv = env) => {
+    const r = await run('openstack', args, envOverride);
+    assert.notEqual(r.code, 0, `expected openstack ${args.join(' ')} to fail`);
+    assert.match(r.stderr, pattern);
+  };
+
+  before(async () => {
+    live = await kumoUp();
+    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
+    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+  });
+  after(async () => {
+    await stop(live);
+    rmSync(live.dir, { recursive: true, force: true });
+  });
+
+  test('kumo up writes secrets 0600 and a clouds.yaml, and prints how long start took', () => {
+    assert.match(live.output(), /Kumo is up in \d+ ms/);
+    for (const f of ['clouds.yaml', 'secrets/admin-password', 'secrets/fernet-keys/0', 'secrets/fernet-keys/1']) {
+      assert.equal(statSync(join(live.dir, f)).mode & 0o777, 0o600, f);
+    }
+    assert.match(readFileSync(join(live.dir, 'clouds.yaml'), 'utf8'), /auth_url: http:\/\/127\.0\.0\.1:\d+\/identity\/v3/);
+  });
+
+  test('token issue and catalog list', async () => {
+    const token = await osJson('token', 'issue');
+    assert.ok(token.id && token.project_id && token.user_id && token.expires);
+    const catalog = await osJson('catalog', 'list');
+    assert.ok(catalog.some((s: { Type: string }) => s.Type === 'identity'));
+  });
+
+  test('domains, projects, users, groups, roles and assignments', async () => {
+    const domain = await osJson('domain', 'create', '--description', 'e2e', 'e2e-dom');
+    assert.equal(domain.name, 'e2e-dom');
+    await os('domain', 'set', '--description', 'changed', 'e2e-dom');
+    assert.equal((await osJson('domain', 'show', 'e2e-dom')).description, 'changed');
+
+    const project = await osJson('project', 'create', '--description', 'demo proj', 'demo');
+    assert.equal(project.name, 'demo');
+    await os('project', 'set', '--description', 'new desc', 'demo');
+    assert.equal((await osJson('project', 'show', 'demo')).description, 'new desc');
+    assert.ok((await osJson('project', 'list')).some((p: { Name: string }) => p.Name === 'demo'));
+    await osFails(['--os-cloud', 'kumo', 'project', 'create', 'demo'], /Conflict|409|Duplicate/);
+
+    const user = await osJson('user', 'create', '--project', 'demo', '--password', 'alice-pw', '--email', 'a@b.c', 'alice');
+    assert.equal(user.email, 'a@b.c');
+    await os('user', 'set', '--email', 'x@y.z', 'alice');
+    assert.equal((await osJson('user', 'show', 'alice')).email, 'x@y.z');
+    assert.ok((await osJson('user', 'list')).some((u: { Name: string }) => u.Name === 'alice'));
+
+    await os('group', 'create', 'devs');
+    await os('group', 'add', 'user', 'devs', 'alice');
+    assert.match(await os('group', 'contains', 'user', 'devs', 'alice'), /alice in group devs/);
+
+    const role = await osJson('role', 'create', 'auditor');
+    assert.equal(role.name, 'auditor');
+    await os('role', 'add', '--project', 'demo', '--user', 'alice', 'member');
+    await os('role', 'add', '--project', 'demo', '--group', 'devs', 'auditor');
+    const assignments = await osJson('role', 'assignment', 'list', '--names', '--effective', '--user', 'alice');
+    const seen = assignments.map((a: { Role: string; Project: string }) => `${a.Role}@${a.Project}`).sort();
+    assert.deepEqual(seen, ['auditor@demo@Default', 'member@demo@Default', 'reader@demo@Default']);
+
+    // alice is a member, not an admin.
+    const aliceEnv = { ...env };
+    const aliceCloud = join(live.dir, 'alice.yaml');
+    writeFileSync(aliceCloud, readFileSync(join(live.dir, 'clouds.yaml'), 'utf8')
+      .replace('username: admin', 'username: alice').replace(/password: .*/, 'password: alice-pw').replace('project_name: admin', 'project_name: demo'));
+    aliceEnv.OS_CLIENT_CONFIG_FILE = aliceCloud;
+    assert.equal(JSON.parse((await run('openstack', ['--os-cloud', 'kumo', 'token', 'issue', '-f', 'json'], aliceEnv)).stdout).project_id, project.id);
+    await osFails(['--os-cloud', 'kumo', 'user', 'create', 'mallory'], /403|not authorized/i, aliceEnv);
+    await osFails(['--os-cloud', 'kumo', 'project', 'show', 'admin'], /403|not authorized|No project/i, aliceEnv);
+
+    await os('role', 'remove', '--project', 'demo', '--group', 'devs', 'auditor');
+    await os('group', 'remove', 'user', 'devs', 'alice');
+    await os('group', 'delete', 'devs');
+    await os('role', 'delete', 'auditor');
+    await os('user', 'delete', 'alice');
+    await os('project', 'delete', 'demo');
+    await os('domain', 'set', '--disable', 'e2e-dom');
+    await os('domain', 'delete', 'e2e-dom');
+    await osFails(['--os-cloud', 'kumo', 'project', 'show', 'demo'], /No project|404|not found/i);
+  });
+
+  test('regions, services and endpoints', async () => {
+    await os('region', 'create', '--description', 'second', 'RegionTwo');
+    await os('region', 'set', '--description', 'changed', 'RegionTwo');
+    assert.equal((await osJson('region', 'show', 'RegionTwo')).description, 'changed');
+    const svc = await osJson('service', 'create', '--name', 'nova', '--description', 'compute', 'compute');
+    await os('service', 'set', '--description', 'vm', svc.id);
+    assert.equal((await osJson('service', 'show', svc.id)).description, 'vm');
+    const ep = await osJson('endpoint', 'create', '--region', 'RegionTwo', svc.id, 'public', 'http://127.0.0.1:1/compute/v2.1');
+    await os('endpoint', 'set', '--url', 'http://127.0.0.1:2/compute/v2.1', ep.id);
+    assert.equal((await osJson('endpoint', 'show', ep.id)).url, 'http://127.0.0.1:2/compute/v2.1');
+    assert.ok((await osJson('endpoint', 'list')).some((e: { ID: string }) => e.ID === ep.id));
+    await os('endpoint', 'delete', ep.id);
+    await os('service', 'delete', svc.id);
+    await os('region', 'delete', 'RegionTwo');
+  });
+
+  test('application credentials authenticate, and deleting one revokes it', async () => {
+    const ac = await osJson('application', 'credential', 'create', '--role', 'reader', 'ci-cred');
+    assert.ok(ac.secret);
+    assert.ok((await osJson('application', 'credential', 'list')).some((a: { Name: string }) => a.Name === 'ci-cred'));
+    const acEnv = { ...env, OS_CLIENT_CONFIG_FILE: '/dev/null', OS_AUTH_TYPE: 'v3applicationcredential', OS_AUTH_URL: `${live.url}/identity/v3`,
+      OS_APPLICATION_CREDENTIAL_ID: ac.id, OS_APPLICATION_CREDENTIAL_SECRET: ac.secret, OS_REGION_NAME: 'RegionOne', OS_IDENTITY_API_VERSION: '3' };
+    const r = await run('openstack', ['token', 'issue', '-f', 'json'], acEnv);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(JSON.parse(r.stdout).id);
+    assert.equal((await osJson('application', 'credential', 'show', 'ci-cred')).name, 'ci-cred');
+    await os('application', 'credential', 'delete', 'ci-cred');
+    await osFails(['token', 'issue'], /401|authentication|Unauthorized/i, acEnv);
+  });
+
+  test('trusts: create, list, show, delete', async () => {
+    await os('user', 'create', '--password', 'bob-pw', 'bob');
+    const trust = await osJson('trust', 'create', '--project', 'admin', '--role', 'member', '--impersonate', 'admin', 'bob');
+    assert.equal(trust.impersonation, true);
+    assert.ok((await osJson('trust', 'list')).some((t: { ID: string }) => t.ID === trust.id));
+    assert.equal((await osJson('trust', 'show', trust.id)).project_id, trust.project_id);
+    await os('trust', 'delete', trust.id);
+    await os('user', 'delete', 'bob');
+  });
+
+  test('a revoked token is refused', async () => {
+    const token = (await osJson('token', 'issue')).id as string;
+    const tokenEnv = { ...env, OS_CLIENT_CONFIG_FILE: '/dev/null', OS_AUTH_TYPE: 'token', OS_TOKEN: token, OS_AUTH_URL: `${live.url}/identity/v3`,
+      OS_PROJECT_NAME: 'admin', OS_PROJECT_DOMAIN_ID: 'default', OS_REGION_NAME: 'RegionOne', OS_IDENTITY_API_VERSION: '3' };
+    assert.equal((await run('openstack', ['project', 'list', '-f', 'json'], tokenEnv)).code, 0);
+    await os('token', 'revoke', token);
+    await osFails(['project', 'list'], /401|authentication|Unauthorized|Could not/i, tokenEnv);
+  });
+
+  test('an expired token is refused, and state survives a restart', async () => {
+    const short = await kumoUp(['--token-expiration', '1']);
+    try {
+      const cloud = { ...env, OS_CLIENT_CONFIG_FILE: join(short.dir, 'clouds.yaml') };
+      const issued = await run('openstack', ['--os-cloud', 'kumo', 'token', 'issue', '-f', 'json'], cloud);
+      assert.equal(issued.code, 0, issued.stderr);
+      const token = JSON.parse(issued.stdout).id as string;
+      await new Promise((r) => setTimeout(r, 2000));
+      const res = await fetch(`${short.url}/identity/v3/auth/tokens`, { headers: { 'x-auth-token': token, 'x-subject-token': token } });
+      assert.equal(res.status, 401);
+      assert.equal(await stop(short), 0, 'SIGTERM stops kumo cleanly');
+    } finally {
+      await stop(short);
+      rmSync(short.dir, { recursive: true, force: true });
+    }
+  });
+
+  test('restart keeps state and secrets', async () => {
+    await os('project', 'create', 'survivor');
+    const password = readFileSync(join(live.dir, 'secrets/admin-password'), 'utf8');
+    const key = readFileSync(join(live.dir, 'secrets/fernet-keys/1'), 'utf8');
+    const token = (await osJson('token', 'issue')).id as string;
+    assert.equal(await stop(live), 0);
+    const port = new URL(live.url).port;
+    const proc = spawn(process.execPath, [KUMO, 'up', '--data-dir', live.dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    live = { proc, dir: live.dir, url: live.url, output: () => out };
+    while (!out.includes('Kumo is up')) {
+      if (proc.exitCode !== null) throw new Error(out);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(readFileSync(join(live.dir, 'secrets/admin-password'), 'utf8'), password);
+    assert.equal(readFileSync(join(live.dir, 'secrets/fernet-keys/1'), 'utf8'), key);
+    const res = await fetch(`${live.url}/identity/v3/projects?name=survivor`, { headers: { 'x-auth-token': token } });
+    assert.equal(res.status, 200, 'a token issued before the restart is still valid');
+    assert.equal(((await res.json()) as { projects: unknown[] }).projects.length, 1);
+  });
+});
