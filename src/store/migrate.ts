@@ -2,8 +2,8 @@
  * One ordered set of migrations for both dialects, run through Kysely's Migrator.
  * @module
  */
-import { Migrator } from 'kysely/migration';
-import type { Migration, MigrationProvider } from 'kysely/migration';
+import { Migrator } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely';
 import { KumoError } from '../errors.js';
 import type { Db, DialectKind } from './database.js';
 import { identityMigration } from './migrations/0001_identity.js';
