@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
 import type { Db } from '../store/database.js';
 import type { AccessRuleTable, ApplicationCredentialTable } from './schema.js';
-import { isoTime, parseTime, writeTransaction } from './context.js';
+import { isoTime, naiveUtcTime, parseTime, writeTransaction } from './context.js';
 import type { IdentityDeps } from './context.js';
 import { hashPassword } from './password.js';
 import { addRevocation } from './revocation.js';
@@ -109,10 +109,9 @@ export async function createAppCred(
   if (caller.viaAppCred && !caller.unrestrictedAppCred) throw forbidden('Cannot create an application credential with a restricted application credential.');
   let expiresAt: string | null = null;
   if (input.expires_at) {
-    const ms = parseTime(input.expires_at);
-    if (ms === undefined) throw badRequest(`Invalid input for field 'expires_at': '${input.expires_at}' is not a valid time.`);
-    if (ms <= deps.now()) throw badRequest('The expiration time of an application credential must be in the future.');
-    expiresAt = isoTime(ms);
+    expiresAt = naiveUtcTime(input.expires_at) ?? null;
+    if (expiresAt === null) throw badRequest(`Invalid input for field 'expires_at': '${input.expires_at}' is not a valid time.`);
+    if (parseTime(expiresAt)! <= deps.now()) throw badRequest('The expiration time of an application credential must be in the future.');
   }
   const secret = input.secret || randomBytes(48).toString('base64url');
   const secretHash = await hashPassword(secret, deps.config.identity.passwordHash);

@@ -219,6 +219,18 @@ function checkUrl(value: string): void {
   if (!/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/\S+$/.test(value)) throw badRequest(`Invalid input for field 'url': '${value}' is not a valid URL.`);
 }
 
+/**
+ * An explicit `region_id` must exist (400 otherwise); the legacy `region` field alone creates
+ * the region when it is missing, as Keystone does.
+ */
+async function ensureRegion(deps: IdentityDeps, trx: Db, input: Partial<EndpointInput>, regionId: string | null | undefined): Promise<void> {
+  if (!regionId) return;
+  const exists = await trx.selectFrom('identity_region').select('id').where('id', '=', regionId).executeTakeFirst();
+  if (exists) return;
+  if (input.region_id !== undefined && input.region_id !== null) throw badRequest(`Could not find region: ${regionId}.`);
+  await trx.insertInto('identity_region').values({ id: regionId, description: '', parent_region_id: null, extra: '{}' }).execute();
+}
+
 export async function createEndpoint(deps: IdentityDeps, input: EndpointInput): Promise<EndpointTable> {
   checkInterface(input.interface);
   checkUrl(input.url);
@@ -226,7 +238,7 @@ export async function createEndpoint(deps: IdentityDeps, input: EndpointInput): 
   return writeTransaction(deps, async (trx) => {
     const service = await trx.selectFrom('identity_service').select('id').where('id', '=', input.service_id).executeTakeFirst();
     if (!service) throw badRequest(`Could not find service: ${input.service_id}.`);
-    if (regionId) await getRegion(trx, regionId).catch(() => { throw badRequest(`Could not find region: ${regionId}.`); });
+    await ensureRegion(deps, trx, input, regionId);
     const row: EndpointTable = {
       id: typeof input.id === 'string' && input.id ? input.id : deps.newId(),
       service_id: input.service_id,
@@ -251,7 +263,7 @@ export async function updateEndpoint(deps: IdentityDeps, id: string, patch: Part
       if (!service) throw badRequest(`Could not find service: ${patch.service_id}.`);
     }
     const regionPatch = patch.region_id !== undefined ? patch.region_id : patch.region;
-    if (regionPatch) await getRegion(trx, regionPatch).catch(() => { throw badRequest(`Could not find region: ${regionPatch}.`); });
+    await ensureRegion(deps, trx, patch, regionPatch);
     const next: EndpointTable = {
       ...row,
       service_id: patch.service_id ?? row.service_id,
@@ -269,6 +281,7 @@ export async function updateEndpoint(deps: IdentityDeps, id: string, patch: Part
 export async function deleteEndpoint(deps: IdentityDeps, id: string): Promise<void> {
   await writeTransaction(deps, async (trx) => {
     await getEndpoint(trx, id);
+    await trx.deleteFrom('identity_project_endpoint').where('endpoint_id', '=', id).execute();
     await trx.deleteFrom('identity_endpoint').where('id', '=', id).execute();
   });
 }
@@ -281,7 +294,7 @@ export interface CatalogEntry {
 }
 
 /** The service catalog: enabled services with their enabled endpoints. `$(project_id)s` is substituted. */
-export async function buildCatalog(db: Db, projectId: string | undefined): Promise<CatalogEntry[]> {
+export async function buildCatalog(db: Db, projectId: string | undefined, allowedEndpointIds?: Set<string>): Promise<CatalogEntry[]> {
   const services = await db.selectFrom('identity_service').selectAll().where('enabled', '=', 1).execute();
   const endpoints = await db.selectFrom('identity_endpoint').selectAll().where('enabled', '=', 1).execute();
   return services.map((s) => ({
@@ -289,7 +302,7 @@ export async function buildCatalog(db: Db, projectId: string | undefined): Promi
     type: s.type,
     name: String(parseJsonObject(s.extra).name ?? ''),
     endpoints: endpoints
-      .filter((e) => e.service_id === s.id)
+      .filter((e) => e.service_id === s.id && (!allowedEndpointIds || allowedEndpointIds.has(e.id)))
       .filter((e) => projectId || !/\$\(project_id\)s|%\(project_id\)s/.test(e.url))
       .map((e) => ({
         id: e.id,

@@ -36,6 +36,17 @@ export function parseTime(value: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/**
+ * A UTC timestamp as Keystone stores and returns application credential expiry: naive ISO-8601
+ * with microseconds kept as given (Python's datetime has microseconds; JS dates only milliseconds).
+ */
+export function naiveUtcTime(value: string): string | undefined {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(?:Z|[+-]00:?00)?$/i.exec(value.trim());
+  if (m) return Number.isNaN(Date.parse(`${m[1]}Z`)) ? undefined : `${m[1]}.${(m[2] ?? '').padEnd(6, '0')}`;
+  const ms = parseTime(value);
+  return ms === undefined ? undefined : isoTime(ms).replace(/Z$/, '');
+}
+
 export function parseJsonObject(text: string | null | undefined): Record<string, unknown> {
   if (!text) return {};
   const value = JSON.parse(text) as unknown;

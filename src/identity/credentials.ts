@@ -1,5 +1,5 @@
 /** EC2-style (and any other type of) credentials, and the legacy policy blobs of /v3/policies. */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { badRequest, conflict, notFound } from '../errors.js';
 import type { Db } from '../store/database.js';
 import type { CredentialTable, PolicyTable } from './schema.js';
@@ -142,4 +142,54 @@ export async function deletePolicy(deps: IdentityDeps, id: string): Promise<void
     await getPolicy(trx, id);
     await trx.deleteFrom('identity_policy').where('id', '=', id).execute();
   });
+}
+
+// ---- /v3/users/{user_id}/credentials/OS-EC2 ----
+
+export interface Ec2Credential {
+  user_id: string;
+  tenant_id: string | null;
+  access: string;
+  secret: string;
+  trust_id: string | null;
+}
+
+function ec2FromRow(row: CredentialTable): Ec2Credential {
+  const blob = parseJsonObject(row.blob);
+  return {
+    user_id: row.user_id,
+    tenant_id: row.project_id,
+    access: String(blob.access ?? ''),
+    secret: String(blob.secret ?? ''),
+    trust_id: typeof blob.trust_id === 'string' ? blob.trust_id : null,
+  };
+}
+
+export function renderEc2(c: Ec2Credential, base: string) {
+  return { ...c, links: { self: `${base}/users/${c.user_id}/credentials/OS-EC2/${c.access}` } };
+}
+
+export async function createEc2Credential(deps: IdentityDeps, userId: string, projectId: string, trustId: string | null): Promise<Ec2Credential> {
+  const project = await deps.db.selectFrom('identity_project').select('id').where('id', '=', projectId).executeTakeFirst();
+  if (!project) throw notFound(`Could not find project: ${projectId}.`);
+  const access = randomBytes(16).toString('hex');
+  const secret = randomBytes(16).toString('hex');
+  const row = await createCredential(deps, { user_id: userId, project_id: projectId, type: 'ec2', blob: JSON.stringify({ access, secret, trust_id: trustId }) });
+  return ec2FromRow(row);
+}
+
+export async function listEc2Credentials(db: Db, userId: string): Promise<Ec2Credential[]> {
+  return (await listCredentials(db, { user_id: userId, type: 'ec2' })).map(ec2FromRow);
+}
+
+export async function getEc2Credential(db: Db, userId: string, access: string): Promise<Ec2Credential> {
+  const id = createHash('sha256').update(access).digest('hex');
+  const row = await db.selectFrom('identity_credential').selectAll().where('id', '=', id).where('type', '=', 'ec2').executeTakeFirst();
+  if (!row || row.user_id !== userId) throw notFound(`Could not find credential: ${access}.`);
+  return ec2FromRow(row);
+}
+
+export async function deleteEc2Credential(deps: IdentityDeps, userId: string, access: string): Promise<void> {
+  await getEc2Credential(deps.db, userId, access);
+  await deleteCredential(deps, createHash('sha256').update(access).digest('hex'));
 }

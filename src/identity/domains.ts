@@ -135,6 +135,11 @@ export async function deleteDomain(deps: IdentityDeps, id: string): Promise<void
       await trx.deleteFrom('identity_project').where('id', 'in', leaves).execute();
       remaining = remaining.filter((p) => parents.has(p));
     }
+    await trx.deleteFrom('identity_domain_config').where('domain_id', '=', id).execute();
+    if (projectIds.length) {
+      await trx.deleteFrom('identity_project_endpoint').where('project_id', 'in', projectIds).execute();
+      await trx.deleteFrom('identity_project_endpoint_group').where('project_id', 'in', projectIds).execute();
+    }
     await trx.deleteFrom('identity_domain').where('id', '=', id).execute();
     await addRevocation(trx, deps.now(), { domain_id: id });
   });

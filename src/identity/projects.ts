@@ -226,6 +226,8 @@ export async function deleteProject(deps: IdentityDeps, id: string): Promise<voi
     }
     await trx.deleteFrom('identity_assignment').where('target_type', '=', 'project').where('target_id', '=', id).execute();
     await trx.deleteFrom('identity_project_tag').where('project_id', '=', id).execute();
+    await trx.deleteFrom('identity_project_endpoint').where('project_id', '=', id).execute();
+    await trx.deleteFrom('identity_project_endpoint_group').where('project_id', '=', id).execute();
     await trx.deleteFrom('identity_project').where('id', '=', id).execute();
     await addRevocation(trx, deps.now(), { project_id: id });
   });

@@ -125,7 +125,7 @@ export async function createImpliedRole(deps: IdentityDeps, priorId: string, imp
   return writeTransaction(deps, async (trx) => {
     const prior = await getRole(trx, priorId);
     const implied = await getRole(trx, impliedId);
-    if (implied.domain_id && implied.domain_id !== prior.domain_id) throw forbidden('A global role cannot imply a domain-specific role.');
+    if (!prior.domain_id && implied.domain_id) throw forbidden('A global role cannot imply a domain-specific role.');
     if (priorId === impliedId || (await impliesTransitively(trx, impliedId, priorId))) {
       throw forbidden(`Creating this implied role would create a cycle: ${prior.name} -> ${implied.name}.`);
     }
@@ -358,8 +358,11 @@ export async function listRoleAssignments(db: Db, q: AssignmentQuery): Promise<A
   }
   let projectIds: string[] | undefined;
   if (q.projectId) projectIds = [q.projectId, ...(q.includeSubtree ? (await subtreeIds(db, q.projectId)) : [])];
+  // As Keystone: domain-specific roles act only through the global roles they imply.
+  const domainRoleIds = new Set((await db.selectFrom('identity_role').select('id').where('domain_id', '!=', '').execute()).map((r) => r.id));
   const seen = new Set<string>();
   return withImplied.filter((r) => {
+    if (domainRoleIds.has(r.roleId)) return false;
     const key = `${r.actor.id}|${r.target.type}|${r.target.id}|${r.roleId}`;
     if (seen.has(key)) return false;
     const keep = (!q.userId || r.actor.id === q.userId) &&

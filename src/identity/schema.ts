@@ -192,7 +192,38 @@ export interface RevocationTable {
   revoked_at: number;
 }
 
+export interface EndpointGroupTable {
+  id: string;
+  name: string;
+  description: string | null;
+  /** JSON object: interface, service_id and/or region_id an endpoint must match. */
+  filters: string;
+}
+
+export interface ProjectEndpointGroupTable {
+  endpoint_group_id: string;
+  project_id: string;
+}
+
+export interface ProjectEndpointTable {
+  endpoint_id: string;
+  project_id: string;
+}
+
+export interface DomainConfigTable {
+  domain_id: string;
+  group_name: string;
+  option_name: string;
+  value: string;
+  /** Sensitive options (passwords) are stored but never returned. */
+  sensitive: number;
+}
+
 export interface IdentityTables {
+  identity_endpoint_group: EndpointGroupTable;
+  identity_project_endpoint_group: ProjectEndpointGroupTable;
+  identity_project_endpoint: ProjectEndpointTable;
+  identity_domain_config: DomainConfigTable;
   identity_domain: DomainTable;
   identity_project: ProjectTable;
   identity_project_tag: ProjectTagTable;

@@ -13,6 +13,7 @@ import type { IdentityDeps } from './context.js';
 import { appCredEffectiveRoleIds, findAppCred, findAppCredByName } from './app-credentials.js';
 import type { AppCredDetail } from './app-credentials.js';
 import { buildCatalog } from './catalog.js';
+import { allowedEndpointIds } from './endpoint-filter.js';
 import type { CatalogEntry } from './catalog.js';
 import { findDomain, findDomainByName } from './domains.js';
 import { verifyPassword } from './password.js';
@@ -190,7 +191,7 @@ export async function authenticate(deps: IdentityDeps, req: AuthRequest): Promis
 
   const payload: TokenPayload = {
     userId: trust && trust.row.impersonation === 1 ? trust.row.trustor_user_id : user.id,
-    methods: [...new Set(methods)] as AuthMethod[],
+    methods: [...new Set([...(fromToken?.payload.methods ?? []), ...methods])] as AuthMethod[],
     scope,
     issuedAt: now,
     expiresAt: fromToken ? Math.min(expiresAt, fromToken.payload.expiresAt) : expiresAt,
@@ -320,7 +321,8 @@ async function validatePayload(deps: IdentityDeps, token: string, payload: Token
   const roleRows = roleIds.length ? await db.selectFrom('identity_role').selectAll().where('id', 'in', roleIds).execute() : [];
   // Domain-specific roles only ever act through the global roles they imply.
   const roles = roleRows.filter((r) => !r.domain_id).map(roleRef).sort((a, b) => a.name.localeCompare(b.name));
-  const catalog = scope.type === 'unscoped' ? [] : await buildCatalog(db, project?.id);
+  if (scope.type !== 'unscoped' && roles.length === 0) throw invalid(`User ${user.id} has no role on the requested scope.`);
+  const catalog = scope.type === 'unscoped' ? [] : await buildCatalog(db, project?.id, project ? await allowedEndpointIds(db, project.id) : undefined);
   return { token, payload, user, userDomain, project, domain, system: scope.type === 'system', roles, trust, applicationCredential: appCred, catalog };
 }
 

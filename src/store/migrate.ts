@@ -7,10 +7,12 @@ import type { Migration, MigrationProvider } from 'kysely';
 import { KumoError } from '../errors.js';
 import type { Db, DialectKind } from './database.js';
 import { identityMigration } from './migrations/0001_identity.js';
+import { identityExtensionsMigration } from './migrations/0002_identity_extensions.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
     '0001_identity': identityMigration(kind),
+    '0002_identity_extensions': identityExtensionsMigration,
   };
 }
 

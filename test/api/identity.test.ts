@@ -343,5 +343,72 @@ for (const dialect of DIALECTS) {
       assert.equal((await k.request('DELETE', `${V3}/services/${service.id}`, { token: admin })).statusCode, 204);
       assert.equal((await k.request('DELETE', `${V3}/regions/RegionTwo`, { token: admin })).statusCode, 204);
     });
+
+    test('EC2 credentials: a user mints, lists, shows and deletes their own keys', async () => {
+      const project = await create('project', { name: 'ec2-p' });
+      const user = await create('user', { name: 'ec2-user', password: 'pw' });
+      const roles = json((await k.request('GET', `${V3}/roles?name=member`, { token: admin })).body).roles;
+      await k.request('PUT', `${V3}/projects/${project.id}/users/${user.id}/roles/${roles[0].id}`, { token: admin });
+      const t = await k.login('ec2-user', 'pw', 'ec2-p');
+      const base = `${V3}/users/${user.id}/credentials/OS-EC2`;
+      const res = await k.request('POST', base, { token: t, body: { tenant_id: project.id } });
+      assert.equal(res.statusCode, 201, res.body);
+      const cred = json(res.body).credential;
+      assert.match(cred.access, /^[0-9a-f]{32}$/);
+      assert.equal(cred.tenant_id, project.id);
+      assert.deepEqual(json((await k.request('GET', base, { token: t })).body).credentials.map((c: { access: string }) => c.access), [cred.access]);
+      assert.equal(json((await k.request('GET', `${base}/${cred.access}`, { token: t })).body).credential.secret, cred.secret);
+      const other = await k.request('GET', `${V3}/users/${json((await k.request('GET', `${V3}/users?name=admin`, { token: admin })).body).users[0].id}/credentials/OS-EC2`, { token: t });
+      assert.equal(other.statusCode, 403);
+      assert.equal((await k.request('DELETE', `${base}/${cred.access}`, { token: t })).statusCode, 204);
+      assert.equal((await k.request('GET', `${base}/${cred.access}`, { token: t })).statusCode, 404);
+    });
+
+    test('OS-EP-FILTER: an endpoint group associated with a project narrows its catalog', async () => {
+      const svc = await create('service', { type: 'object-store', name: 'swift' });
+      const ep = await create('endpoint', { service_id: svc.id, interface: 'public', url: 'http://127.0.0.1:9/object', region: 'RegionEp' });
+      assert.equal(json((await k.request('GET', `${V3}/regions/RegionEp`, { token: admin })).body).region.id, 'RegionEp', 'legacy region field creates the region');
+      const res = await k.request('POST', `${V3}/OS-EP-FILTER/endpoint_groups`, { token: admin, body: { endpoint_group: { name: 'obj', filters: { service_id: svc.id } } } });
+      assert.equal(res.statusCode, 201, res.body);
+      const group = json(res.body).endpoint_group;
+      assert.equal((await k.request('HEAD', `${V3}/OS-EP-FILTER/endpoint_groups/${group.id}`, { token: admin })).statusCode, 200);
+      const bad = await k.request('POST', `${V3}/OS-EP-FILTER/endpoint_groups`, { token: admin, body: { endpoint_group: { name: 'x', filters: { colour: 'red' } } } });
+      assert.equal(bad.statusCode, 400);
+      const project = json((await k.request('GET', `${V3}/projects?name=admin`, { token: admin })).body).projects[0];
+      assert.equal((await k.request('PUT', `${V3}/OS-EP-FILTER/endpoint_groups/${group.id}/projects/${project.id}`, { token: admin })).statusCode, 204);
+      const t = await k.login('admin', k.kumo.adminPassword);
+      const catalog = json((await k.request('GET', `${V3}/auth/catalog`, { token: t })).body).catalog;
+      assert.deepEqual(catalog.flatMap((s: { endpoints: { id: string }[] }) => s.endpoints.map((e) => e.id)), [ep.id]);
+      assert.equal((await k.request('DELETE', `${V3}/OS-EP-FILTER/endpoint_groups/${group.id}`, { token: admin })).statusCode, 204);
+      const after = json((await k.request('GET', `${V3}/auth/catalog`, { token: t })).body).catalog;
+      assert.ok(after.some((s: { type: string }) => s.type === 'identity'));
+      await k.request('DELETE', `${V3}/endpoints/${ep.id}`, { token: admin });
+      await k.request('DELETE', `${V3}/services/${svc.id}`, { token: admin });
+    });
+
+    test('domain configuration and projects acting as domains', async () => {
+      const res = await k.request('POST', `${V3}/projects`, { token: admin, body: { project: { name: 'as-domain', is_domain: true, domain_id: null } } });
+      assert.equal(res.statusCode, 201, res.body);
+      const p = json(res.body).project;
+      assert.equal(p.is_domain, true);
+      assert.equal(json((await k.request('GET', `${V3}/domains/${p.id}`, { token: admin })).body).domain.name, 'as-domain');
+      const listed = json((await k.request('GET', `${V3}/projects?is_domain=true`, { token: admin })).body).projects;
+      assert.ok(listed.some((x: { id: string }) => x.id === p.id));
+      const cfg = { identity: { driver: 'ldap' }, ldap: { url: 'ldap://example.invalid', password: 'secret' } };
+      const put = await k.request('PUT', `${V3}/domains/${p.id}/config`, { token: admin, body: { config: cfg } });
+      assert.equal(put.statusCode, 201, put.body);
+      assert.deepEqual(json(put.body).config, { identity: { driver: 'ldap' }, ldap: { url: 'ldap://example.invalid' } }, 'passwords are never returned');
+      assert.deepEqual(json((await k.request('GET', `${V3}/domains/${p.id}/config/identity/driver`, { token: admin })).body).config, { driver: 'ldap' });
+      const badOpt = await k.request('PATCH', `${V3}/domains/${p.id}/config`, { token: admin, body: { config: { identity: { colour: 'red' } } } });
+      assert.equal(badOpt.statusCode, 403);
+      const patched = await k.request('PATCH', `${V3}/domains/${p.id}/config/identity`, { token: admin, body: { config: { identity: { list_limit: 5 } } } });
+      assert.equal(json(patched.body).config.identity.list_limit, 5);
+      assert.ok('list_limit' in json((await k.request('GET', `${V3}/domains/config/identity/default`, { token: admin })).body).config.identity);
+      assert.equal((await k.request('DELETE', `${V3}/domains/${p.id}/config`, { token: admin })).statusCode, 204);
+      assert.equal((await k.request('GET', `${V3}/domains/${p.id}/config`, { token: admin })).statusCode, 404);
+      await k.request('PATCH', `${V3}/projects/${p.id}`, { token: admin, body: { project: { enabled: false } } });
+      assert.equal((await k.request('DELETE', `${V3}/projects/${p.id}`, { token: admin })).statusCode, 204);
+      assert.equal((await k.request('GET', `${V3}/domains/${p.id}`, { token: admin })).statusCode, 404);
+    });
   });
 }

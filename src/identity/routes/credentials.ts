@@ -1,5 +1,8 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { forbidden } from '../../errors.js';
+import { getUser } from '../users.js';
 import {
+  createEc2Credential, deleteEc2Credential, getEc2Credential, listEc2Credentials, renderEc2,
   createCredential, createPolicy, deleteCredential, deletePolicy, getCredential, getPolicy, listCredentials, listPolicies,
   renderCredential, renderPolicy, updateCredential, updatePolicy,
 } from '../credentials.js';
@@ -7,10 +10,44 @@ import type { CredentialInput, PolicyInput } from '../credentials.js';
 import { allowed, enforce } from '../policy.js';
 import { caller, listBody, member, queryOf, str } from './common.js';
 import type { RouteEnv } from './common.js';
-import { CredentialCreate, CredentialUpdate, PolicyCreate, PolicyUpdate } from './schemas.js';
+import { CredentialCreate, CredentialUpdate, Ec2Create, PolicyCreate, PolicyUpdate } from './schemas.js';
 
 export function registerCredentialRoutes(app: FastifyInstance, env: RouteEnv): void {
   const { deps, base } = env;
+
+  // EC2-style credentials of a user. Keystone refuses tokens from trusts and application
+  // credentials here, so that a delegated token cannot mint long-lived keys.
+  const ec2Caller = (request: FastifyRequest, userId: string) => {
+    const c = caller(env, request);
+    enforce('identity:manage_credential', c, { userId });
+    if (c.trust || c.applicationCredential) throw forbidden('EC2 credentials cannot be managed with a trust or application credential token.');
+    return c;
+  };
+  app.post('/v3/users/:user_id/credentials/OS-EC2', { schema: { body: Ec2Create } }, async (request, reply) => {
+    const { user_id } = request.params as { user_id: string };
+    ec2Caller(request, user_id);
+    await getUser(deps.db, user_id);
+    const cred = await createEc2Credential(deps, user_id, (request.body as { tenant_id: string }).tenant_id, null);
+    return reply.status(201).send({ credential: renderEc2(cred, base) });
+  });
+  app.get('/v3/users/:user_id/credentials/OS-EC2', async (request) => {
+    const { user_id } = request.params as { user_id: string };
+    ec2Caller(request, user_id);
+    await getUser(deps.db, user_id);
+    return listBody(env, request, 'credentials', (await listEc2Credentials(deps.db, user_id)).map((c) => renderEc2(c, base)));
+  });
+  app.get('/v3/users/:user_id/credentials/OS-EC2/:access', async (request) => {
+    const { user_id, access } = request.params as { user_id: string; access: string };
+    ec2Caller(request, user_id);
+    return { credential: renderEc2(await getEc2Credential(deps.db, user_id, access), base) };
+  });
+  app.delete('/v3/users/:user_id/credentials/OS-EC2/:access', async (request, reply) => {
+    const { user_id, access } = request.params as { user_id: string; access: string };
+    ec2Caller(request, user_id);
+    await deleteEc2Credential(deps, user_id, access);
+    return reply.status(204).send();
+  });
+
   app.get('/v3/credentials', async (request) => {
     const c = caller(env, request);
     const q = queryOf(request);

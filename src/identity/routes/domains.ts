@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { createDomain, deleteDomain, getDomain, listDomains, renderDomain, updateDomain } from '../domains.js';
 import type { DomainInput } from '../domains.js';
+import { deleteDomainConfig, putDomainConfig, showDefaultConfig, showDomainConfig, updateDomainConfig } from '../domain-config.js';
 import { enforce } from '../policy.js';
 import { bool, caller, listBody, member, queryOf, str } from './common.js';
 import type { RouteEnv } from './common.js';
@@ -36,5 +37,39 @@ export function registerDomainRoutes(app: FastifyInstance, env: RouteEnv): void 
     enforce('identity:manage_domain', caller(env, request));
     await deleteDomain(deps, domain_id);
     return reply.status(204).send();
+  });
+}
+
+export function registerDomainConfigRoutes(app: FastifyInstance, env: RouteEnv): void {
+  const { deps } = env;
+  type P = { domain_id: string; group?: string; option?: string };
+  for (const suffix of ['', '/:group', '/:group/:option']) {
+    app.get(`/v3/domains/config${suffix}/default`, async (request) => {
+      enforce('identity:manage_domain', caller(env, request));
+      const p = request.params as P;
+      return { config: showDefaultConfig(p.group, p.option) };
+    });
+    app.get(`/v3/domains/:domain_id/config${suffix}`, async (request) => {
+      enforce('identity:manage_domain', caller(env, request));
+      const p = request.params as P;
+      return { config: await showDomainConfig(deps.db, p.domain_id, p.group, p.option) };
+    });
+    app.patch(`/v3/domains/:domain_id/config${suffix}`, async (request) => {
+      enforce('identity:manage_domain', caller(env, request));
+      const p = request.params as P;
+      return { config: await updateDomainConfig(deps, p.domain_id, (request.body as { config?: unknown } | undefined)?.config, p.group, p.option) };
+    });
+    app.delete(`/v3/domains/:domain_id/config${suffix}`, async (request, reply) => {
+      enforce('identity:manage_domain', caller(env, request));
+      const p = request.params as P;
+      await deleteDomainConfig(deps, p.domain_id, p.group, p.option);
+      return reply.status(204).send();
+    });
+  }
+  app.put('/v3/domains/:domain_id/config', async (request, reply) => {
+    enforce('identity:manage_domain', caller(env, request));
+    const { domain_id } = request.params as P;
+    const { config, created } = await putDomainConfig(deps, domain_id, (request.body as { config?: unknown } | undefined)?.config);
+    return reply.status(created ? 201 : 200).send({ config });
   });
 }

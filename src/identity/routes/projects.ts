@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { badRequest } from '../../errors.js';
+import { createDomain, deleteDomain, findDomain, listDomains, renderDomain, updateDomain } from '../domains.js';
+import type { DomainTable } from '../schema.js';
 import { enforce } from '../policy.js';
 import {
-  addProjectTag, createProject, deleteProject, getProject, listProjects, projectAncestors, projectSubtree, removeProjectTag,
+  addProjectTag, createProject, deleteProject, findProject, getProject, listProjects, projectAncestors, projectSubtree, removeProjectTag,
   renderProject, setProjectTags, updateProject,
 } from '../projects.js';
 import type { ProjectInput } from '../projects.js';
@@ -10,12 +12,22 @@ import { bool, caller, csv, listBody, member, queryOf, str } from './common.js';
 import type { RouteEnv } from './common.js';
 import { ProjectCreate, ProjectTags, ProjectUpdate } from './schemas.js';
 
+/** Keystone stores domains as projects with is_domain=true, so /v3/projects/{domain_id} reaches them. */
+export function renderDomainAsProject(d: DomainTable, base: string) {
+  const { tags, options, id, name, description, enabled, ...extra } = renderDomain(d, base);
+  return { ...extra, id, name, description, enabled, domain_id: null, parent_id: null, is_domain: true, tags, options, links: { self: `${base}/projects/${id}` } };
+}
+
 export function registerProjectRoutes(app: FastifyInstance, env: RouteEnv): void {
   const { deps, base } = env;
+  const projectActingAsDomain = async (id: string) => ((await findProject(deps.db, id)) ? undefined : findDomain(deps.db, id));
   app.get('/v3/projects', async (request) => {
     const q = queryOf(request);
     enforce('identity:list_projects', caller(env, request), { domainId: str(q, 'domain_id') });
-    if (str(q, 'is_domain') !== undefined && bool(q, 'is_domain')) return listBody(env, request, 'projects', []);
+    if (str(q, 'is_domain') !== undefined && bool(q, 'is_domain')) {
+      const domains = await listDomains(deps.db, { name: str(q, 'name'), enabled: bool(q, 'enabled') });
+      return listBody(env, request, 'projects', domains.map((d) => renderDomainAsProject(d, base)));
+    }
     const rows = await listProjects(deps.db, {
       name: str(q, 'name'), domain_id: str(q, 'domain_id'), parent_id: str(q, 'parent_id'), enabled: bool(q, 'enabled'),
       tags: csv(q, 'tags'), tagsAny: csv(q, 'tags-any'), notTags: csv(q, 'not-tags'), notTagsAny: csv(q, 'not-tags-any'),
@@ -24,12 +36,24 @@ export function registerProjectRoutes(app: FastifyInstance, env: RouteEnv): void
   });
   app.post('/v3/projects', { schema: { body: ProjectCreate } }, async (request, reply) => {
     enforce('identity:manage_project', caller(env, request));
-    const row = await createProject(deps, member<ProjectInput>(request.body, 'project'));
+    const input = member<ProjectInput>(request.body, 'project');
+    if (input.is_domain === true) {
+      if (input.parent_id || input.domain_id) throw badRequest('A project acting as a domain cannot have a parent or a domain.');
+      const { is_domain: _isDomain, domain_id: _domainId, parent_id: _parentId, tags: _tags, ...domainInput } = input;
+      const domain = await createDomain(deps, { ...domainInput, description: input.description ?? '' });
+      return reply.status(201).send({ project: renderDomainAsProject(domain, base) });
+    }
+    const row = await createProject(deps, input);
     return reply.status(201).send({ project: renderProject(row, base) });
   });
   app.get('/v3/projects/:project_id', async (request) => {
     const { project_id } = request.params as { project_id: string };
     const c = caller(env, request);
+    const domain = await projectActingAsDomain(project_id);
+    if (domain) {
+      enforce('identity:get_domain', c, { domainId: domain.id });
+      return { project: renderDomainAsProject(domain, base) };
+    }
     const row = await getProject(deps.db, project_id);
     enforce('identity:get_project', c, { projectId: row.id, domainId: row.domain_id });
     const q = queryOf(request);
@@ -57,12 +81,18 @@ export function registerProjectRoutes(app: FastifyInstance, env: RouteEnv): void
   app.patch('/v3/projects/:project_id', { schema: { body: ProjectUpdate } }, async (request) => {
     const { project_id } = request.params as { project_id: string };
     enforce('identity:manage_project', caller(env, request));
-    return { project: renderProject(await updateProject(deps, project_id, member(request.body, 'project')), base) };
+    const patch = member<Partial<ProjectInput>>(request.body, 'project');
+    if (await projectActingAsDomain(project_id)) {
+      const { is_domain: _isDomain, domain_id: _domainId, parent_id: _parentId, tags: _tags, ...domainPatch } = patch;
+      return { project: renderDomainAsProject(await updateDomain(deps, project_id, domainPatch), base) };
+    }
+    return { project: renderProject(await updateProject(deps, project_id, patch), base) };
   });
   app.delete('/v3/projects/:project_id', async (request, reply) => {
     const { project_id } = request.params as { project_id: string };
     enforce('identity:manage_project', caller(env, request));
-    await deleteProject(deps, project_id);
+    if (await projectActingAsDomain(project_id)) await deleteDomain(deps, project_id);
+    else await deleteProject(deps, project_id);
     return reply.status(204).send();
   });
 

@@ -111,6 +111,15 @@ export const CredentialUpdate = wrap('credential', Type.Object({
   user_id: Type.Optional(Id), project_id: Type.Optional(Nullable(Id)), type: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })), blob: Type.Optional(Type.String({ minLength: 1 })),
 }, Open));
 
+export const EndpointGroupCreate = wrap('endpoint_group', Type.Object({
+  name: Name(255), description: Type.Optional(Nullable(Type.String())), filters: Type.Object({}, Open),
+}, Open));
+export const EndpointGroupUpdate = wrap('endpoint_group', Type.Object({
+  name: Type.Optional(Name(255)), description: Type.Optional(Nullable(Type.String())), filters: Type.Optional(Type.Object({}, Open)),
+}, Open));
+
+export const Ec2Create = Type.Object({ tenant_id: Id }, Open);
+
 export const PolicyCreate = wrap('policy', Type.Object({ type: Type.String({ minLength: 1, maxLength: 255 }), blob: Type.String() }, Open));
 export const PolicyUpdate = wrap('policy', Type.Object({ type: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })), blob: Type.Optional(Type.String()) }, Open));
 
