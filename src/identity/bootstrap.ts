@@ -9,6 +9,8 @@ import { createEndpoint, createRegion, createService, listEndpoints, listService
 import { DEFAULT_DOMAIN_ID, createDomain, findDomain } from './domains.js';
 import { createProject, findProjectByName } from './projects.js';
 import { createImpliedRole, createRole, findRoleByName, grantRole } from './roles.js';
+import { pruneRevocations } from './revocation.js';
+import { ALLOW_EXPIRED_WINDOW_MS } from './tokens.js';
 import { createUser, findUserByName } from './users.js';
 
 export interface CatalogService {
@@ -68,5 +70,8 @@ export async function bootstrapIdentity(deps: IdentityDeps, input: BootstrapInpu
       else if (existing.url !== svc.url) await updateEndpoint(deps, existing.id, { url: svc.url });
     }
   }
+  // A revocation event matters only while a token it voids could still be presented
+  // (its lifetime plus the allow_expired window).
+  await pruneRevocations(db, deps.now() - deps.config.identity.tokenExpirationSeconds * 1000 - ALLOW_EXPIRED_WINDOW_MS);
   return { adminUserId: admin.id, adminProjectId: projectIds.admin, created };
 }

@@ -259,7 +259,7 @@ export async function validateToken(deps: IdentityDeps, token: string, options: 
 }
 
 /** Keystone's default `[token] allow_expired_window`: two days. */
-const ALLOW_EXPIRED_WINDOW_MS = 2 * 24 * 3600 * 1000;
+export const ALLOW_EXPIRED_WINDOW_MS = 2 * 24 * 3600 * 1000;
 
 async function validatePayload(deps: IdentityDeps, token: string, payload: TokenPayload, opts: { authenticating?: boolean }): Promise<ValidatedToken> {
   const db = deps.db;

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 
-/** OS-EP-FILTER (endpoint groups, project-endpoint associations) and domain configuration. */
+/** OS-EP-FILTER (endpoint groups, project-endpoint associations), domain configuration, revocation index. */
 export const identityExtensionsMigration = {
   async up(db: Kysely<unknown>): Promise<void> {
     const s = db.schema;
@@ -20,6 +20,8 @@ export const identityExtensionsMigration = {
       .addColumn('project_id', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('identity_project_endpoint_pk', ['endpoint_id', 'project_id'])
       .execute();
+    // Validation reads only the events newer than the token.
+    await s.createIndex('identity_revocation_issued_before').on('identity_revocation').column('issued_before').execute();
     await s.createTable('identity_domain_config')
       .addColumn('domain_id', 'text', (c) => c.notNull())
       .addColumn('group_name', 'text', (c) => c.notNull())
