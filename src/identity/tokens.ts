@@ -201,7 +201,7 @@ export async function authenticate(deps: IdentityDeps, req: AuthRequest): Promis
   };
   const token = encodeToken(deps.keys.primary(), payload);
   // Build the body through the same path as validation, so that issue and validate never disagree.
-  const validated = await validatePayload(deps, token, payload, { authenticating: true });
+  const validated = await validatePayload(deps, token, payload, { authenticating: true, revision: await readRevision(deps.db, IDENTITY_REVISION) });
   if (trust) await consumeTrustUse(deps, trust);
   return { token, validated };
 }
@@ -252,7 +252,7 @@ export async function validateToken(deps: IdentityDeps, token: string, options: 
   if (payload.expiresAt <= now && !(options.allowExpired && payload.expiresAt + ALLOW_EXPIRED_WINDOW_MS > now)) {
     throw notFound('The token has expired.');
   }
-  const validated = await validatePayload(deps, token, payload, {});
+  const validated = await validatePayload(deps, token, payload, { revision });
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(token, { revision, keyGeneration, validated });
   return validated;
@@ -261,9 +261,35 @@ export async function validateToken(deps: IdentityDeps, token: string, options: 
 /** Keystone's default `[token] allow_expired_window`: two days. */
 export const ALLOW_EXPIRED_WINDOW_MS = 2 * 24 * 3600 * 1000;
 
-async function validatePayload(deps: IdentityDeps, token: string, payload: TokenPayload, opts: { authenticating?: boolean }): Promise<ValidatedToken> {
-  const db = deps.db;
+/** Everything a token's subject and scope resolve to: shared by every token with the same subject and scope. */
+type ScopeData = Omit<ValidatedToken, 'token' | 'payload'> & { scopeDomainIds: string[] };
+
+const scopeCaches = new WeakMap<IdentityDeps, Map<string, { revision: number; data: ScopeData }>>();
+
+/**
+ * Builds a token's body from its payload. The part that depends only on who and what scope
+ * (user, project, roles, catalog) is cached per revision, so issuing and validating many
+ * tokens for one subject reads the store once; revocation is checked per token.
+ */
+async function validatePayload(deps: IdentityDeps, token: string, payload: TokenPayload, opts: { authenticating?: boolean; revision: number }): Promise<ValidatedToken> {
   const invalid = (why: string) => (opts.authenticating ? unauthorized(why) : notFound(why));
+  const scope = payload.scope;
+  const key = [payload.userId, scope.type, 'id' in scope ? scope.id : '', payload.trustId ?? '', payload.applicationCredentialId ?? ''].join('|');
+  let cache = scopeCaches.get(deps);
+  if (!cache) scopeCaches.set(deps, (cache = new Map()));
+  let data = cache.get(key)?.revision === opts.revision ? cache.get(key)!.data : undefined;
+  if (!data) {
+    data = await resolveScope(deps, payload, invalid);
+    if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value!);
+    cache.set(key, { revision: opts.revision, data });
+  }
+  if (!opts.authenticating && (await isRevoked(deps.db, { payload, domainIds: data.scopeDomainIds }))) throw notFound('The token has been revoked.');
+  const { scopeDomainIds: _ids, ...rest } = data;
+  return { token, payload, ...rest };
+}
+
+async function resolveScope(deps: IdentityDeps, payload: TokenPayload, invalid: (why: string) => KumoError): Promise<ScopeData> {
+  const db = deps.db;
   const user = await findUser(db, payload.userId);
   if (!user || user.enabled !== 1) throw invalid('The user of the token is disabled or gone.');
   const userDomain = await findDomain(db, user.domain_id);
@@ -316,14 +342,12 @@ async function validatePayload(deps: IdentityDeps, token: string, payload: Token
     roleIds = await effectiveRoleIds(db, user.id, { type: 'system', id: 'all' });
     if (roleIds.length === 0) throw invalid(`User ${user.id} has no access to the system.`);
   }
-  if (!opts.authenticating && (await isRevoked(db, { payload, domainIds: scopeDomainIds }))) throw notFound('The token has been revoked.');
-
   const roleRows = roleIds.length ? await db.selectFrom('identity_role').selectAll().where('id', 'in', roleIds).execute() : [];
   // Domain-specific roles only ever act through the global roles they imply.
   const roles = roleRows.filter((r) => !r.domain_id).map(roleRef).sort((a, b) => a.name.localeCompare(b.name));
   if (scope.type !== 'unscoped' && roles.length === 0) throw invalid(`User ${user.id} has no role on the requested scope.`);
   const catalog = scope.type === 'unscoped' ? [] : await buildCatalog(db, project?.id, project ? await allowedEndpointIds(db, project.id) : undefined);
-  return { token, payload, user, userDomain, project, domain, system: scope.type === 'system', roles, trust, applicationCredential: appCred, catalog };
+  return { user, userDomain, project, domain, system: scope.type === 'system', roles, trust, applicationCredential: appCred, catalog, scopeDomainIds };
 }
 
 /** DELETE /v3/auth/tokens: voids this token and every token re-issued from it. */
