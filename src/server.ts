@@ -79,7 +79,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
   const keys = new KeyRepository(paths.fernetKeysDir, config.identity.maxActiveKeys, now);
   keys.initialize();
 
-  const { db, kind } = openDatabase(config.database);
+  const { db, kind } = await openDatabase(config.database);
   try {
     await migrateToLatest(db, kind);
     const identity: IdentityDeps = { db, config, keys, logger: logger.child({ service: 'identity' }), now, newId: newHexId };

@@ -12,6 +12,7 @@ import type { Db } from '../store/database.js';
 import { identityApi } from '../identity/api.js';
 import type { IdentityDeps } from '../identity/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
+import { lazyValidatorCompiler } from './validation.js';
 
 export interface AppDeps {
   config: KumoConfig;
@@ -31,7 +32,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     requestIdHeader: 'x-openstack-request-id',
     genReqId: () => `req-${crypto.randomUUID()}`,
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     // HEAD routes are declared explicitly where the API has them (they often answer 204).
     exposeHeadRoutes: false,
@@ -49,6 +49,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       done(new KumoError('ERR_VALIDATION', 'The request body is not valid JSON.'), undefined);
     }
   });
+
+  app.setValidatorCompiler(lazyValidatorCompiler);
 
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-openstack-request-id', request.id);

@@ -6,7 +6,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
 import type { DatabaseConfig } from '../config.js';
 import type { Database } from './schema.js';
 
@@ -18,7 +17,7 @@ export interface OpenedDatabase {
   readonly kind: DialectKind;
 }
 
-export function openDatabase(config: DatabaseConfig): OpenedDatabase {
+export async function openDatabase(config: DatabaseConfig): Promise<OpenedDatabase> {
   if (config.kind === 'sqlite') {
     if (config.path !== ':memory:') mkdirSync(dirname(config.path), { recursive: true });
     const database = new SqliteDatabase(config.path);
@@ -30,6 +29,8 @@ export function openDatabase(config: DatabaseConfig): OpenedDatabase {
     database.pragma('foreign_keys = ON');
     return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), kind: 'sqlite' };
   }
+  // Loaded only when used: the embedded default should not pay for importing the pg driver.
+  const { default: pg } = await import('pg');
   // int8 (COUNT, bigint revisions) as JS numbers: our counters stay far below 2^53.
   pg.types.setTypeParser(20, (v: string) => Number(v));
   const pool = new pg.Pool({ connectionString: config.url, max: 10 });
