@@ -19,6 +19,7 @@ import type { CatalogService } from './identity/bootstrap.js';
 import { newHexId } from './identity/context.js';
 import type { IdentityDeps } from './identity/context.js';
 import { KeyRepository } from './identity/key-repository.js';
+import { hashPassword } from './identity/password.js';
 
 export interface KumoPaths {
   secretsDir: string;
@@ -40,11 +41,11 @@ export function kumoPaths(dataDir: string): KumoPaths {
 }
 
 /** Reads a secret, creating it (0600) on first start. */
-function ensureSecret(file: string, make: () => string): string {
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+function ensureSecret(file: string, make: () => string): { value: string; created: boolean } {
+  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), created: false };
   const value = make();
   writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
-  return value;
+  return { value, created: true };
 }
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
@@ -74,7 +75,12 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   mkdirSync(paths.secretsDir, { recursive: true, mode: 0o700 });
   chmodSync(paths.secretsDir, 0o700);
-  const adminPassword = ensureSecret(paths.adminPasswordFile, () => randomBytes(18).toString('base64url'));
+  const admin = ensureSecret(paths.adminPasswordFile, () => randomBytes(18).toString('base64url'));
+  const adminPassword = admin.value;
+  // On first start the admin password's slow hash runs on the thread pool while the store is
+  // created and migrated.
+  const adminPasswordHash = admin.created ? hashPassword(adminPassword, config.identity.passwordHash) : undefined;
+  adminPasswordHash?.catch(() => {});
   const now = options.now ?? Date.now;
   const keys = new KeyRepository(paths.fernetKeysDir, config.identity.maxActiveKeys, now);
   keys.initialize();
@@ -83,7 +89,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
   try {
     await migrateToLatest(db, kind);
     const identity: IdentityDeps = { db, config, keys, logger: logger.child({ service: 'identity' }), now, newId: newHexId };
-    await bootstrapIdentity(identity, { adminPassword, region: config.region, services: catalogServices(config) });
+    await bootstrapIdentity(identity, { adminPassword, adminPasswordHash, region: config.region, services: catalogServices(config) });
     const app = await buildApp({ config, db, logger, identity });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });

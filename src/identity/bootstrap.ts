@@ -23,6 +23,8 @@ export interface CatalogService {
 
 export interface BootstrapInput {
   adminPassword: string;
+  /** The admin password's hash, when the caller started computing it early (first start). */
+  adminPasswordHash?: Promise<string>;
   region: string;
   services: readonly CatalogService[];
 }
@@ -44,18 +46,24 @@ export async function bootstrapIdentity(deps: IdentityDeps, input: BootstrapInpu
   for (const name of ['admin', 'member', 'reader', 'service']) {
     roleIds[name] = (await findRoleByName(db, name))?.id ?? (await createRole(deps, { name })).id;
   }
-  await createImpliedRole(deps, roleIds.admin, roleIds.member);
-  await createImpliedRole(deps, roleIds.member, roleIds.reader);
+  // Restarts find everything in place: only read, write nothing.
+  const rules = await db.selectFrom('identity_implied_role').selectAll().execute();
+  for (const [prior, implied] of [[roleIds.admin, roleIds.member], [roleIds.member, roleIds.reader]]) {
+    if (!rules.some((r) => r.prior_role_id === prior && r.implied_role_id === implied)) await createImpliedRole(deps, prior, implied);
+  }
   const projectIds: Record<string, string> = {};
   for (const name of ['admin', 'service']) {
     projectIds[name] = (await findProjectByName(db, DEFAULT_DOMAIN_ID, name))?.id
       ?? (await createProject(deps, { name, domain_id: DEFAULT_DOMAIN_ID, description: `Bootstrap project for the ${name}` })).id;
   }
   let admin = await findUserByName(db, DEFAULT_DOMAIN_ID, 'admin');
-  if (!admin) admin = await createUser(deps, { name: 'admin', domain_id: DEFAULT_DOMAIN_ID, password: input.adminPassword });
-  await grantRole(deps, { type: 'user', id: admin.id }, { type: 'project', id: projectIds.admin }, roleIds.admin);
-  await grantRole(deps, { type: 'user', id: admin.id }, { type: 'system', id: 'all' }, roleIds.admin);
-  await grantRole(deps, { type: 'user', id: admin.id }, { type: 'domain', id: DEFAULT_DOMAIN_ID }, roleIds.admin);
+  if (!admin) admin = await createUser(deps, { name: 'admin', domain_id: DEFAULT_DOMAIN_ID, password: input.adminPassword }, input.adminPasswordHash);
+  const grants = await db.selectFrom('identity_assignment').selectAll().where('actor_id', '=', admin.id).where('role_id', '=', roleIds.admin).execute();
+  for (const target of [{ type: 'project', id: projectIds.admin }, { type: 'system', id: 'all' }, { type: 'domain', id: DEFAULT_DOMAIN_ID }] as const) {
+    if (!grants.some((g) => g.target_type === target.type && g.target_id === target.id && g.inherited === 0)) {
+      await grantRole(deps, { type: 'user', id: admin.id }, target, roleIds.admin);
+    }
+  }
 
   if (!(await db.selectFrom('identity_region').select('id').where('id', '=', input.region).executeTakeFirst())) {
     await createRegion(deps, { id: input.region, description: '' });

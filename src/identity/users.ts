@@ -65,9 +65,10 @@ export async function listUsers(db: Db, f: { name?: string; domain_id?: string; 
 const duplicateUser = (name: string, domainId: string) =>
   conflict(`Conflict occurred attempting to store user - Duplicate entry found with name ${name} at domain ID ${domainId}.`);
 
-export async function createUser(deps: IdentityDeps, input: UserInput): Promise<UserTable> {
+/** `precomputedHash`, when given, is the hash of `input.password`, computed while the caller did other work. */
+export async function createUser(deps: IdentityDeps, input: UserInput, precomputedHash?: Promise<string>): Promise<UserTable> {
   // Hash outside the transaction: it is slow and must not hold the database.
-  const passwordHash = input.password ? await hashPassword(input.password, deps.config.identity.passwordHash) : null;
+  const passwordHash = input.password ? await (precomputedHash ?? hashPassword(input.password, deps.config.identity.passwordHash)) : null;
   const now = deps.now();
   return writeTransaction(deps, async (trx) => {
     const domainId = input.domain_id ?? DEFAULT_DOMAIN_ID;
