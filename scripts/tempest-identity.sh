@@ -4,7 +4,7 @@
 #
 # Usage:  scripts/tempest-identity.sh            (from anywhere; run `npm run build` first)
 #
-# It starts `node dist/src/cli/main.js up` on a fresh temp data dir and a free loopback port,
+# It starts `node dist/kumo.mjs up` on a fresh temp data dir and a free loopback port,
 # waits for GET /identity/v3 to answer 200, then runs the shared peer-keystone harness
 # (../shared/tools/peer-keystone/run-tempest.sh, beside the clone) with the admin password
 # from the data dir, and stops Kumo on exit. Exit status: 0 only if every test run
@@ -42,8 +42,8 @@ if ! command -v tempest >/dev/null 2>&1 || ! dpkg -s tempest keystone-tempest-pl
   DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=900 tempest keystone-tempest-plugin
 fi
 
-if [ ! -f "$REPO/dist/src/cli/main.js" ]; then
-  echo "# dist/src/cli/main.js missing: npm run build"
+if [ ! -f "$REPO/dist/kumo.mjs" ]; then
+  echo "# dist/kumo.mjs missing: npm run build"
   (cd "$REPO" && npm run build)
 fi
 
@@ -99,7 +99,7 @@ trap 'exit 143' TERM
 
 echo "# starting Kumo on $PUBLIC (data dir $DATA, log $KUMO_LOG)"
 (cd "$REPO" && exec env -u KUMO_PUBLIC_URL -u KUMO_LISTEN -u KUMO_DATA_DIR \
-  node dist/src/cli/main.js up --data-dir "$DATA" --listen "$HOST:$PORT" --public-url "$PUBLIC" \
+  node dist/kumo.mjs up --data-dir "$DATA" --listen "$HOST:$PORT" --public-url "$PUBLIC" \
   --log-level "$LOG_LEVEL") > "$KUMO_LOG" 2>&1 &
 KUMO_PID=$!
 

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { stringify } from 'yaml';
 import type { KumoConfig } from './config.js';
 import { buildApp, SERVICE_PREFIXES } from './http/app.js';
 import type { Logger } from './log.js';
@@ -121,7 +120,7 @@ function writeClientConfig(config: KumoConfig, paths: KumoPaths, adminPassword: 
       },
     },
   };
-  writeFileSync(paths.cloudsYaml, stringify(clouds), { mode: 0o600 });
+  writeFileSync(paths.cloudsYaml, toYaml(clouds), { mode: 0o600 });
   chmodSync(paths.cloudsYaml, 0o600);
   const openrc = [
     `export OS_AUTH_URL=${authUrl}`, 'export OS_USERNAME=admin', `export OS_PASSWORD='${adminPassword}'`, 'export OS_PROJECT_NAME=admin',
@@ -129,4 +128,16 @@ function writeClientConfig(config: KumoConfig, paths: KumoPaths, adminPassword: 
   ].join('\n');
   writeFileSync(paths.openrc, openrc, { mode: 0o600 });
   chmodSync(paths.openrc, 0o600);
+}
+
+type YamlValue = string | number | boolean | { [key: string]: YamlValue };
+
+/**
+ * The block-style YAML of a tree of maps and scalars. Strings are written as JSON strings,
+ * which YAML reads as double-quoted scalars, so no value can change type or break the file.
+ */
+export function toYaml(value: { [key: string]: YamlValue }, indent = ''): string {
+  return Object.entries(value)
+    .map(([k, v]) => (typeof v === 'object' ? `${indent}${k}:\n${toYaml(v, `${indent}  `)}` : `${indent}${k}: ${typeof v === 'string' ? JSON.stringify(v) : String(v)}\n`))
+    .join('');
 }

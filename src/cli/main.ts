@@ -1,9 +1,10 @@
-#!/usr/bin/env node
 /**
  * The `kumo` command: up, doctor, identity rotate-keys, version.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.js';
 import type { ConfigFlags } from '../config.js';
@@ -98,9 +99,13 @@ function rotateKeys(argv: string[]): void {
   out(`Rotated fernet keys in ${kumoPaths(config.dataDir).fernetKeysDir}: primary is now ${result.primary}, keys ${result.keys.join(', ')}${result.removed.length ? `, removed ${result.removed.join(', ')}` : ''}\n`);
 }
 
+/** The version in package.json, found by walking up from this file (it runs from dist/src/cli or bundled in dist/). */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const KUMO = new URL('../../src/cli/main.js', import.meta.url).pathname;
+/** The `kumo` bin from package.json, as users run it. */
+const KUMO = new URL('../../kumo.mjs', import.meta.url).pathname;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -94,7 +95,7 @@ describe('openstack CLI against kumo up', () => {
     for (const f of ['clouds.yaml', 'secrets/admin-password', 'secrets/fernet-keys/0', 'secrets/fernet-keys/1']) {
       assert.equal(statSync(join(live.dir, f)).mode & 0o777, 0o600, f);
     }
-    assert.match(readFileSync(join(live.dir, 'clouds.yaml'), 'utf8'), /auth_url: http:\/\/127\.0\.0\.1:\d+\/identity\/v3/);
+    assert.match(readFileSync(join(live.dir, 'clouds.yaml'), 'utf8'), /auth_url: "http:\/\/127\.0\.0\.1:\d+\/identity\/v3"/);
   });
 
   test('token issue and catalog list', async () => {
@@ -139,7 +140,7 @@ describe('openstack CLI against kumo up', () => {
     const aliceEnv = { ...env };
     const aliceCloud = join(live.dir, 'alice.yaml');
     writeFileSync(aliceCloud, readFileSync(join(live.dir, 'clouds.yaml'), 'utf8')
-      .replace('username: admin', 'username: alice').replace(/password: .*/, 'password: alice-pw').replace('project_name: admin', 'project_name: demo'));
+      .replace('username: "admin"', 'username: "alice"').replace(/password: .*/, 'password: "alice-pw"').replace('project_name: "admin"', 'project_name: "demo"'));
     aliceEnv.OS_CLIENT_CONFIG_FILE = aliceCloud;
     assert.equal(JSON.parse((await run('openstack', ['--os-cloud', 'kumo', 'token', 'issue', '-f', 'json'], aliceEnv)).stdout).project_id, project.id);
     await osFails(['--os-cloud', 'kumo', 'user', 'create', 'mallory'], /403|not authorized/i, aliceEnv);
