@@ -91,15 +91,18 @@ export async function createTrust(deps: IdentityDeps, callerUserId: string, inpu
   return writeTransaction(deps, async (trx) => {
     await getUser(trx, input.trustee_user_id).catch(() => { throw notFound(`Could not find user: ${input.trustee_user_id}.`); });
     if (input.project_id) await getProject(trx, input.project_id);
-    const held = input.project_id ? new Set(await effectiveRoleIds(trx, callerUserId, { type: 'project', id: input.project_id })) : new Set<string>();
+    if (viaTrust && input.project_id !== viaTrust.row.project_id) throw forbidden('A redelegated trust must be for the same project.');
+    const held = input.project_id && !viaTrust ? new Set(await effectiveRoleIds(trx, callerUserId, { type: 'project', id: input.project_id })) : new Set<string>();
     const roleIds: string[] = [];
     for (const r of input.roles ?? []) {
       let role: RoleTable | undefined;
       if (r.id) role = await getRole(trx, r.id);
       else if (r.name) role = await trx.selectFrom('identity_role').selectAll().where('name', '=', r.name).where('domain_id', '=', '').executeTakeFirst();
       if (!role) throw notFound(`Could not find role: ${r.id ?? r.name}.`);
-      if (!held.has(role.id)) throw forbidden(`User ${callerUserId} does not have role ${role.name} on project ${input.project_id}.`);
-      if (viaTrust && !viaTrust.roles.some((t) => t.id === role!.id)) throw forbidden('Some of the requested roles are not in the redelegated trust.');
+      // A redelegated trust may carry only roles of the trust it comes from; a new one only roles the trustor holds.
+      if (viaTrust ? !viaTrust.roles.some((t) => t.id === role!.id) : !held.has(role.id)) {
+        throw forbidden(`User ${callerUserId} does not have role ${role.name} on project ${input.project_id}.`);
+      }
       roleIds.push(role.id);
     }
     const maxCount = deps.config.identity.maxRedelegationCount;

@@ -318,6 +318,31 @@ for (const dialect of DIALECTS) {
         body: { auth: { identity: { methods: ['token'], token: { id: tt } }, scope: { 'OS-TRUST:trust': { id: trust.id } } } },
       });
       assert.equal(again.statusCode, 401, 'remaining_uses is exhausted');
+      // Redelegation: a trust that allows it lets the trustee pass on a subset of its roles.
+      const redelegable = await k.request('POST', `${V3}/OS-TRUST/trusts`, {
+        token: t,
+        body: { trust: { trustor_user_id: trustor.id, trustee_user_id: trustee.id, project_id: project.id, impersonation: false, roles: [{ name: 'member' }], allow_redelegation: true } },
+      });
+      assert.equal(redelegable.statusCode, 201, redelegable.body);
+      const parent = json(redelegable.body).trust;
+      const viaParent = await k.request('POST', `${V3}/auth/tokens`, {
+        body: { auth: { identity: { methods: ['password'], password: { user: { id: trustee.id, password: 'pw' } } }, scope: { 'OS-TRUST:trust': { id: parent.id } } } },
+      });
+      assert.equal(viaParent.statusCode, 201, viaParent.body);
+      const redelegated = await k.request('POST', `${V3}/OS-TRUST/trusts`, {
+        token: String(viaParent.headers['x-subject-token']),
+        body: { trust: { trustor_user_id: trustee.id, trustee_user_id: trustor.id, project_id: project.id, impersonation: false, roles: [{ name: 'member' }] } },
+      });
+      assert.equal(redelegated.statusCode, 201, redelegated.body);
+      assert.equal(json(redelegated.body).trust.redelegated_trust_id, parent.id);
+      const widened = await k.request('POST', `${V3}/OS-TRUST/trusts`, {
+        token: String(viaParent.headers['x-subject-token']),
+        body: { trust: { trustor_user_id: trustee.id, trustee_user_id: trustor.id, project_id: project.id, impersonation: false, roles: [{ name: 'admin' }] } },
+      });
+      assert.equal(widened.statusCode, 403);
+      assert.equal((await k.request('DELETE', `${V3}/OS-TRUST/trusts/${parent.id}`, { token: t })).statusCode, 204);
+      assert.equal((await k.request('GET', `${V3}/OS-TRUST/trusts/${json(redelegated.body).trust.id}`, { token: admin })).statusCode, 404, 'deleting a trust voids its redelegations');
+
       assert.equal((await k.request('DELETE', `${V3}/OS-TRUST/trusts/${trust.id}`, { token: t })).statusCode, 204);
       assert.equal((await k.request('GET', `${V3}/auth/tokens`, { token: admin, headers: { 'x-subject-token': String(scoped.headers['x-subject-token']) } })).statusCode, 404);
     });
