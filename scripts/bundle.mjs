@@ -13,6 +13,8 @@ await build({
   target: 'node20',
   format: 'esm',
   sourcemap: 'linked',
+  // Less to read and parse at every start; stack traces map back through the source map.
+  minify: true,
   // Native addon, and a driver loaded only for PostgreSQL: resolved from node_modules at run time.
   external: ['better-sqlite3', 'pg'],
   // Fastify and pino are CommonJS and call require(); give the ESM bundle one.

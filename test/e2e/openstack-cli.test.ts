@@ -125,11 +125,19 @@ describe('openstack CLI against kumo up', () => {
     assert.ok((await osJson('user', 'list')).some((u: { Name: string }) => u.Name === 'alice'));
 
     await os('group', 'create', 'devs');
+    await os('group', 'set', '--description', 'developers', 'devs');
+    assert.equal((await osJson('group', 'show', 'devs')).description, 'developers');
+    assert.ok((await osJson('group', 'list')).some((g: { Name: string }) => g.Name === 'devs'));
     await os('group', 'add', 'user', 'devs', 'alice');
     assert.match(await os('group', 'contains', 'user', 'devs', 'alice'), /alice in group devs/);
 
     const role = await osJson('role', 'create', 'auditor');
     assert.equal(role.name, 'auditor');
+    await os('role', 'set', '--description', 'reads audit logs', 'auditor');
+    assert.equal((await osJson('role', 'show', 'auditor')).description, 'reads audit logs');
+    assert.deepEqual((await osJson('role', 'list')).map((r: { Name: string }) => r.Name).sort(), ['admin', 'auditor', 'member', 'reader', 'service']);
+    assert.ok((await osJson('domain', 'list')).some((d: { Name: string }) => d.Name === 'e2e-dom'));
+    assert.ok((await osJson('region', 'list')).some((r: { Region: string }) => r.Region === 'RegionOne'));
     await os('role', 'add', '--project', 'demo', '--user', 'alice', 'member');
     await os('role', 'add', '--project', 'demo', '--group', 'devs', 'auditor');
     const assignments = await osJson('role', 'assignment', 'list', '--names', '--effective', '--user', 'alice');
