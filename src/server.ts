@@ -3,11 +3,11 @@
  * bootstrap, the app, and a clean shutdown. `kumo up` and the e2e tests both use this.
  * @module
  */
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, writeFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { KumoConfig } from './config.js';
+import { ensureAdminPassword, kumoPaths } from './paths.js';
+import type { KumoPaths } from './paths.js';
 import { buildApp, SERVICE_PREFIXES } from './http/app.js';
 import type { Logger } from './log.js';
 import { openDatabase } from './store/database.js';
@@ -19,33 +19,6 @@ import { newHexId } from './identity/context.js';
 import type { IdentityDeps } from './identity/context.js';
 import { KeyRepository } from './identity/key-repository.js';
 import { hashPassword } from './identity/password.js';
-
-export interface KumoPaths {
-  secretsDir: string;
-  adminPasswordFile: string;
-  fernetKeysDir: string;
-  cloudsYaml: string;
-  openrc: string;
-}
-
-export function kumoPaths(dataDir: string): KumoPaths {
-  const secretsDir = join(dataDir, 'secrets');
-  return {
-    secretsDir,
-    adminPasswordFile: join(secretsDir, 'admin-password'),
-    fernetKeysDir: join(secretsDir, 'fernet-keys'),
-    cloudsYaml: join(dataDir, 'clouds.yaml'),
-    openrc: join(dataDir, 'admin-openrc.sh'),
-  };
-}
-
-/** Reads a secret, creating it (0600) on first start. */
-function ensureSecret(file: string, make: () => string): { value: string; created: boolean } {
-  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), created: false };
-  const value = make();
-  writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
-  return { value, created: true };
-}
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
@@ -65,20 +38,19 @@ export interface RunningKumo {
 
 export interface StartOptions {
   now?: () => number;
+  /** The hash of the admin password, already being computed by the caller (first start). */
+  adminPasswordHash?: Promise<string>;
   /** Listen on the configured address (false for inject()-only tests). */
   listen?: boolean;
 }
 
 export async function startKumo(config: KumoConfig, logger: Logger, options: StartOptions = {}): Promise<RunningKumo> {
   const paths = kumoPaths(config.dataDir);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  mkdirSync(paths.secretsDir, { recursive: true, mode: 0o700 });
-  chmodSync(paths.secretsDir, 0o700);
-  const admin = ensureSecret(paths.adminPasswordFile, () => randomBytes(18).toString('base64url'));
+  const admin = ensureAdminPassword(config.dataDir);
   const adminPassword = admin.value;
   // On first start the admin password's slow hash runs on the thread pool while the store is
-  // created and migrated.
-  const adminPasswordHash = admin.created ? hashPassword(adminPassword, config.identity.passwordHash) : undefined;
+  // created and migrated (`kumo up` starts it even earlier, before loading this module).
+  const adminPasswordHash = options.adminPasswordHash ?? (admin.created ? hashPassword(adminPassword, config.identity.passwordHash) : undefined);
   adminPasswordHash?.catch(() => {});
   const now = options.now ?? Date.now;
   const keys = new KeyRepository(paths.fernetKeysDir, config.identity.maxActiveKeys, now);

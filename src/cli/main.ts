@@ -11,7 +11,8 @@ import type { ConfigFlags } from '../config.js';
 import { KumoError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { KeyRepository } from '../identity/key-repository.js';
-import { kumoPaths, startKumo } from '../server.js';
+import { hashPassword } from '../identity/password.js';
+import { ensureAdminPassword, kumoPaths } from '../paths.js';
 import { checkCapabilities, formatDoctorReport } from './doctor.js';
 
 const USAGE = `Usage: kumo <command> [options]
@@ -60,7 +61,13 @@ function configFlags(argv: string[]): ConfigFlags {
 async function up(argv: string[]): Promise<void> {
   const config = loadConfig(configFlags(argv), process.env, process.getuid?.());
   const logger = createLogger({ level: config.logLevel });
-  const kumo = await startKumo(config, logger);
+  // On a first start, hash the generated admin password on the thread pool while the server's
+  // modules load: loaded lazily below for that reason.
+  const admin = ensureAdminPassword(config.dataDir);
+  const adminPasswordHash = admin.created ? hashPassword(admin.value, config.identity.passwordHash) : undefined;
+  adminPasswordHash?.catch(() => {});
+  const { startKumo } = await import('../server.js');
+  const kumo = await startKumo(config, logger, { adminPasswordHash });
   const elapsed = performance.now();
   out(
     [

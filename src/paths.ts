@@ -1,0 +1,40 @@
+/**
+ * Where things live in the data directory, and first-start secrets. Kept free of heavy imports:
+ * `kumo up` uses it before it loads the server.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface KumoPaths {
+  secretsDir: string;
+  adminPasswordFile: string;
+  fernetKeysDir: string;
+  cloudsYaml: string;
+  openrc: string;
+}
+
+export function kumoPaths(dataDir: string): KumoPaths {
+  const secretsDir = join(dataDir, 'secrets');
+  return {
+    secretsDir,
+    adminPasswordFile: join(secretsDir, 'admin-password'),
+    fernetKeysDir: join(secretsDir, 'fernet-keys'),
+    cloudsYaml: join(dataDir, 'clouds.yaml'),
+    openrc: join(dataDir, 'admin-openrc.sh'),
+  };
+}
+
+/** Creates the data and secrets directories (0700) and returns the admin password, generating it (0600) on first start. */
+export function ensureAdminPassword(dataDir: string): { value: string; created: boolean } {
+  const paths = kumoPaths(dataDir);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(paths.secretsDir, { recursive: true, mode: 0o700 });
+  chmodSync(paths.secretsDir, 0o700);
+  const file = paths.adminPasswordFile;
+  if (existsSync(file)) return { value: readFileSync(file, 'utf8').trim(), created: false };
+  const value = randomBytes(18).toString('base64url');
+  writeFileSync(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return { value, created: true };
+}
