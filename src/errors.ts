@@ -39,13 +39,16 @@ export class KumoError extends Error {
   readonly status: number;
   /** Extra response headers the renderer must send (e.g. WWW-Authenticate). */
   readonly headers: Readonly<Record<string, string>>;
+  /** The API's own name for this error, where its error body has one (Neutron's `type`, e.g. `NetworkNotFound`). */
+  readonly kind: string | undefined;
 
-  constructor(code: KumoErrorCode, message: string, options: { cause?: unknown; headers?: Record<string, string> } = {}) {
+  constructor(code: KumoErrorCode, message: string, options: { cause?: unknown; headers?: Record<string, string>; kind?: string } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'KumoError';
     this.code = code;
     this.status = ERROR_CODES[code];
     this.headers = Object.freeze({ ...(options.headers ?? {}) });
+    this.kind = options.kind;
   }
 }
 

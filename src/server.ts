@@ -23,6 +23,8 @@ import { hashPassword } from './identity/password.js';
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
     { type: 'identity', name: 'keystone', description: 'Kumo identity (Keystone v3)', url: `${config.publicUrl}${SERVICE_PREFIXES.identity}/v3` },
+    // openstacksdk appends /v2.0 itself: the catalog URL is the service root.
+    { type: 'network', name: 'neutron', description: 'Kumo networking (Neutron v2.0)', url: `${config.publicUrl}${SERVICE_PREFIXES.network}` },
   ];
 }
 

@@ -11,6 +11,9 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/database.js';
 import { identityApi } from '../identity/api.js';
 import type { IdentityDeps } from '../identity/context.js';
+import { validateToken } from '../identity/tokens.js';
+import { networkApi } from '../network/api.js';
+import { newUuid } from '../network/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
 import { lazyValidatorCompiler } from './validation.js';
 
@@ -22,7 +25,7 @@ export interface AppDeps {
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
-export const SERVICE_PREFIXES = { identity: '/identity' } as const;
+export const SERVICE_PREFIXES = { identity: '/identity', network: '/network' } as const;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -67,5 +70,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }));
 
   await app.register(identityApi(deps.identity), { prefix: SERVICE_PREFIXES.identity });
+  const auth = { validate: (token: string) => validateToken(deps.identity, token), identityUri: `${deps.config.publicUrl}${SERVICE_PREFIXES.identity}` };
+  await app.register(networkApi({ db: deps.db, config: deps.config, logger: deps.logger.child({ service: 'network' }), now: deps.identity.now, newId: newUuid }, auth), { prefix: SERVICE_PREFIXES.network });
   return app;
 }

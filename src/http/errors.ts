@@ -38,6 +38,15 @@ export type ErrorBodyRenderer = (err: KumoError, request: FastifyRequest) => unk
 /** Keystone: {"error": {"code", "title", "message"}} */
 export const renderKeystoneError: ErrorBodyRenderer = (err) => ({ error: { code: err.status, title: titleOf(err.status), message: err.message } });
 
+const NEUTRON_DEFAULT_TYPES: Record<number, string> = {
+  400: 'HTTPBadRequest', 401: 'NotAuthenticated', 403: 'NotAuthorized', 404: 'NotFound', 405: 'HTTPMethodNotAllowed', 409: 'Conflict', 413: 'RequestEntityTooLarge', 415: 'HTTPUnsupportedMediaType', 500: 'InternalServerError', 501: 'NotImplemented',
+};
+
+/** Neutron: {"NeutronError": {"type", "message", "detail"}} */
+export const renderNeutronError: ErrorBodyRenderer = (err) => ({
+  NeutronError: { type: err.kind ?? NEUTRON_DEFAULT_TYPES[err.status] ?? 'NeutronException', message: err.message, detail: '' },
+});
+
 export function makeErrorHandler(render: ErrorBodyRenderer) {
   return (raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const err = normalizeError(raw);

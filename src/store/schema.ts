@@ -3,6 +3,7 @@
  * @module
  */
 import type { IdentityTables } from '../identity/schema.js';
+import type { NetworkTables } from '../network/schema.js';
 
 export interface RevisionTable {
   /** The counter's name, e.g. `identity`. */
@@ -11,6 +12,6 @@ export interface RevisionTable {
   value: number;
 }
 
-export interface Database extends IdentityTables {
+export interface Database extends IdentityTables, NetworkTables {
   kumo_revision: RevisionTable;
 }

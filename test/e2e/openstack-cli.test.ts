@@ -172,7 +172,7 @@ describe('openstack CLI against kumo up', () => {
     const svc = await osJson('service', 'create', '--name', 'nova', '--description', 'compute', 'compute');
     await os('service', 'set', '--description', 'vm', svc.id);
     assert.equal((await osJson('service', 'show', svc.id)).description, 'vm');
-    assert.deepEqual((await osJson('service', 'list')).map((s: { Type: string }) => s.Type).sort(), ['compute', 'identity']);
+    assert.deepEqual((await osJson('service', 'list')).map((s: { Type: string }) => s.Type).sort(), ['compute', 'identity', 'network']);
     const ep = await osJson('endpoint', 'create', '--region', 'RegionTwo', svc.id, 'public', 'http://127.0.0.1:1/compute/v2.1');
     await os('endpoint', 'set', '--url', 'http://127.0.0.1:2/compute/v2.1', ep.id);
     assert.equal((await osJson('endpoint', 'show', ep.id)).url, 'http://127.0.0.1:2/compute/v2.1');
@@ -180,6 +180,23 @@ describe('openstack CLI against kumo up', () => {
     await os('endpoint', 'delete', ep.id);
     await os('service', 'delete', svc.id);
     await os('region', 'delete', 'RegionTwo');
+  });
+
+  test('networks and subnets (Neutron, through openstacksdk)', async () => {
+    const net = await osJson('network', 'create', 'e2e-net');
+    assert.equal(net.mtu, 1450);
+    const sub = await osJson('subnet', 'create', '--network', 'e2e-net', '--subnet-range', '10.20.0.0/24', '--dns-nameserver', '10.20.0.53', 'e2e-sub');
+    assert.equal(sub.gateway_ip, '10.20.0.1');
+    await os('subnet', 'set', '--name', 'e2e-sub2', 'e2e-sub');
+    assert.equal((await osJson('subnet', 'show', 'e2e-sub2')).cidr, '10.20.0.0/24');
+    await os('network', 'set', '--description', 'for e2e', 'e2e-net');
+    assert.equal((await osJson('network', 'show', 'e2e-net')).description, 'for e2e');
+    assert.ok((await osJson('network', 'list')).some((n: { Name: string }) => n.Name === 'e2e-net'));
+    assert.ok((await osJson('subnet', 'list')).some((s: { Name: string }) => s.Name === 'e2e-sub2'));
+    await osFails(['--os-cloud', 'kumo', 'subnet', 'create', '--network', 'e2e-net', '--subnet-range', '10.20.0.0/25', 'overlap'], /overlaps with another subnet/);
+    await os('subnet', 'delete', 'e2e-sub2');
+    await os('network', 'delete', 'e2e-net');
+    await osFails(['--os-cloud', 'kumo', 'network', 'show', 'e2e-net'], /No Network found|not found/i);
   });
 
   test('application credentials authenticate, and deleting one revokes it', async () => {

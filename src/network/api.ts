@@ -1,0 +1,31 @@
+/**
+ * The Neutron v2.0 API as a Fastify plugin, mounted under `/network`. This session: networks
+ * and subnets (with IPAM-ready allocation table); ports, security groups, routers, floating
+ * IPs, quotas and the data plane follow (issue 3).
+ * @module
+ */
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import { registerAuthHook } from '../http/auth.js';
+import type { AuthHookOptions } from '../http/auth.js';
+import { makeErrorHandler, renderNeutronError } from '../http/errors.js';
+import type { NetworkDeps } from './context.js';
+import type { NetworkRouteEnv } from './routes/common.js';
+import { registerNetworkRoutes } from './routes/networks.js';
+import { registerSubnetRoutes } from './routes/subnets.js';
+import { registerVersionRoutes } from './routes/versions.js';
+
+export const NETWORK_PREFIX = '/network';
+
+export function networkApi(deps: NetworkDeps, auth: AuthHookOptions): FastifyPluginAsync {
+  return async (app: FastifyInstance) => {
+    const env: NetworkRouteEnv = { deps, base: `${deps.config.publicUrl}${NETWORK_PREFIX}`, identityUri: auth.identityUri };
+    app.setErrorHandler(makeErrorHandler(renderNeutronError));
+    app.setNotFoundHandler((request, reply) => {
+      reply.status(404).type('application/json').send({ NeutronError: { type: 'HTTPNotFound', message: `The resource could not be found: ${request.url}`, detail: '' } });
+    });
+    registerAuthHook(app, auth);
+    registerVersionRoutes(app, env);
+    registerNetworkRoutes(app, env);
+    registerSubnetRoutes(app, env);
+  };
+}

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { neutronError } from '../context.js';
+import type { NetworkRouteEnv } from './common.js';
+
+/** Only what is really implemented: clients probe this list to decide what to send. */
+const EXTENSIONS = [
+  { alias: 'external-net', name: 'Neutron external network', description: 'Adds external network attribute to network resource.' },
+  { alias: 'provider', name: 'Provider Network', description: 'Expose mapping of virtual networks to physical networks' },
+  { alias: 'net-mtu', name: 'Network MTU', description: 'Provides MTU attribute for a network resource.' },
+  { alias: 'project-id', name: 'project_id field enabled', description: 'Extension that indicates that project_id field is enabled.' },
+  { alias: 'standard-attr-description', name: 'standard-attr-description', description: 'Extension to add descriptions to standard attributes' },
+  { alias: 'standard-attr-timestamp', name: 'Resource timestamps', description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.' },
+  { alias: 'standard-attr-revisions', name: 'Resource revision numbers', description: 'This extension will display the revision number of neutron resources.' },
+  { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },
+  { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
+].map((e) => ({ ...e, links: [] as unknown[], updated: '2022-09-01T00:00:00-00:00' }));
+
+export function registerVersionRoutes(app: FastifyInstance, env: NetworkRouteEnv): void {
+  const versions = () => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.base}/v2.0/` }] }] });
+  app.get('/', { config: { public: true } }, async () => versions());
+  app.get('/v2.0', { config: { public: true } }, async () => ({
+    resources: ['network', 'subnet'].map((r) => ({ name: r, collection: `${r}s`, links: [{ rel: 'self', href: `${env.base}/v2.0/${r}s` }] })),
+  }));
+  app.get('/v2.0/extensions', async () => ({ extensions: EXTENSIONS }));
+  app.get('/v2.0/extensions/:alias', async (request) => {
+    const { alias } = request.params as { alias: string };
+    const ext = EXTENSIONS.find((e) => e.alias === alias);
+    if (!ext) throw neutronError('ERR_NOT_FOUND', 'HTTPNotFound', `Extension with alias ${alias} does not exist`);
+    return { extension: ext };
+  });
+}

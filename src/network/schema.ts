@@ -1,0 +1,63 @@
+/**
+ * The network service's tables (same conventions as identity: 0/1 booleans, ISO text times, JSON text).
+ * @module
+ */
+
+export interface NetworkTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  admin_state_up: number;
+  shared: number;
+  external: number;
+  mtu: number;
+  port_security_enabled: number;
+  /** `flat` or `vxlan`. */
+  network_type: string;
+  /** Set for flat networks bound to a host bridge (e.g. the external network). */
+  physical_network: string | null;
+  /** The VXLAN VNI; unique among vxlan networks. */
+  segmentation_id: number | null;
+  /** JSON array of strings. */
+  tags: string;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+}
+
+export interface SubnetTable {
+  id: string;
+  project_id: string;
+  network_id: string;
+  name: string;
+  description: string;
+  ip_version: number;
+  cidr: string;
+  gateway_ip: string | null;
+  enable_dhcp: number;
+  /** JSON arrays: [{start, end}], [string], [{destination, nexthop}], [string]. */
+  allocation_pools: string;
+  dns_nameservers: string;
+  host_routes: string;
+  tags: string;
+  ipv6_ra_mode: string | null;
+  ipv6_address_mode: string | null;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+}
+
+/** One row per address handed out; the primary key is what makes IPAM safe under concurrency. */
+export interface IpAllocationTable {
+  subnet_id: string;
+  ip_address: string;
+  /** The port holding it, or `gateway` for a subnet's gateway address. */
+  owner: string;
+}
+
+export interface NetworkTables {
+  network_network: NetworkTable;
+  network_subnet: SubnetTable;
+  network_ip_allocation: IpAllocationTable;
+}

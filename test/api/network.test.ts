@@ -1,0 +1,122 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DIALECTS } from '../support/db.js';
+import { startTestKumo } from '../support/kumo.js';
+import type { TestKumo } from '../support/kumo.js';
+
+const N = '/network/v2.0';
+
+for (const dialect of DIALECTS) {
+  describe(`network API: networks and subnets (${dialect})`, () => {
+    let k: TestKumo;
+    let admin: string;
+    let member: string;
+    before(async () => {
+      k = await startTestKumo(dialect);
+      admin = await k.adminToken();
+      const V3 = '/identity/v3';
+      const project = JSON.parse((await k.request('POST', `${V3}/projects`, { token: admin, body: { project: { name: 'tenant-a' } } })).body).project;
+      const user = JSON.parse((await k.request('POST', `${V3}/users`, { token: admin, body: { user: { name: 'alice', password: 'pw' } } })).body).user;
+      const role = JSON.parse((await k.request('GET', `${V3}/roles?name=member`, { token: admin })).body).roles[0];
+      await k.request('PUT', `${V3}/projects/${project.id}/users/${user.id}/roles/${role.id}`, { token: admin });
+      member = await k.login('alice', 'pw', 'tenant-a');
+    });
+    after(() => k.close());
+    const json = (body: string) => JSON.parse(body) as Record<string, any>;
+    const post = (token: string, kind: string, body: Record<string, unknown>) => k.request('POST', `${N}/${kind}s`, { token, body: { [kind]: body } });
+
+    test('version document, extensions, and the Neutron error shape', async () => {
+      const root = await k.request('GET', '/network');
+      assert.equal(json(root.body).versions[0].links[0].href, `${k.config.publicUrl}/network/v2.0/`);
+      const exts = json((await k.request('GET', `${N}/extensions`, { token: member })).body).extensions.map((e: { alias: string }) => e.alias);
+      assert.ok(exts.includes('external-net') && exts.includes('provider'));
+      const missing = await k.request('GET', `${N}/networks/nope`, { token: member });
+      assert.equal(missing.statusCode, 404);
+      assert.deepEqual(json(missing.body), { NeutronError: { type: 'NetworkNotFound', message: 'Network nope could not be found.', detail: '' } });
+      assert.equal((await k.request('GET', `${N}/networks`)).statusCode, 401);
+    });
+
+    test('network and subnet lifecycle with defaults Neutron clients rely on', async () => {
+      const res = await post(member, 'network', { name: 'net1', admin_state_up: true });
+      assert.equal(res.statusCode, 201, res.body);
+      const net = json(res.body).network;
+      assert.equal(net.mtu, 1450);
+      assert.equal(net['provider:network_type'], undefined, 'provider attributes are for admins');
+      assert.deepEqual(net.subnets, []);
+      const sres = await post(member, 'subnet', { name: 'sub1', network_id: net.id, ip_version: 4, cidr: '10.0.0.0/24', dns_nameservers: ['10.0.0.53'] });
+      assert.equal(sres.statusCode, 201, sres.body);
+      const sub = json(sres.body).subnet;
+      assert.equal(sub.gateway_ip, '10.0.0.1');
+      assert.deepEqual(sub.allocation_pools, [{ start: '10.0.0.2', end: '10.0.0.254' }]);
+      assert.deepEqual(sub.host_routes, []);
+      const v6 = json((await post(member, 'subnet', { network_id: net.id, ip_version: 6, cidr: '2001:db8::/64' })).body).subnet;
+      assert.equal(v6.gateway_ip, '2001:db8::1');
+      const shown = json((await k.request('GET', `${N}/networks/${net.id}?fields=id&fields=subnets`, { token: member })).body).network;
+      assert.deepEqual(Object.keys(shown).sort(), ['id', 'subnets']);
+      assert.equal(shown.subnets.length, 2);
+      const upd = await k.request('PUT', `${N}/networks/${net.id}`, { token: member, body: { network: { name: 'renamed' } } });
+      assert.equal(json(upd.body).network.revision_number, 2);
+      assert.equal(json((await k.request('GET', `${N}/networks?name=renamed`, { token: member })).body).networks.length, 1);
+      assert.equal((await k.request('DELETE', `${N}/subnets/${v6.id}`, { token: member })).statusCode, 204);
+      assert.equal((await k.request('DELETE', `${N}/networks/${net.id}`, { token: member })).statusCode, 204);
+      assert.equal((await k.request('GET', `${N}/subnets/${sub.id}`, { token: member })).statusCode, 404);
+    });
+
+    test('bad input is refused with Neutron errors and changes nothing', async () => {
+      const net = json((await post(member, 'network', { name: 'bad-input' })).body).network;
+      const before = (await k.request('GET', `${N}/subnets`, { token: admin })).body;
+      const cases: [Record<string, unknown>, number, RegExp][] = [
+        [{ network_id: net.id, cidr: '10.9.0.0/33' }, 400, /not a valid IP subnet/],
+        [{ network_id: net.id, cidr: '10.9.0.5/24' }, 400, /10\.9\.0\.0\/24' is recommended/],
+        [{ network_id: net.id, cidr: '10.9.0.0/24', gateway_ip: '10.8.0.1' }, 400, /outside the subnet/],
+        [{ network_id: net.id, cidr: '10.9.0.0/24', allocation_pools: [{ start: '10.9.0.10', end: '10.9.0.20' }, { start: '10.9.0.15', end: '10.9.0.30' }] }, 400, /overlapping allocation pools/],
+        [{ network_id: net.id, cidr: '10.9.0.0/24', allocation_pools: [{ start: '10.9.0.1', end: '10.9.0.20' }] }, 409, /conflicts with allocation pool/],
+        [{ network_id: net.id, cidr: '10.9.0.0/24', ip_version: 6 }, 400, /does not match/],
+        [{ network_id: net.id, cidr: '10.9.0.0/24', colour: 'red' }, 400, /Unrecognized attribute/],
+        [{ network_id: net.id, cidr: '10.9.0.0/24', enable_dhcp: 'yes' }, 400, /enable_dhcp/],
+        [{ network_id: 'nope', cidr: '10.9.0.0/24' }, 404, /Network nope could not be found/],
+      ];
+      for (const [body, status, message] of cases) {
+        const res = await post(member, 'subnet', body);
+        assert.equal(res.statusCode, status, `${JSON.stringify(body)} -> ${res.body}`);
+        assert.match(json(res.body).NeutronError.message, message);
+      }
+      assert.equal((await k.request('GET', `${N}/subnets`, { token: admin })).body, before);
+      assert.equal((await post(member, 'network', { name: 'x', shared: true })).statusCode, 403, 'shared networks are for admins');
+      assert.equal((await post(member, 'network', { name: 'x', 'provider:network_type': 'flat' })).statusCode, 403);
+    });
+
+    test('isolation: a member sees and changes only its own networks; admins see all; shared ones are visible', async () => {
+      const theirs = json((await post(admin, 'network', { name: 'admins-private' })).body).network;
+      const shared = json((await post(admin, 'network', { name: 'public', shared: true, 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'external' })).body).network;
+      assert.equal(shared['provider:network_type'], 'flat');
+      const seen = json((await k.request('GET', `${N}/networks`, { token: member })).body).networks.map((n: { id: string }) => n.id);
+      assert.ok(!seen.includes(theirs.id));
+      assert.ok(seen.includes(shared.id));
+      assert.equal((await k.request('GET', `${N}/networks/${theirs.id}`, { token: member })).statusCode, 404);
+      assert.equal((await k.request('DELETE', `${N}/networks/${theirs.id}`, { token: member })).statusCode, 404);
+      assert.equal((await k.request('PUT', `${N}/networks/${shared.id}`, { token: member, body: { network: { name: 'mine' } } })).statusCode, 403);
+      assert.equal((await post(member, 'subnet', { network_id: shared.id, cidr: '192.0.2.0/24' })).statusCode, 403);
+      const all = json((await k.request('GET', `${N}/networks`, { token: admin })).body).networks.map((n: { id: string }) => n.id);
+      assert.ok(all.includes(theirs.id));
+    });
+
+    test('pagination with limit and marker, sorting, and VNIs that never repeat', async () => {
+      const ids: string[] = [];
+      const vnis = new Set<number>();
+      const created = await Promise.all(Array.from({ length: 6 }, (_, i) => post(admin, 'network', { name: `page-${i}` })));
+      for (const r of created) {
+        assert.equal(r.statusCode, 201, r.body);
+        const n = json(r.body).network;
+        ids.push(n.id);
+        vnis.add(n['provider:segmentation_id']);
+      }
+      assert.equal(vnis.size, 6, 'concurrent creates get distinct VXLAN ids');
+      const first = json((await k.request('GET', `${N}/networks?limit=4&sort_key=name&sort_dir=asc&name=page-0&name=page-1&name=page-2&name=page-3&name=page-4&name=page-5`, { token: admin })).body);
+      assert.deepEqual(first.networks.map((n: { name: string }) => n.name), ['page-0', 'page-1', 'page-2', 'page-3']);
+      const next = first.networks_links.find((l: { rel: string }) => l.rel === 'next').href as string;
+      const second = json((await k.request('GET', next.slice(k.config.publicUrl.length), { token: admin })).body);
+      assert.deepEqual(second.networks.map((n: { name: string }) => n.name), ['page-4', 'page-5']);
+    });
+  });
+}
