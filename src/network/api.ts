@@ -1,7 +1,7 @@
 /**
- * The Neutron v2.0 API as a Fastify plugin, mounted under `/network`. This session: networks
- * and subnets (with IPAM-ready allocation table); ports, security groups, routers, floating
- * IPs, quotas and the data plane follow (issue 3).
+ * The Neutron v2.0 API as a Fastify plugin, mounted under `/network`: networks, subnets and
+ * ports with IPAM so far; security groups, routers, floating IPs, quotas and the data plane
+ * follow (issue 3).
  * @module
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
@@ -11,6 +11,7 @@ import { makeErrorHandler, renderNeutronError } from '../http/errors.js';
 import type { NetworkDeps } from './context.js';
 import type { NetworkRouteEnv } from './routes/common.js';
 import { registerNetworkRoutes } from './routes/networks.js';
+import { registerPortRoutes } from './routes/ports.js';
 import { registerSubnetRoutes } from './routes/subnets.js';
 import { registerVersionRoutes } from './routes/versions.js';
 
@@ -27,5 +28,6 @@ export function networkApi(deps: NetworkDeps, auth: AuthHookOptions): FastifyPlu
     registerVersionRoutes(app, env);
     registerNetworkRoutes(app, env);
     registerSubnetRoutes(app, env);
+    registerPortRoutes(app, env);
   };
 }

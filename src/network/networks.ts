@@ -191,6 +191,9 @@ export async function setNetworkTags(deps: NetworkDeps, caller: Caller, id: stri
 export async function deleteNetwork(deps: NetworkDeps, caller: Caller, id: string): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
     await getOwnNetwork(trx, caller, id);
+    if (await trx.selectFrom('network_port').select('id').where('network_id', '=', id).executeTakeFirst()) {
+      throw neutronError('ERR_CONFLICT', 'NetworkInUse', `Unable to complete operation on network ${id}. There are one or more ports still in use on the network.`);
+    }
     const subnetIds = (await trx.selectFrom('network_subnet').select('id').where('network_id', '=', id).execute()).map((s) => s.id);
     if (subnetIds.length) {
       const used = await trx.selectFrom('network_ip_allocation').select('owner').where('subnet_id', 'in', subnetIds).where('owner', '!=', 'gateway').executeTakeFirst();

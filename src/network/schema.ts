@@ -56,7 +56,34 @@ export interface IpAllocationTable {
   owner: string;
 }
 
+export interface PortTable {
+  id: string;
+  project_id: string;
+  network_id: string;
+  name: string;
+  description: string;
+  admin_state_up: number;
+  /** Unique per network. */
+  mac_address: string;
+  device_id: string;
+  device_owner: string;
+  host_id: string;
+  /** `unbound` until an agent plugs the port on a host. */
+  vif_type: string;
+  /** DOWN until plugged, then ACTIVE. */
+  status: string;
+  port_security_enabled: number;
+  /** JSON arrays: [{ip_address, mac_address}], [security group id], [tag]. */
+  allowed_address_pairs: string;
+  security_groups: string;
+  tags: string;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+}
+
 export interface NetworkTables {
+  network_port: PortTable;
   network_network: NetworkTable;
   network_subnet: SubnetTable;
   network_ip_allocation: IpAllocationTable;

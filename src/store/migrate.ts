@@ -9,12 +9,14 @@ import type { Db, DialectKind } from './database.js';
 import { identityMigration } from './migrations/0001_identity.js';
 import { identityExtensionsMigration } from './migrations/0002_identity_extensions.js';
 import { networkMigration } from './migrations/0003_network.js';
+import { networkPortsMigration } from './migrations/0004_network_ports.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
     '0001_identity': identityMigration(kind),
     '0002_identity_extensions': identityExtensionsMigration,
     '0003_network': networkMigration,
+    '0004_network_ports': networkPortsMigration,
   };
 }
 

@@ -118,5 +118,50 @@ for (const dialect of DIALECTS) {
       const second = json((await k.request('GET', next.slice(k.config.publicUrl.length), { token: admin })).body);
       assert.deepEqual(second.networks.map((n: { name: string }) => n.name), ['page-4', 'page-5']);
     });
+
+    test('ports: IPAM hands out each address once, even to concurrent creates', async () => {
+      const net = json((await post(member, 'network', { name: 'ipam' })).body).network;
+      const sub = json((await post(member, 'subnet', { network_id: net.id, cidr: '10.30.0.0/27', allocation_pools: [{ start: '10.30.0.10', end: '10.30.0.29' }] })).body).subnet;
+      const first = await post(member, 'port', { network_id: net.id, name: 'p0', device_id: 'vm-1' });
+      assert.equal(first.statusCode, 201, first.body);
+      const p0 = json(first.body).port;
+      assert.deepEqual(p0.fixed_ips, [{ subnet_id: sub.id, ip_address: '10.30.0.10' }]);
+      assert.match(p0.mac_address, /^fa:16:3e(:[0-9a-f]{2}){3}$/);
+      assert.equal(p0.status, 'DOWN');
+      assert.deepEqual(p0.security_groups, []);
+      const results = await Promise.all(Array.from({ length: 16 }, (_, i) => post(member, 'port', { network_id: net.id, name: `c${i}` })));
+      const ips = results.map((r) => {
+        assert.equal(r.statusCode, 201, r.body);
+        return json(r.body).port.fixed_ips[0].ip_address;
+      });
+      assert.equal(new Set([...ips, '10.30.0.10']).size, 17, 'no address is handed out twice');
+      const explicit = await post(member, 'port', { network_id: net.id, fixed_ips: [{ ip_address: '10.30.0.5' }] });
+      assert.equal(explicit.statusCode, 201, 'an address outside the pools but inside the subnet may be asked for');
+      const dup = await post(member, 'port', { network_id: net.id, fixed_ips: [{ ip_address: '10.30.0.5' }] });
+      assert.equal(dup.statusCode, 409);
+      assert.equal(json(dup.body).NeutronError.type, 'IpAddressAlreadyAllocated');
+      const outside = await post(member, 'port', { network_id: net.id, fixed_ips: [{ subnet_id: sub.id, ip_address: '10.31.0.5' }] });
+      assert.equal(outside.statusCode, 400);
+      const gw = await post(member, 'port', { network_id: net.id, fixed_ips: [{ ip_address: '10.30.0.1' }] });
+      assert.equal(gw.statusCode, 409, 'the gateway address is kept for the router');
+      const rest = await Promise.all(Array.from({ length: 3 }, () => post(member, 'port', { network_id: net.id })));
+      assert.deepEqual(rest.map((r) => r.statusCode), [201, 201, 201]);
+      const exhausted = await post(member, 'port', { network_id: net.id });
+      assert.equal(exhausted.statusCode, 409);
+      assert.equal(json(exhausted.body).NeutronError.type, 'IpAddressGenerationFailure');
+      const byDevice = json((await k.request('GET', `${N}/ports?device_id=vm-1`, { token: member })).body).ports;
+      assert.deepEqual(byDevice.map((p: { id: string }) => p.id), [p0.id]);
+      const moved = await k.request('PUT', `${N}/ports/${p0.id}`, { token: member, body: { port: { fixed_ips: [{ ip_address: '10.30.0.6' }], name: 'moved' } } });
+      assert.equal(json(moved.body).port.fixed_ips[0].ip_address, '10.30.0.6');
+      const inUse = await k.request('DELETE', `${N}/networks/${net.id}`, { token: member });
+      assert.equal(inUse.statusCode, 409);
+      assert.equal(json(inUse.body).NeutronError.type, 'NetworkInUse');
+      assert.equal((await k.request('DELETE', `${N}/subnets/${sub.id}`, { token: member })).statusCode, 409);
+      assert.equal((await k.request('DELETE', `${N}/ports/${p0.id}`, { token: member })).statusCode, 204);
+      const reuse = await post(member, 'port', { network_id: net.id, fixed_ips: [{ ip_address: '10.30.0.6' }] });
+      assert.equal(reuse.statusCode, 201, 'a deleted port gives its address back');
+      const others = await k.request('GET', `${N}/ports/${p0.id}`, { token: admin });
+      assert.equal(others.statusCode, 404);
+    });
   });
 }

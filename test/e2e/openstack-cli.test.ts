@@ -194,6 +194,13 @@ describe('openstack CLI against kumo up', () => {
     assert.ok((await osJson('network', 'list')).some((n: { Name: string }) => n.Name === 'e2e-net'));
     assert.ok((await osJson('subnet', 'list')).some((s: { Name: string }) => s.Name === 'e2e-sub2'));
     await osFails(['--os-cloud', 'kumo', 'subnet', 'create', '--network', 'e2e-net', '--subnet-range', '10.20.0.0/25', 'overlap'], /overlaps with another subnet/);
+    const port = await osJson('port', 'create', '--network', 'e2e-net', '--fixed-ip', 'subnet=e2e-sub2,ip-address=10.20.0.50', 'e2e-port');
+    assert.match(JSON.stringify(port.fixed_ips), /10\.20\.0\.50/);
+    await os('port', 'set', '--name', 'e2e-port2', 'e2e-port');
+    assert.equal((await osJson('port', 'show', 'e2e-port2')).status, 'DOWN');
+    assert.ok((await osJson('port', 'list', '--network', 'e2e-net')).some((p: { Name: string }) => p.Name === 'e2e-port2'));
+    await osFails(['--os-cloud', 'kumo', 'network', 'delete', 'e2e-net'], /in use|409|Conflict|Failed to delete/i);
+    await os('port', 'delete', 'e2e-port2');
     await os('subnet', 'delete', 'e2e-sub2');
     await os('network', 'delete', 'e2e-net');
     await osFails(['--os-cloud', 'kumo', 'network', 'show', 'e2e-net'], /No Network found|not found/i);

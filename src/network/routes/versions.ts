@@ -19,7 +19,7 @@ export function registerVersionRoutes(app: FastifyInstance, env: NetworkRouteEnv
   const versions = () => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.base}/v2.0/` }] }] });
   app.get('/', { config: { public: true } }, async () => versions());
   app.get('/v2.0', { config: { public: true } }, async () => ({
-    resources: ['network', 'subnet'].map((r) => ({ name: r, collection: `${r}s`, links: [{ rel: 'self', href: `${env.base}/v2.0/${r}s` }] })),
+    resources: ['network', 'subnet', 'port'].map((r) => ({ name: r, collection: `${r}s`, links: [{ rel: 'self', href: `${env.base}/v2.0/${r}s` }] })),
   }));
   app.get('/v2.0/extensions', async () => ({ extensions: EXTENSIONS }));
   app.get('/v2.0/extensions/:alias', async (request) => {
