@@ -158,12 +158,17 @@ function validatePairs(pairs: unknown): AddressPair[] {
 
 const MAX_ATTEMPTS = 10;
 
+/** Until the network service has security groups, a port may not ask for any (an empty list is fine). */
+function refuseSecurityGroups(groups: string[] | undefined): void {
+  if (groups !== undefined && groups.length > 0) throw badInput('This cloud has no security groups yet; omit security_groups.');
+}
+
 export async function createPort(deps: NetworkDeps, caller: Caller, input: PortInput): Promise<{ port: PortTable; fixedIps: FixedIp[] }> {
   if (!input.network_id) throw badInput("'network_id' is required.");
   if (input.mac_address !== undefined && !MAC.test(input.mac_address.toLowerCase())) throw badInput(`'${input.mac_address}' is not a valid MAC address.`);
   if (input.mac_address !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:mac_address) is disallowed by policy.');
   if (input['binding:host_id'] !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:binding:host_id) is disallowed by policy.');
-  if (input.security_groups !== undefined && input.security_groups.length > 0) throw badInput('Security groups are not implemented yet; omit security_groups.');
+  refuseSecurityGroups(input.security_groups);
   const pairs = input.allowed_address_pairs === undefined ? [] : validatePairs(input.allowed_address_pairs);
   if (input.fixed_ips !== undefined && !Array.isArray(input.fixed_ips)) throw badInput('fixed_ips must be a list.');
   for (let attempt = 1; ; attempt++) {
@@ -218,7 +223,7 @@ export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, 
     throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:update_port) is disallowed by policy for mac_address and binding:host_id.');
   }
   if (patch.mac_address !== undefined && !MAC.test(patch.mac_address.toLowerCase())) throw badInput(`'${patch.mac_address}' is not a valid MAC address.`);
-  if (patch.security_groups !== undefined && patch.security_groups.length > 0) throw badInput('Security groups are not implemented yet; omit security_groups.');
+  refuseSecurityGroups(patch.security_groups);
   const pairs = patch.allowed_address_pairs === undefined ? undefined : validatePairs(patch.allowed_address_pairs);
   return deps.db.transaction().execute(async (trx) => {
     const row = await getPort(trx, caller, id);
