@@ -13,6 +13,7 @@ import type { NetworkRouteEnv } from './routes/common.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerPortRoutes } from './routes/ports.js';
 import { registerSubnetRoutes } from './routes/subnets.js';
+import { registerTagRoutes } from './routes/tags.js';
 import { registerVersionRoutes } from './routes/versions.js';
 
 export const NETWORK_PREFIX = '/network';
@@ -29,5 +30,6 @@ export function networkApi(deps: NetworkDeps, auth: AuthHookOptions): FastifyPlu
     registerNetworkRoutes(app, env);
     registerSubnetRoutes(app, env);
     registerPortRoutes(app, env);
+    registerTagRoutes(app, env);
   };
 }

@@ -178,15 +178,6 @@ export async function updateNetwork(deps: NetworkDeps, caller: Caller, id: strin
   });
 }
 
-export async function setNetworkTags(deps: NetworkDeps, caller: Caller, id: string, tags: string[]): Promise<NetworkTable> {
-  return deps.db.transaction().execute(async (trx) => {
-    const row = await getOwnNetwork(trx, caller, id);
-    const next = { ...row, tags: JSON.stringify([...new Set(tags)].sort()), revision_number: row.revision_number + 1, updated_at: neutronTime(deps.now()) };
-    await trx.updateTable('network_network').set(next).where('id', '=', id).execute();
-    return next;
-  });
-}
-
 /** Deletes a network and its subnets; 409 NetworkInUse while any address on it is held by a port. */
 export async function deleteNetwork(deps: NetworkDeps, caller: Caller, id: string): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {

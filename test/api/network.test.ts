@@ -163,5 +163,28 @@ for (const dialect of DIALECTS) {
       const others = await k.request('GET', `${N}/ports/${p0.id}`, { token: admin });
       assert.equal(others.statusCode, 404);
     });
+
+    test('tags on networks, subnets and ports, and tag filters', async () => {
+      const net = json((await post(member, 'network', { name: 'tagged' })).body).network;
+      const put = await k.request('PUT', `${N}/networks/${net.id}/tags`, { token: member, body: { tags: ['blue', 'prod'] } });
+      assert.equal(put.statusCode, 200, put.body);
+      assert.deepEqual(json(put.body).tags, ['blue', 'prod']);
+      assert.equal((await k.request('PUT', `${N}/networks/${net.id}/tags/green`, { token: member })).statusCode, 201);
+      assert.equal((await k.request('GET', `${N}/networks/${net.id}/tags/green`, { token: member })).statusCode, 204);
+      assert.equal((await k.request('GET', `${N}/networks/${net.id}/tags/red`, { token: member })).statusCode, 404);
+      assert.equal((await k.request('PUT', `${N}/networks/${net.id}/tags/a,b`, { token: member })).statusCode, 400);
+      const found = json((await k.request('GET', `${N}/networks?tags=blue,green`, { token: member })).body).networks;
+      assert.deepEqual(found.map((n: { id: string }) => n.id), [net.id]);
+      assert.equal(json((await k.request('GET', `${N}/networks?not-tags-any=prod&name=tagged`, { token: member })).body).networks.length, 0);
+      const port = json((await post(member, 'port', { network_id: net.id })).body).port;
+      assert.equal((await k.request('PUT', `${N}/ports/${port.id}/tags/web`, { token: member })).statusCode, 201);
+      assert.deepEqual(json((await k.request('GET', `${N}/ports/${port.id}`, { token: member })).body).port.tags, ['web']);
+      assert.equal((await k.request('DELETE', `${N}/networks/${net.id}/tags/blue`, { token: member })).statusCode, 204);
+      assert.equal((await k.request('DELETE', `${N}/networks/${net.id}/tags/blue`, { token: member })).statusCode, 404);
+      assert.equal((await k.request('DELETE', `${N}/networks/${net.id}/tags`, { token: member })).statusCode, 204);
+      assert.deepEqual(json((await k.request('GET', `${N}/networks/${net.id}/tags`, { token: member })).body).tags, []);
+      const shared = json((await k.request('GET', `${N}/networks?name=public`, { token: member })).body).networks[0];
+      assert.equal((await k.request('PUT', `${N}/networks/${shared.id}/tags/mine`, { token: member })).statusCode, 403);
+    });
   });
 }

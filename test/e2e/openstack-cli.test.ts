@@ -189,8 +189,10 @@ describe('openstack CLI against kumo up', () => {
     assert.equal(sub.gateway_ip, '10.20.0.1');
     await os('subnet', 'set', '--name', 'e2e-sub2', 'e2e-sub');
     assert.equal((await osJson('subnet', 'show', 'e2e-sub2')).cidr, '10.20.0.0/24');
-    await os('network', 'set', '--description', 'for e2e', 'e2e-net');
-    assert.equal((await osJson('network', 'show', 'e2e-net')).description, 'for e2e');
+    await os('network', 'set', '--description', 'for e2e', '--tag', 'blue', 'e2e-net');
+    const shown = await osJson('network', 'show', 'e2e-net');
+    assert.equal(shown.description, 'for e2e');
+    assert.deepEqual(shown.tags, ['blue']);
     assert.ok((await osJson('network', 'list')).some((n: { Name: string }) => n.Name === 'e2e-net'));
     assert.ok((await osJson('subnet', 'list')).some((s: { Name: string }) => s.Name === 'e2e-sub2'));
     await osFails(['--os-cloud', 'kumo', 'subnet', 'create', '--network', 'e2e-net', '--subnet-range', '10.20.0.0/25', 'overlap'], /overlaps with another subnet/);

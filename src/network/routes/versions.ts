@@ -13,6 +13,7 @@ const EXTENSIONS = [
   { alias: 'standard-attr-revisions', name: 'Resource revision numbers', description: 'This extension will display the revision number of neutron resources.' },
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
+  { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute: network, subnet, port', description: 'Enables to set tag on resources with standard attribute.' },
 ].map((e) => ({ ...e, links: [] as unknown[], updated: '2022-09-01T00:00:00-00:00' }));
 
 export function registerVersionRoutes(app: FastifyInstance, env: NetworkRouteEnv): void {
