@@ -1,6 +1,6 @@
 /**
- * The Neutron v2.0 API as a Fastify plugin, mounted under `/network`: networks, subnets and
- * ports with IPAM so far; security groups, routers, floating IPs, quotas and the data plane
+ * The Neutron v2.0 API as a Fastify plugin, mounted under `/network`: networks, subnets,
+ * ports with IPAM and security groups (API) so far; routers, floating IPs, quotas and the data plane
  * follow (issue 3).
  * @module
  */
@@ -12,6 +12,7 @@ import type { NetworkDeps } from './context.js';
 import type { NetworkRouteEnv } from './routes/common.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerPortRoutes } from './routes/ports.js';
+import { registerSecurityGroupRoutes } from './routes/security-groups.js';
 import { registerSubnetRoutes } from './routes/subnets.js';
 import { registerTagRoutes } from './routes/tags.js';
 import { registerVersionRoutes } from './routes/versions.js';
@@ -30,6 +31,7 @@ export function networkApi(deps: NetworkDeps, auth: AuthHookOptions): FastifyPlu
     registerNetworkRoutes(app, env);
     registerSubnetRoutes(app, env);
     registerPortRoutes(app, env);
+    registerSecurityGroupRoutes(app, env);
     registerTagRoutes(app, env);
   };
 }

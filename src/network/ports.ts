@@ -12,6 +12,7 @@ import { badInput, fromJsonArray, neutronError, neutronTime } from './context.js
 import type { Caller, NetworkDeps } from './context.js';
 import { bigIntToIp, cidrContains, ipToBigInt, ipVersion, parseCidr } from './ip.js';
 import { getNetwork } from './networks.js';
+import { portSecurityGroups } from './security-groups.js';
 import type { Pool } from './subnets.js';
 
 export interface FixedIpRequest { subnet_id?: string; ip_address?: string }
@@ -158,19 +159,19 @@ function validatePairs(pairs: unknown): AddressPair[] {
 
 const MAX_ATTEMPTS = 10;
 
-/** Until the network service has security groups, a port may not ask for any (an empty list is fine). */
-function refuseSecurityGroups(groups: string[] | undefined): void {
-  if (groups !== undefined && groups.length > 0) throw badInput('This cloud has no security groups yet; omit security_groups.');
-}
 
 export async function createPort(deps: NetworkDeps, caller: Caller, input: PortInput): Promise<{ port: PortTable; fixedIps: FixedIp[] }> {
   if (!input.network_id) throw badInput("'network_id' is required.");
   if (input.mac_address !== undefined && !MAC.test(input.mac_address.toLowerCase())) throw badInput(`'${input.mac_address}' is not a valid MAC address.`);
   if (input.mac_address !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:mac_address) is disallowed by policy.');
   if (input['binding:host_id'] !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:binding:host_id) is disallowed by policy.');
-  refuseSecurityGroups(input.security_groups);
   const pairs = input.allowed_address_pairs === undefined ? [] : validatePairs(input.allowed_address_pairs);
   if (input.fixed_ips !== undefined && !Array.isArray(input.fixed_ips)) throw badInput('fixed_ips must be a list.');
+  // Resolved before the port's transaction: it may create the project's default group in one of its own.
+  const target = await getNetwork(deps.db, caller, input.network_id);
+  const targetProject = input.project_id ?? input.tenant_id ?? caller.projectId;
+  const portSecurity = input.port_security_enabled ?? target.port_security_enabled === 1;
+  const groups = await portSecurityGroups(deps, deps.db, caller, targetProject, input.security_groups, portSecurity, input.device_owner ?? '');
   for (let attempt = 1; ; attempt++) {
     try {
       return await deps.db.transaction().execute(async (trx) => {
@@ -193,9 +194,9 @@ export async function createPort(deps: NetworkDeps, caller: Caller, input: PortI
           host_id: input['binding:host_id'] ?? '',
           vif_type: 'unbound',
           status: 'DOWN',
-          port_security_enabled: (input.port_security_enabled ?? network.port_security_enabled === 1) ? 1 : 0,
+          port_security_enabled: portSecurity ? 1 : 0,
           allowed_address_pairs: JSON.stringify(pairs),
-          security_groups: '[]',
+          security_groups: JSON.stringify(groups),
           tags: '[]',
           created_at: now,
           updated_at: now,
@@ -223,7 +224,6 @@ export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, 
     throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:update_port) is disallowed by policy for mac_address and binding:host_id.');
   }
   if (patch.mac_address !== undefined && !MAC.test(patch.mac_address.toLowerCase())) throw badInput(`'${patch.mac_address}' is not a valid MAC address.`);
-  refuseSecurityGroups(patch.security_groups);
   const pairs = patch.allowed_address_pairs === undefined ? undefined : validatePairs(patch.allowed_address_pairs);
   return deps.db.transaction().execute(async (trx) => {
     const row = await getPort(trx, caller, id);
@@ -241,6 +241,12 @@ export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, 
       updated_at: neutronTime(deps.now()),
       revision_number: row.revision_number + 1,
     };
+    if (patch.security_groups !== undefined) {
+      next.security_groups = JSON.stringify(await portSecurityGroups(deps, trx, caller, row.project_id, patch.security_groups, next.port_security_enabled === 1, next.device_owner));
+    }
+    if (next.port_security_enabled === 0 && fromJsonArray<string>(next.security_groups).length > 0) {
+      throw neutronError('ERR_CONFLICT', 'PortSecurityPortHasSecurityGroup', 'Port has security group associated. Cannot disable port security or ip address until security group is removed.');
+    }
     await trx.updateTable('network_port').set(next).where('id', '=', id).execute();
     if (patch.fixed_ips !== undefined) {
       // Keep addresses that are asked for again; release the rest; allocate the new ones.

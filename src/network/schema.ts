@@ -82,7 +82,39 @@ export interface PortTable {
   revision_number: number;
 }
 
+export interface SecurityGroupTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  stateful: number;
+  tags: string;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+}
+
+export interface SecurityGroupRuleTable {
+  id: string;
+  project_id: string;
+  security_group_id: string;
+  direction: string;
+  ethertype: string;
+  /** A protocol name or number as given (normalized to lower case), or null for any. */
+  protocol: string | null;
+  port_range_min: number | null;
+  port_range_max: number | null;
+  remote_ip_prefix: string | null;
+  remote_group_id: string | null;
+  description: string;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+}
+
 export interface NetworkTables {
+  network_security_group: SecurityGroupTable;
+  network_security_group_rule: SecurityGroupRuleTable;
   network_port: PortTable;
   network_network: NetworkTable;
   network_subnet: SubnetTable;

@@ -10,6 +10,7 @@ import { identityMigration } from './migrations/0001_identity.js';
 import { identityExtensionsMigration } from './migrations/0002_identity_extensions.js';
 import { networkMigration } from './migrations/0003_network.js';
 import { networkPortsMigration } from './migrations/0004_network_ports.js';
+import { networkSecurityGroupsMigration } from './migrations/0005_network_security_groups.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -17,6 +18,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0002_identity_extensions': identityExtensionsMigration,
     '0003_network': networkMigration,
     '0004_network_ports': networkPortsMigration,
+    '0005_network_security_groups': networkSecurityGroupsMigration,
   };
 }
 

@@ -23,7 +23,7 @@ for (const dialect of DIALECTS) {
     });
     after(() => k.close());
     const json = (body: string) => JSON.parse(body) as Record<string, any>;
-    const post = (token: string, kind: string, body: Record<string, unknown>) => k.request('POST', `${N}/${kind}s`, { token, body: { [kind]: body } });
+    const post = (token: string, kind: string, body: Record<string, unknown>) => k.request('POST', `${N}/${kind.replaceAll('_', '-')}s`, { token, body: { [kind]: body } });
 
     test('version document, extensions, and the Neutron error shape', async () => {
       const root = await k.request('GET', '/network');
@@ -128,7 +128,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(p0.fixed_ips, [{ subnet_id: sub.id, ip_address: '10.30.0.10' }]);
       assert.match(p0.mac_address, /^fa:16:3e(:[0-9a-f]{2}){3}$/);
       assert.equal(p0.status, 'DOWN');
-      assert.deepEqual(p0.security_groups, []);
+      assert.equal(p0.security_groups.length, 1, 'a port gets the project default security group');
       const results = await Promise.all(Array.from({ length: 16 }, (_, i) => post(member, 'port', { network_id: net.id, name: `c${i}` })));
       const ips = results.map((r) => {
         assert.equal(r.statusCode, 201, r.body);
@@ -185,6 +185,52 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(json((await k.request('GET', `${N}/networks/${net.id}/tags`, { token: member })).body).tags, []);
       const shared = json((await k.request('GET', `${N}/networks?name=public`, { token: member })).body).networks[0];
       assert.equal((await k.request('PUT', `${N}/networks/${shared.id}/tags/mine`, { token: member })).statusCode, 403);
+    });
+
+    test('security groups: default group on first use, rules validated, groups in use protected', async () => {
+      const groups = json((await k.request('GET', `${N}/security-groups`, { token: member })).body).security_groups;
+      const def = groups.find((g: { name: string }) => g.name === 'default');
+      assert.equal(def.security_group_rules.length, 4);
+      assert.ok(def.security_group_rules.some((r: any) => r.direction === 'ingress' && r.remote_group_id === def.id && r.ethertype === 'IPv6'));
+      const again = json((await k.request('GET', `${N}/security-groups?name=default`, { token: member })).body).security_groups;
+      assert.equal(again.length, 1, 'the default group is created once');
+      const sg = json((await post(member, 'security_group', { name: 'web', description: 'web' })).body).security_group;
+      assert.equal(sg.security_group_rules.length, 2, 'new groups allow egress');
+      const rule = { security_group_id: sg.id, direction: 'ingress', protocol: 'tcp', port_range_min: 8080, port_range_max: 8080, remote_ip_prefix: '0.0.0.0/0' };
+      const created = await post(member, 'security_group_rule', rule);
+      assert.equal(created.statusCode, 201, created.body);
+      const dup = await post(member, 'security_group_rule', rule);
+      assert.equal(dup.statusCode, 409);
+      assert.equal(json(dup.body).NeutronError.type, 'SecurityGroupRuleExists');
+      const bad: [Record<string, unknown>, string][] = [
+        [{ ...rule, port_range_min: 9000, port_range_max: 8000 }, 'SecurityGroupInvalidPortRange'],
+        [{ ...rule, protocol: 'bogus' }, 'SecurityGroupRuleInvalidProtocol'],
+        [{ ...rule, remote_ip_prefix: '2001:db8::/64' }, 'SecurityGroupRuleParameterConflict'],
+        [{ ...rule, remote_group_id: def.id }, 'SecurityGroupRemoteGroupAndRemoteIpPrefix'],
+        [{ ...rule, protocol: null }, 'SecurityGroupInvalidPortRange'],
+      ];
+      for (const [body, type] of bad) {
+        const res = await post(member, 'security_group_rule', body);
+        assert.equal(res.statusCode, 400, `${JSON.stringify(body)} -> ${res.body}`);
+        assert.equal(json(res.body).NeutronError.type, type);
+      }
+      const icmp = await post(member, 'security_group_rule', { security_group_id: sg.id, direction: 'ingress', protocol: 'icmp', port_range_min: 8, port_range_max: 0 });
+      assert.equal(icmp.statusCode, 201, icmp.body);
+      const net = json((await post(member, 'network', { name: 'sg-net' })).body).network;
+      await post(member, 'subnet', { network_id: net.id, cidr: '10.40.0.0/24' });
+      const port = json((await post(member, 'port', { network_id: net.id, security_groups: [sg.id] })).body).port;
+      assert.deepEqual(port.security_groups, [sg.id]);
+      const inUse = await k.request('DELETE', `${N}/security-groups/${sg.id}`, { token: member });
+      assert.equal(inUse.statusCode, 409);
+      assert.equal(json(inUse.body).NeutronError.type, 'SecurityGroupInUse');
+      assert.equal((await k.request('DELETE', `${N}/security-groups/${def.id}`, { token: member })).statusCode, 409);
+      const noSecurity = await k.request('PUT', `${N}/ports/${port.id}`, { token: member, body: { port: { port_security_enabled: false } } });
+      assert.equal(noSecurity.statusCode, 409);
+      const cleared = await k.request('PUT', `${N}/ports/${port.id}`, { token: member, body: { port: { security_groups: [], port_security_enabled: false } } });
+      assert.equal(cleared.statusCode, 200, cleared.body);
+      assert.equal((await k.request('DELETE', `${N}/security-groups/${sg.id}`, { token: member })).statusCode, 204);
+      const adminView = json((await k.request('GET', `${N}/security-groups/${sg.id}`, { token: admin })).body);
+      assert.equal(adminView.NeutronError.type, 'SecurityGroupNotFound');
     });
   });
 }

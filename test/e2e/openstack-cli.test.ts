@@ -208,6 +208,22 @@ describe('openstack CLI against kumo up', () => {
     await osFails(['--os-cloud', 'kumo', 'network', 'show', 'e2e-net'], /No Network found|not found/i);
   });
 
+  test('security groups and rules', async () => {
+    const sg = await osJson('security', 'group', 'create', '--description', 'web servers', 'e2e-sg');
+    assert.equal(sg.name, 'e2e-sg');
+    await os('security', 'group', 'set', '--description', 'web', 'e2e-sg');
+    assert.equal((await osJson('security', 'group', 'show', 'e2e-sg')).description, 'web');
+    const rule = await osJson('security', 'group', 'rule', 'create', '--protocol', 'tcp', '--dst-port', '8080', 'e2e-sg');
+    assert.equal(rule.port_range_min, 8080);
+    assert.equal(rule.remote_ip_prefix, '0.0.0.0/0');
+    await osFails(['--os-cloud', 'kumo', 'security', 'group', 'rule', 'create', '--protocol', 'tcp', '--dst-port', '8080', 'e2e-sg'], /already exists|409|Conflict/i);
+    assert.ok((await osJson('security', 'group', 'rule', 'list', 'e2e-sg')).some((r: { ID: string }) => r.ID === rule.id));
+    assert.equal((await osJson('security', 'group', 'rule', 'show', rule.id)).protocol, 'tcp');
+    assert.ok((await osJson('security', 'group', 'list')).some((g: { Name: string }) => g.Name === 'default'));
+    await os('security', 'group', 'rule', 'delete', rule.id);
+    await os('security', 'group', 'delete', 'e2e-sg');
+  });
+
   test('application credentials authenticate, and deleting one revokes it', async () => {
     const ac = await osJson('application', 'credential', 'create', '--role', 'reader', 'ci-cred');
     assert.ok(ac.secret);

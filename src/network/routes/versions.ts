@@ -11,6 +11,9 @@ const EXTENSIONS = [
   { alias: 'standard-attr-description', name: 'standard-attr-description', description: 'Extension to add descriptions to standard attributes' },
   { alias: 'standard-attr-timestamp', name: 'Resource timestamps', description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.' },
   { alias: 'standard-attr-revisions', name: 'Resource revision numbers', description: 'This extension will display the revision number of neutron resources.' },
+  { alias: 'security-group', name: 'security-group', description: 'The security groups extension.' },
+  { alias: 'port-security', name: 'Port Security', description: 'Provides port security' },
+  { alias: 'allowed-address-pairs', name: 'Allowed Address Pairs', description: 'Provides allowed address pairs' },
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
   { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute: network, subnet, port', description: 'Enables to set tag on resources with standard attribute.' },
@@ -20,7 +23,7 @@ export function registerVersionRoutes(app: FastifyInstance, env: NetworkRouteEnv
   const versions = () => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.base}/v2.0/` }] }] });
   app.get('/', { config: { public: true } }, async () => versions());
   app.get('/v2.0', { config: { public: true } }, async () => ({
-    resources: ['network', 'subnet', 'port'].map((r) => ({ name: r, collection: `${r}s`, links: [{ rel: 'self', href: `${env.base}/v2.0/${r}s` }] })),
+    resources: ['network', 'subnet', 'port', 'security-group', 'security-group-rule'].map((r) => ({ name: r, collection: `${r}s`, links: [{ rel: 'self', href: `${env.base}/v2.0/${r}s` }] })),
   }));
   app.get('/v2.0/extensions', async () => ({ extensions: EXTENSIONS }));
   app.get('/v2.0/extensions/:alias', async (request) => {
