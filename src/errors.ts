@@ -58,6 +58,8 @@ export function isUserError(err: unknown): boolean {
 }
 
 export const notFound = (message: string) => new KumoError('ERR_NOT_FOUND', message);
+/** 401; the API's error handler adds `WWW-Authenticate`. */
+export const unauthorized = (message = 'The request you have made requires authentication.') => new KumoError('ERR_UNAUTHORIZED', message);
 export const conflict = (message: string) => new KumoError('ERR_CONFLICT', message);
 export const forbidden = (message = 'You are not authorized to perform the requested action.') =>
   new KumoError('ERR_FORBIDDEN', message);

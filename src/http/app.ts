@@ -59,7 +59,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-openstack-request-id', request.id);
   });
 
-  app.setErrorHandler(makeErrorHandler(renderKeystoneError));
+  const identityUri = `${deps.config.publicUrl}${SERVICE_PREFIXES.identity}`;
+  app.setErrorHandler(makeErrorHandler(renderKeystoneError, identityUri));
   app.setNotFoundHandler((request, reply) => {
     reply.status(404).type('application/json').send({ error: { code: 404, title: 'Not Found', message: `The resource could not be found: ${request.url}` } });
   });
@@ -69,8 +70,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     services: Object.entries(SERVICE_PREFIXES).map(([type, prefix]) => ({ type, url: `${deps.config.publicUrl}${prefix}` })),
   }));
 
-  await app.register(identityApi(deps.identity), { prefix: SERVICE_PREFIXES.identity });
-  const auth = { validate: (token: string) => validateToken(deps.identity, token), identityUri: `${deps.config.publicUrl}${SERVICE_PREFIXES.identity}` };
-  await app.register(networkApi({ db: deps.db, config: deps.config, logger: deps.logger.child({ service: 'network' }), now: deps.identity.now, newId: newUuid }, auth), { prefix: SERVICE_PREFIXES.network });
+  // Every service authenticates through identity's exported validateToken, with the same hook.
+  const auth = { validate: (token: string) => validateToken(deps.identity, token), identityUri };
+  await app.register(identityApi(deps.identity, auth), { prefix: SERVICE_PREFIXES.identity });
+  const networkDeps = { db: deps.db, config: deps.config, logger: deps.logger.child({ service: 'network' }), now: deps.identity.now, newId: newUuid };
+  await app.register(networkApi(networkDeps, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
   return app;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { KumoError } from '../errors.js';
+import { KumoError, unauthorized } from '../errors.js';
 import type { ValidatedToken } from '../identity/tokens.js';
 
 declare module 'fastify' {
@@ -24,10 +24,6 @@ export interface AuthHookOptions {
   identityUri: string;
 }
 
-export function unauthenticated(identityUri: string, message = 'The request you have made requires authentication.'): KumoError {
-  return new KumoError('ERR_UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': `Keystone uri="${identityUri}"` } });
-}
-
 export function registerAuthHook(app: FastifyInstance, options: AuthHookOptions): void {
   app.decorateRequest('auth', undefined);
   app.addHook('onRequest', async (request: FastifyRequest) => {
@@ -35,19 +31,19 @@ export function registerAuthHook(app: FastifyInstance, options: AuthHookOptions)
     const token = request.headers['x-auth-token'];
     if (typeof token !== 'string' || token === '') {
       if (isPublic) return;
-      throw unauthenticated(options.identityUri);
+      throw unauthorized();
     }
     try {
       request.auth = await options.validate(token);
     } catch (err) {
       if (isPublic) return;
-      if (err instanceof KumoError && err.status < 500) throw unauthenticated(options.identityUri);
+      if (err instanceof KumoError && err.status < 500) throw unauthorized();
       throw err;
     }
   });
 }
 
-export function requireAuth(request: FastifyRequest, identityUri: string): ValidatedToken {
-  if (!request.auth) throw unauthenticated(identityUri);
+export function requireAuth(request: FastifyRequest): ValidatedToken {
+  if (!request.auth) throw unauthorized();
   return request.auth;
 }

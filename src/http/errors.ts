@@ -47,9 +47,14 @@ export const renderNeutronError: ErrorBodyRenderer = (err) => ({
   NeutronError: { type: err.kind ?? NEUTRON_DEFAULT_TYPES[err.status] ?? 'NeutronException', message: err.message, detail: '' },
 });
 
-export function makeErrorHandler(render: ErrorBodyRenderer) {
+/**
+ * `identityUri` goes into `WWW-Authenticate` on every 401, whichever code path raised it
+ * (a missing token, a failed login, a revoked token).
+ */
+export function makeErrorHandler(render: ErrorBodyRenderer, identityUri: string) {
   return (raw: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const err = normalizeError(raw);
+    if (err.status === 401) reply.header('WWW-Authenticate', `Keystone uri="${identityUri}"`);
     if (isUserError(err)) request.log.info({ err: { code: err.code, message: err.message }, status: err.status }, 'request failed');
     else request.log.error({ err: raw, status: err.status }, 'request failed with a server error');
     for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);

@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import { registerAuthHook } from '../http/auth.js';
+import type { AuthHookOptions } from '../http/auth.js';
 import { makeErrorHandler, renderKeystoneError } from '../http/errors.js';
 import type { IdentityDeps } from './context.js';
 import { registerAppCredRoutes } from './routes/app-credentials.js';
@@ -18,16 +19,13 @@ import { registerRoleRoutes } from './routes/roles.js';
 import { registerTrustRoutes } from './routes/trusts.js';
 import { registerUserRoutes } from './routes/users.js';
 import { registerVersionRoutes } from './routes/versions.js';
-import { validateToken } from './tokens.js';
 
-export const IDENTITY_PREFIX = '/identity';
-
-export function identityApi(deps: IdentityDeps): FastifyPluginAsync {
+/** `auth.identityUri` is where this plugin is mounted: `{publicUrl}/identity`. */
+export function identityApi(deps: IdentityDeps, auth: AuthHookOptions): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    const identityUri = `${deps.config.publicUrl}${IDENTITY_PREFIX}`;
-    const env: RouteEnv = { deps, base: `${identityUri}/v3`, identityUri };
-    app.setErrorHandler(makeErrorHandler(renderKeystoneError));
-    registerAuthHook(app, { validate: (token) => validateToken(deps, token), identityUri });
+    const env: RouteEnv = { deps, base: `${auth.identityUri}/v3` };
+    app.setErrorHandler(makeErrorHandler(renderKeystoneError, auth.identityUri));
+    registerAuthHook(app, auth);
     registerVersionRoutes(app, env);
     registerAuthRoutes(app, env);
     registerDomainConfigRoutes(app, env);

@@ -223,7 +223,7 @@ function checkUrl(value: string): void {
  * An explicit `region_id` must exist (400 otherwise); the legacy `region` field alone creates
  * the region when it is missing, as Keystone does.
  */
-async function ensureRegion(deps: IdentityDeps, trx: Db, input: Partial<EndpointInput>, regionId: string | null | undefined): Promise<void> {
+async function ensureRegion(trx: Db, input: Partial<EndpointInput>, regionId: string | null | undefined): Promise<void> {
   if (!regionId) return;
   const exists = await trx.selectFrom('identity_region').select('id').where('id', '=', regionId).executeTakeFirst();
   if (exists) return;
@@ -238,7 +238,7 @@ export async function createEndpoint(deps: IdentityDeps, input: EndpointInput): 
   return writeTransaction(deps, async (trx) => {
     const service = await trx.selectFrom('identity_service').select('id').where('id', '=', input.service_id).executeTakeFirst();
     if (!service) throw badRequest(`Could not find service: ${input.service_id}.`);
-    await ensureRegion(deps, trx, input, regionId);
+    await ensureRegion(trx, input, regionId);
     const row: EndpointTable = {
       id: typeof input.id === 'string' && input.id ? input.id : deps.newId(),
       service_id: input.service_id,
@@ -263,7 +263,7 @@ export async function updateEndpoint(deps: IdentityDeps, id: string, patch: Part
       if (!service) throw badRequest(`Could not find service: ${patch.service_id}.`);
     }
     const regionPatch = patch.region_id !== undefined ? patch.region_id : patch.region;
-    await ensureRegion(deps, trx, patch, regionPatch);
+    await ensureRegion(trx, patch, regionPatch);
     const next: EndpointTable = {
       ...row,
       service_id: patch.service_id ?? row.service_id,

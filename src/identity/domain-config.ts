@@ -44,10 +44,14 @@ function LDAP_DEFAULTS(option: string): Value {
 
 const SENSITIVE = new Set(['ldap.password']);
 
-function checkOption(group: string, option: string): void {
-  const allowed = group === 'identity' ? ['driver', 'list_limit'] : group === 'ldap' ? (LDAP_OPTIONS as readonly string[]) : undefined;
+function optionsOf(group: string): readonly string[] {
+  const allowed = group === 'identity' ? ['driver', 'list_limit'] : group === 'ldap' ? LDAP_OPTIONS : undefined;
   if (!allowed) throw forbidden(`Group ${group} is not supported for domain specific configurations.`);
-  if (!allowed.includes(option)) throw forbidden(`Option ${option} in group ${group} is not supported for domain specific configurations.`);
+  return allowed;
+}
+
+function checkOption(group: string, option: string): void {
+  if (!optionsOf(group).includes(option)) throw forbidden(`Option ${option} in group ${group} is not supported for domain specific configurations.`);
 }
 
 function validate(config: unknown): DomainConfig {
@@ -101,7 +105,7 @@ export async function putDomainConfig(deps: IdentityDeps, domainId: string, conf
 export async function showDomainConfig(db: Db, domainId: string, group?: string, option?: string): Promise<Record<string, unknown>> {
   await getDomain(db, domainId);
   if (group && option) checkOption(group, option);
-  else if (group) checkOption(group, group === 'identity' ? 'driver' : 'url');
+  else if (group) optionsOf(group);
   const config = await load(db, domainId);
   if (!group) {
     if (Object.keys(config).length === 0) throw notFound(`Could not find domain config: ${domainId}.`);

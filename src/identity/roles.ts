@@ -9,8 +9,6 @@ import type { ProjectTable } from './schema.js';
 import { getGroup, getUser, groupIdsOfUser } from './users.js';
 
 const KNOWN = ['id', 'name', 'domain_id', 'description', 'options', 'links'];
-/** Roles that `kumo up` creates and that may be neither deleted nor renamed without breaking policy. */
-export const ROOT_ROLES = ['admin', 'member', 'reader'] as const;
 
 export interface RoleInput {
   name: string;
@@ -311,7 +309,10 @@ export async function listRoleAssignments(db: Db, q: AssignmentQuery): Promise<A
   if (q.userId && q.groupId) throw badRequest('Specify either a user or group, not both.');
   if (q.projectId && q.domainId) throw badRequest('Specify either a domain or project, not both.');
   if (q.effective && q.groupId) throw badRequest('Combining effective and group filter will always result in an empty list.');
-  const raw = (await db.selectFrom('identity_assignment').selectAll().execute()).map(toRow);
+  // An effective query for one user needs only the assignments of that user and its groups.
+  let rawQuery = db.selectFrom('identity_assignment').selectAll();
+  if (q.effective && q.userId) rawQuery = rawQuery.where('actor_id', 'in', [q.userId, ...(await groupIdsOfUser(db, q.userId))]);
+  const raw = (await rawQuery.execute()).map(toRow);
   if (!q.effective) {
     let projectIds: string[] | undefined;
     if (q.projectId) projectIds = [q.projectId, ...(q.includeSubtree ? (await subtreeIds(db, q.projectId)) : [])];

@@ -5,7 +5,7 @@
  * change, disable) takes effect on the next request, on every replica.
  * @module
  */
-import { KumoError, forbidden, notFound } from '../errors.js';
+import { KumoError, forbidden, notFound, unauthorized } from '../errors.js';
 import { readRevision } from '../store/revision.js';
 import type { DomainTable, ProjectTable, UserTable } from './schema.js';
 import { IDENTITY_REVISION, isoTime, parseTime, writeTransaction } from './context.js';
@@ -27,7 +27,6 @@ import { consumeTrustUse, findLiveTrust } from './trusts.js';
 import type { TrustDetail } from './trusts.js';
 import { findUser, findUserByName } from './users.js';
 
-export const unauthorized = (message = 'The request you have made requires authentication.') => new KumoError('ERR_UNAUTHORIZED', message);
 
 /** Everything known about a valid token: what policy checks and what the token body shows. */
 export interface ValidatedToken {

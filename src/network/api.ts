@@ -17,12 +17,11 @@ import { registerSubnetRoutes } from './routes/subnets.js';
 import { registerTagRoutes } from './routes/tags.js';
 import { registerVersionRoutes } from './routes/versions.js';
 
-export const NETWORK_PREFIX = '/network';
-
-export function networkApi(deps: NetworkDeps, auth: AuthHookOptions): FastifyPluginAsync {
+/** `base` is where this plugin is mounted: `{publicUrl}/network`. */
+export function networkApi(deps: NetworkDeps, auth: AuthHookOptions, base: string): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
-    const env: NetworkRouteEnv = { deps, base: `${deps.config.publicUrl}${NETWORK_PREFIX}`, identityUri: auth.identityUri };
-    app.setErrorHandler(makeErrorHandler(renderNeutronError));
+    const env: NetworkRouteEnv = { deps, base };
+    app.setErrorHandler(makeErrorHandler(renderNeutronError, auth.identityUri));
     app.setNotFoundHandler((request, reply) => {
       reply.status(404).type('application/json').send({ NeutronError: { type: 'HTTPNotFound', message: `The resource could not be found: ${request.url}`, detail: '' } });
     });

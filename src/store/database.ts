@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
 import type { DatabaseConfig } from '../config.js';
 import type { Database } from './schema.js';
@@ -41,10 +41,6 @@ export async function openDatabase(config: DatabaseConfig): Promise<OpenedDataba
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string } | null;
   return !!e && (e.code === 'SQLITE_CONSTRAINT_UNIQUE' || e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || e.code === '23505');
-}
-
-export async function pingDatabase(db: Db): Promise<void> {
-  await sql`select 1`.execute(db);
 }
 
 /** The part of better-sqlite3 that Kysely's SqliteDialect calls. */

@@ -63,6 +63,7 @@ for (const dialect of DIALECTS) {
       });
       assert.equal(bad.statusCode, 401);
       assert.equal(json(bad.body).error.code, 401);
+      assert.match(String(bad.headers['www-authenticate']), /^Keystone uri=".*\/identity"$/, 'every 401 says where to authenticate');
       const anon = await k.request('GET', `${V3}/projects`);
       assert.equal(anon.statusCode, 401);
       assert.match(String(anon.headers['www-authenticate']), /^Keystone uri="/);

@@ -33,7 +33,9 @@ for (const dialect of DIALECTS) {
       const missing = await k.request('GET', `${N}/networks/nope`, { token: member });
       assert.equal(missing.statusCode, 404);
       assert.deepEqual(json(missing.body), { NeutronError: { type: 'NetworkNotFound', message: 'Network nope could not be found.', detail: '' } });
-      assert.equal((await k.request('GET', `${N}/networks`)).statusCode, 401);
+      const anon = await k.request('GET', `${N}/networks`);
+      assert.equal(anon.statusCode, 401);
+      assert.match(String(anon.headers['www-authenticate']), /^Keystone uri=".*\/identity"$/);
     });
 
     test('network and subnet lifecycle with defaults Neutron clients rely on', async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
-import { loadConfig, testConfig } from '../../src/config.js';
+import { testConfig } from '../../src/config.js';
 import type { KumoConfig } from '../../src/config.js';
 import { createSilentLogger } from '../../src/log.js';
 import { startKumo } from '../../src/server.js';
@@ -68,4 +68,3 @@ export async function startTestKumo(dialect: TestDialect, options: { tokenExpira
   };
 }
 
-export { loadConfig };

@@ -9,11 +9,9 @@ export interface RouteEnv {
   deps: IdentityDeps;
   /** `{publicUrl}/identity/v3`: the base of every link. */
   base: string;
-  /** `{publicUrl}/identity`, for WWW-Authenticate. */
-  identityUri: string;
 }
 
-export const caller = (env: RouteEnv, request: FastifyRequest): ValidatedToken => requireAuth(request, env.identityUri);
+export const caller = (_env: RouteEnv, request: FastifyRequest): ValidatedToken => requireAuth(request);
 
 export type Query = Record<string, string | string[] | undefined>;
 

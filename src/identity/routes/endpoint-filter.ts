@@ -108,7 +108,7 @@ export function registerEndpointFilterRoutes(app: FastifyInstance, env: RouteEnv
     const projectId = (request.params as P).project_id;
     await getProject(deps.db, projectId);
     const allowed = await allowedEndpointIds(deps.db, projectId);
-    const rows = allowed ? await deps.db.selectFrom('identity_endpoint').selectAll().where('id', 'in', allowed.size ? [...allowed] : ['']).execute() : [];
+    const rows = allowed?.size ? await deps.db.selectFrom('identity_endpoint').selectAll().where('id', 'in', [...allowed]).execute() : [];
     return listBody(env, request, 'endpoints', rows.map((e) => renderEndpoint(e, base)));
   });
   app.get(`${EP}/endpoints/:endpoint_id/projects`, async (request) => {

@@ -9,10 +9,9 @@ export interface NetworkRouteEnv {
   deps: NetworkDeps;
   /** `{publicUrl}/network`. */
   base: string;
-  identityUri: string;
 }
 
-export const caller = (env: NetworkRouteEnv, request: FastifyRequest): Caller => callerOf(requireAuth(request, env.identityUri));
+export const caller = (_env: NetworkRouteEnv, request: FastifyRequest): Caller => callerOf(requireAuth(request));
 export const queryOf = (request: FastifyRequest): Query => (request.query ?? {}) as Query;
 export const selfUrl = (env: NetworkRouteEnv, request: FastifyRequest): string => `${env.deps.config.publicUrl}${request.url}`;
 
