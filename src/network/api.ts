@@ -1,7 +1,7 @@
 /**
  * The Neutron v2.0 API as a Fastify plugin, mounted under `/network`: networks, subnets,
- * ports with IPAM and security groups (API) so far; routers, floating IPs, quotas and the data plane
- * follow (issue 3).
+ * ports with IPAM, security groups, routers, floating IPs, quotas and tags. The data plane is
+ * driven by the agent (src/agent) from the state these routes write.
  * @module
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
@@ -10,8 +10,11 @@ import type { AuthHookOptions } from '../http/auth.js';
 import { makeErrorHandler, renderNeutronError } from '../http/errors.js';
 import type { NetworkDeps } from './context.js';
 import type { NetworkRouteEnv } from './routes/common.js';
+import { registerFloatingIpRoutes } from './routes/floating-ips.js';
 import { registerNetworkRoutes } from './routes/networks.js';
 import { registerPortRoutes } from './routes/ports.js';
+import { registerQuotaRoutes } from './routes/quotas.js';
+import { registerRouterRoutes } from './routes/routers.js';
 import { registerSecurityGroupRoutes } from './routes/security-groups.js';
 import { registerSubnetRoutes } from './routes/subnets.js';
 import { registerTagRoutes } from './routes/tags.js';
@@ -31,6 +34,9 @@ export function networkApi(deps: NetworkDeps, auth: AuthHookOptions, base: strin
     registerSubnetRoutes(app, env);
     registerPortRoutes(app, env);
     registerSecurityGroupRoutes(app, env);
+    registerRouterRoutes(app, env);
+    registerFloatingIpRoutes(app, env);
+    registerQuotaRoutes(app, env);
     registerTagRoutes(app, env);
   };
 }

@@ -6,7 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { KumoConfig } from '../config.js';
 import { KumoError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
+import { bumpRevision, readRevision } from '../store/revision.js';
 import type { ValidatedToken } from '../identity/tokens.js';
 
 export interface NetworkDeps {
@@ -39,3 +41,28 @@ export const fromJsonArray = <T>(text: string): T[] => {
   const v = JSON.parse(text) as unknown;
   return Array.isArray(v) ? (v as T[]) : [];
 };
+
+/** The store-wide counter agents watch: every change that matters to the data plane bumps it in its own transaction. */
+export const NETWORK_REVISION = 'network';
+export const markChanged = (trx: Db): Promise<void> => bumpRevision(trx, NETWORK_REVISION);
+export const networkRevision = (db: Db): Promise<number> => readRevision(db, NETWORK_REVISION);
+
+/**
+ * Runs `attempt` again when it loses a race on a unique constraint (an address, a MAC, a VNI
+ * taken by a concurrent transaction on PostgreSQL); after `max` tries the error from `exhausted` is thrown.
+ */
+export async function retryOnUniqueViolation<T>(attempt: () => Promise<T>, exhausted: () => Error, max = 10): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      if (n >= max) throw exhausted();
+    }
+  }
+}
+
+/** The standard attributes every Neutron resource renders the same way. */
+export function standardAttributes(row: { description: string; tags: string; created_at: string; updated_at: string; revision_number: number }) {
+  return { description: row.description, tags: fromJsonArray<string>(row.tags), created_at: row.created_at, updated_at: row.updated_at, revision_number: row.revision_number };
+}

@@ -1,7 +1,8 @@
 import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import type { NetworkTable } from './schema.js';
-import { badInput, fromJsonArray, neutronError, neutronTime } from './context.js';
+import { badInput, markChanged, neutronError, neutronTime, standardAttributes } from './context.js';
+import { checkQuota } from './quotas.js';
 import type { Caller, NetworkDeps } from './context.js';
 
 const VXLAN_MTU = 1450;
@@ -50,11 +51,7 @@ export function renderNetwork(row: NetworkTable, subnetIds: string[], caller: Ca
     ...(caller.isAdmin
       ? { 'provider:network_type': row.network_type, 'provider:physical_network': row.physical_network, 'provider:segmentation_id': row.segmentation_id }
       : {}),
-    description: row.description,
-    tags: fromJsonArray<string>(row.tags),
-    created_at: row.created_at,
-    updated_at: row.updated_at,
-    revision_number: row.revision_number,
+    ...standardAttributes(row),
   };
 }
 
@@ -144,7 +141,9 @@ export async function createNetwork(deps: NetworkDeps, caller: Caller, input: Ne
           updated_at: now,
           revision_number: 1,
         };
+        await checkQuota(deps, trx, projectId, 'network');
         await trx.insertInto('network_network').values(row).execute();
+        await markChanged(trx);
         return row;
       });
     } catch (err) {
@@ -174,6 +173,7 @@ export async function updateNetwork(deps: NetworkDeps, caller: Caller, id: strin
       revision_number: row.revision_number + 1,
     };
     await trx.updateTable('network_network').set(next).where('id', '=', id).execute();
+    await markChanged(trx);
     return next;
   });
 }
@@ -182,6 +182,12 @@ export async function updateNetwork(deps: NetworkDeps, caller: Caller, id: strin
 export async function deleteNetwork(deps: NetworkDeps, caller: Caller, id: string): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
     await getOwnNetwork(trx, caller, id);
+    // DHCP ports belong to the network itself and go with it, as in Neutron.
+    const dhcpPorts = (await trx.selectFrom('network_port').select('id').where('network_id', '=', id).where('device_owner', '=', 'network:dhcp').execute()).map((p) => p.id);
+    if (dhcpPorts.length) {
+      await trx.deleteFrom('network_ip_allocation').where('owner', 'in', dhcpPorts).execute();
+      await trx.deleteFrom('network_port').where('id', 'in', dhcpPorts).execute();
+    }
     if (await trx.selectFrom('network_port').select('id').where('network_id', '=', id).executeTakeFirst()) {
       throw neutronError('ERR_CONFLICT', 'NetworkInUse', `Unable to complete operation on network ${id}. There are one or more ports still in use on the network.`);
     }
@@ -193,5 +199,6 @@ export async function deleteNetwork(deps: NetworkDeps, caller: Caller, id: strin
       await trx.deleteFrom('network_subnet').where('network_id', '=', id).execute();
     }
     await trx.deleteFrom('network_network').where('id', '=', id).execute();
+    await markChanged(trx);
   });
 }

@@ -5,10 +5,10 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import type { NetworkTable, PortTable, SubnetTable } from './schema.js';
-import { badInput, fromJsonArray, neutronError, neutronTime } from './context.js';
+import { badInput, fromJsonArray, markChanged, neutronError, neutronTime, retryOnUniqueViolation } from './context.js';
+import { checkQuota } from './quotas.js';
 import type { Caller, NetworkDeps } from './context.js';
 import { bigIntToIp, cidrContains, ipToBigInt, ipVersion, parseCidr } from './ip.js';
 import { getNetwork } from './networks.js';
@@ -108,7 +108,7 @@ function nextFreeAddress(subnet: SubnetTable, taken: Set<string>): string | unde
 }
 
 /** Resolves the requested fixed IPs (or the default: one address per IP version) and inserts them for `owner`. */
-async function allocate(trx: Db, network: NetworkTable, requests: FixedIpRequest[] | undefined, owner: string, isRouterPort: boolean): Promise<FixedIp[]> {
+export async function allocate(trx: Db, network: NetworkTable, requests: FixedIpRequest[] | undefined, owner: string, isRouterPort: boolean): Promise<FixedIp[]> {
   const subnets = await trx.selectFrom('network_subnet').selectAll().where('network_id', '=', network.id).orderBy('created_at').execute();
   const wanted: FixedIpRequest[] = requests
     ?? [4, 6].map((v) => subnets.find((s) => s.ip_version === v)).filter((s): s is SubnetTable => !!s).map((s) => ({ subnet_id: s.id }));
@@ -157,8 +157,50 @@ function validatePairs(pairs: unknown): AddressPair[] {
   });
 }
 
-const MAX_ATTEMPTS = 10;
+/** A port about to be inserted: everything resolved that needs no transaction of its own. */
+export interface NewPort {
+  network: NetworkTable;
+  projectId: string;
+  input: PortInput;
+  groups: string[];
+  portSecurity: boolean;
+  pairs: AddressPair[];
+}
 
+/** Inserts a port and its addresses inside `trx`; routers and floating IPs use it for the ports they own. */
+export async function insertPort(deps: NetworkDeps, trx: Db, p: NewPort): Promise<{ port: PortTable; fixedIps: FixedIp[] }> {
+  const { input, network } = p;
+  const now = neutronTime(deps.now());
+  const port: PortTable = {
+    id: deps.newId(),
+    project_id: p.projectId,
+    network_id: network.id,
+    name: input.name ?? '',
+    description: input.description ?? '',
+    admin_state_up: input.admin_state_up === false ? 0 : 1,
+    mac_address: input.mac_address?.toLowerCase() ?? randomMac(),
+    device_id: input.device_id ?? '',
+    device_owner: input.device_owner ?? '',
+    host_id: input['binding:host_id'] ?? '',
+    vif_type: 'unbound',
+    status: 'DOWN',
+    port_security_enabled: p.portSecurity ? 1 : 0,
+    allowed_address_pairs: JSON.stringify(p.pairs),
+    security_groups: JSON.stringify(p.groups),
+    tags: '[]',
+    created_at: now,
+    updated_at: now,
+    revision_number: 1,
+  };
+  if (input.mac_address && (await trx.selectFrom('network_port').select('id').where('network_id', '=', network.id).where('mac_address', '=', port.mac_address).executeTakeFirst())) {
+    throw neutronError('ERR_CONFLICT', 'MacAddressInUse', `Unable to complete operation for network ${network.id}. The mac address ${port.mac_address} is in use.`);
+  }
+  if (!port.device_owner.startsWith('network:')) await checkQuota(deps, trx, p.projectId, 'port');
+  await trx.insertInto('network_port').values(port).execute();
+  const fixedIps = await allocate(trx, network, input.fixed_ips, port.id, port.device_owner === 'network:router_interface');
+  await markChanged(trx);
+  return { port, fixedIps };
+}
 
 export async function createPort(deps: NetworkDeps, caller: Caller, input: PortInput): Promise<{ port: PortTable; fixedIps: FixedIp[] }> {
   if (!input.network_id) throw badInput("'network_id' is required.");
@@ -169,53 +211,19 @@ export async function createPort(deps: NetworkDeps, caller: Caller, input: PortI
   if (input.fixed_ips !== undefined && !Array.isArray(input.fixed_ips)) throw badInput('fixed_ips must be a list.');
   // Resolved before the port's transaction: it may create the project's default group in one of its own.
   const target = await getNetwork(deps.db, caller, input.network_id);
-  const targetProject = input.project_id ?? input.tenant_id ?? caller.projectId;
+  const projectId = input.project_id ?? input.tenant_id ?? caller.projectId;
   const portSecurity = input.port_security_enabled ?? target.port_security_enabled === 1;
-  const groups = await portSecurityGroups(deps, deps.db, caller, targetProject, input.security_groups, portSecurity, input.device_owner ?? '');
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await deps.db.transaction().execute(async (trx) => {
-        const network = await getNetwork(trx, caller, input.network_id!);
-        const projectId = input.project_id ?? input.tenant_id ?? caller.projectId;
-        if (!caller.isAdmin && (projectId !== caller.projectId || (network.project_id !== caller.projectId && network.shared !== 1))) {
-          throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', `(rule:create_port) is disallowed by policy on network ${network.id}.`);
-        }
-        const now = neutronTime(deps.now());
-        const port: PortTable = {
-          id: deps.newId(),
-          project_id: projectId,
-          network_id: network.id,
-          name: input.name ?? '',
-          description: input.description ?? '',
-          admin_state_up: input.admin_state_up === false ? 0 : 1,
-          mac_address: input.mac_address?.toLowerCase() ?? randomMac(),
-          device_id: input.device_id ?? '',
-          device_owner: input.device_owner ?? '',
-          host_id: input['binding:host_id'] ?? '',
-          vif_type: 'unbound',
-          status: 'DOWN',
-          port_security_enabled: portSecurity ? 1 : 0,
-          allowed_address_pairs: JSON.stringify(pairs),
-          security_groups: JSON.stringify(groups),
-          tags: '[]',
-          created_at: now,
-          updated_at: now,
-          revision_number: 1,
-        };
-        if (input.mac_address && (await trx.selectFrom('network_port').select('id').where('network_id', '=', network.id).where('mac_address', '=', port.mac_address).executeTakeFirst())) {
-          throw neutronError('ERR_CONFLICT', 'MacAddressInUse', `Unable to complete operation for network ${network.id}. The mac address ${port.mac_address} is in use.`);
-        }
-        await trx.insertInto('network_port').values(port).execute();
-        const fixedIps = await allocate(trx, network, input.fixed_ips, port.id, port.device_owner === 'network:router_interface');
-        return { port, fixedIps };
-      });
-    } catch (err) {
-      // Lost a race for an address or a generated MAC on PostgreSQL: start again.
-      if (isUniqueViolation(err) && attempt < MAX_ATTEMPTS) continue;
-      if (isUniqueViolation(err)) throw neutronError('ERR_CONFLICT', 'IpAddressAlreadyAllocated', 'The requested address or MAC was taken concurrently; try again.');
-      throw err;
-    }
-  }
+  const groups = await portSecurityGroups(deps, deps.db, caller, projectId, input.security_groups, portSecurity, input.device_owner ?? '');
+  return retryOnUniqueViolation(
+    () => deps.db.transaction().execute(async (trx) => {
+      const network = await getNetwork(trx, caller, input.network_id!);
+      if (!caller.isAdmin && (projectId !== caller.projectId || (network.project_id !== caller.projectId && network.shared !== 1))) {
+        throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', `(rule:create_port) is disallowed by policy on network ${network.id}.`);
+      }
+      return insertPort(deps, trx, { network, projectId, input, groups, portSecurity, pairs });
+    }),
+    () => neutronError('ERR_CONFLICT', 'IpAddressAlreadyAllocated', 'The requested address or MAC was taken concurrently; try again.'),
+  );
 }
 
 export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, patch: PortInput): Promise<{ port: PortTable; fixedIps: FixedIp[] }> {
@@ -248,6 +256,7 @@ export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, 
       throw neutronError('ERR_CONFLICT', 'PortSecurityPortHasSecurityGroup', 'Port has security group associated. Cannot disable port security or ip address until security group is removed.');
     }
     await trx.updateTable('network_port').set(next).where('id', '=', id).execute();
+    await markChanged(trx);
     if (patch.fixed_ips !== undefined) {
       // Keep addresses that are asked for again; release the rest; allocate the new ones.
       const current = (await fixedIpsByPort(trx, [id])).get(id) ?? [];
@@ -262,10 +271,23 @@ export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, 
   });
 }
 
+/** Ports that routers and floating IPs own are removed through those resources, as in Neutron. */
+const SERVICE_OWNERS = ['network:router_interface', 'network:router_gateway', 'network:floatingip'];
+
 export async function deletePort(deps: NetworkDeps, caller: Caller, id: string): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
-    await getPort(trx, caller, id);
-    await trx.deleteFrom('network_ip_allocation').where('owner', '=', id).execute();
-    await trx.deleteFrom('network_port').where('id', '=', id).execute();
+    const port = await getPort(trx, caller, id);
+    if (SERVICE_OWNERS.includes(port.device_owner)) {
+      throw neutronError('ERR_CONFLICT', 'ServicePortInUse', `Port ${id} cannot be deleted directly via the port API: has device owner ${port.device_owner}.`);
+    }
+    await removePortRows(trx, id);
   });
+}
+
+/** Deletes a port's rows inside `trx`, releasing its addresses and any floating IP bound to it. */
+export async function removePortRows(trx: Db, id: string): Promise<void> {
+  await trx.updateTable('network_floating_ip').set({ port_id: null, fixed_ip_address: null, router_id: null, status: 'DOWN' }).where('port_id', '=', id).execute();
+  await trx.deleteFrom('network_ip_allocation').where('owner', '=', id).execute();
+  await trx.deleteFrom('network_port').where('id', '=', id).execute();
+  await markChanged(trx);
 }

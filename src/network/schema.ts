@@ -112,7 +112,52 @@ export interface SecurityGroupRuleTable {
   revision_number: number;
 }
 
+export interface RouterTable {
+  id: string;
+  project_id: string;
+  name: string;
+  description: string;
+  admin_state_up: number;
+  /** The external network of the gateway, and the gateway's port (owned by no project), or null. */
+  gw_network_id: string | null;
+  gw_port_id: string | null;
+  enable_snat: number;
+  tags: string;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+}
+
+export interface FloatingIpTable {
+  id: string;
+  project_id: string;
+  floating_network_id: string;
+  floating_ip_address: string;
+  /** The port on the external network that holds the address (device_owner network:floatingip). */
+  floating_port_id: string;
+  port_id: string | null;
+  fixed_ip_address: string | null;
+  /** The router whose namespace does the NAT, while associated. */
+  router_id: string | null;
+  status: string;
+  description: string;
+  tags: string;
+  created_at: string;
+  updated_at: string;
+  revision_number: number;
+}
+
+/** Only overrides are stored; a missing row means the default. */
+export interface QuotaTable {
+  project_id: string;
+  resource: string;
+  hard_limit: number;
+}
+
 export interface NetworkTables {
+  network_router: RouterTable;
+  network_floating_ip: FloatingIpTable;
+  network_quota: QuotaTable;
   network_security_group: SecurityGroupTable;
   network_security_group_rule: SecurityGroupRuleTable;
   network_port: PortTable;

@@ -6,7 +6,8 @@
 import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import type { SecurityGroupRuleTable, SecurityGroupTable } from './schema.js';
-import { badInput, fromJsonArray, neutronError, neutronTime } from './context.js';
+import { badInput, fromJsonArray, markChanged, neutronError, neutronTime } from './context.js';
+import { checkQuota } from './quotas.js';
 import type { Caller, NetworkDeps } from './context.js';
 import { formatCidr, parseCidr } from './ip.js';
 
@@ -133,6 +134,7 @@ export async function createGroup(deps: NetworkDeps, caller: Caller, input: Secu
     tags: '[]', created_at: now, updated_at: now, revision_number: 1,
   };
   await deps.db.transaction().execute(async (trx) => {
+    await checkQuota(deps, trx, projectId, 'security_group');
     await trx.insertInto('network_security_group').values(group).execute();
     // Neutron gives every new group egress-anywhere rules.
     await trx.insertInto('network_security_group_rule').values(['IPv4', 'IPv6'].map((ethertype) => newRule(deps, group.id, projectId, { direction: 'egress', ethertype }))).execute();
@@ -159,6 +161,7 @@ export async function deleteGroup(deps: NetworkDeps, caller: Caller, id: string)
     if (ports.some((p) => fromJsonArray<string>(p.security_groups).includes(id))) throw neutronError('ERR_CONFLICT', 'SecurityGroupInUse', `Security Group ${id} in use.`);
     await trx.deleteFrom('network_security_group_rule').where((eb) => eb.or([eb('security_group_id', '=', id), eb('remote_group_id', '=', id)])).execute();
     await trx.deleteFrom('network_security_group').where('id', '=', id).execute();
+    await markChanged(trx);
   });
 }
 
@@ -207,7 +210,9 @@ export async function createRule(deps: NetworkDeps, caller: Caller, input: RuleI
     const same = existing.find((r) => r.direction === rule.direction && r.ethertype === rule.ethertype && r.protocol === rule.protocol &&
       r.port_range_min === rule.port_range_min && r.port_range_max === rule.port_range_max && (r.remote_ip_prefix ?? null) === rule.remote_ip_prefix && (r.remote_group_id ?? null) === rule.remote_group_id);
     if (same) throw neutronError('ERR_CONFLICT', 'SecurityGroupRuleExists', `Security group rule already exists. Rule id is ${same.id}.`);
+    await checkQuota(deps, trx, group.project_id, 'security_group_rule');
     await trx.insertInto('network_security_group_rule').values(rule).execute();
+    await markChanged(trx);
     return rule;
   });
 }
@@ -228,6 +233,7 @@ export async function deleteRule(deps: NetworkDeps, caller: Caller, id: string):
   await deps.db.transaction().execute(async (trx) => {
     await getRule(trx, caller, id);
     await trx.deleteFrom('network_security_group_rule').where('id', '=', id).execute();
+    await markChanged(trx);
   });
 }
 

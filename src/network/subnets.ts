@@ -1,6 +1,7 @@
 import type { Db } from '../store/database.js';
 import type { SubnetTable } from './schema.js';
-import { badInput, fromJsonArray, neutronError, neutronTime } from './context.js';
+import { badInput, fromJsonArray, markChanged, neutronError, neutronTime } from './context.js';
+import { checkQuota } from './quotas.js';
 import type { Caller, NetworkDeps } from './context.js';
 import { bigIntToIp, cidrContains, cidrsOverlap, formatCidr, hostRange, ipToBigInt, ipVersion, parseCidr } from './ip.js';
 import type { Cidr } from './ip.js';
@@ -192,7 +193,9 @@ export async function createSubnet(deps: NetworkDeps, caller: Caller, input: Sub
       updated_at: now,
       revision_number: 1,
     };
+    await checkQuota(deps, trx, projectId, 'subnet');
     await trx.insertInto('network_subnet').values(row).execute();
+    await markChanged(trx);
     return row;
   });
 }
@@ -229,6 +232,7 @@ export async function updateSubnet(deps: NetworkDeps, caller: Caller, id: string
       revision_number: row.revision_number + 1,
     };
     await trx.updateTable('network_subnet').set(next).where('id', '=', id).execute();
+    await markChanged(trx);
     return next;
   });
 }
@@ -237,9 +241,14 @@ export async function deleteSubnet(deps: NetworkDeps, caller: Caller, id: string
   await deps.db.transaction().execute(async (trx) => {
     const row = await getSubnet(trx, caller, id);
     await getOwnNetwork(trx, caller, row.network_id);
-    const used = await trx.selectFrom('network_ip_allocation').select('owner').where('subnet_id', '=', id).where('owner', '!=', 'gateway').executeTakeFirst();
+    // Addresses of the network's DHCP port are released with the subnet, as in Neutron.
+    const dhcpPorts = (await trx.selectFrom('network_port').select('id').where('network_id', '=', row.network_id).where('device_owner', '=', 'network:dhcp').execute()).map((p) => p.id);
+    let usedQuery = trx.selectFrom('network_ip_allocation').select('owner').where('subnet_id', '=', id).where('owner', '!=', 'gateway');
+    if (dhcpPorts.length) usedQuery = usedQuery.where('owner', 'not in', dhcpPorts);
+    const used = await usedQuery.executeTakeFirst();
     if (used) throw neutronError('ERR_CONFLICT', 'SubnetInUse', `Unable to complete operation on subnet ${id}: One or more ports have an IP allocation from this subnet.`);
     await trx.deleteFrom('network_ip_allocation').where('subnet_id', '=', id).execute();
     await trx.deleteFrom('network_subnet').where('id', '=', id).execute();
+    await markChanged(trx);
   });
 }

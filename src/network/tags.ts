@@ -1,5 +1,5 @@
 /**
- * Neutron's standard-attr-tag: tags on networks, subnets and ports, stored as a JSON list on
+ * Neutron's standard-attr-tag: tags on networks, subnets, ports, routers and floating IPs, stored as a JSON list on
  * each row and changed only by the owner (or an admin).
  * @module
  */
@@ -9,11 +9,15 @@ import type { Db } from '../store/database.js';
 import { getOwnNetwork } from './networks.js';
 import { getPort } from './ports.js';
 import { getSubnet } from './subnets.js';
+import { getRouter } from './routers.js';
+import { getFloatingIp } from './floating-ips.js';
 
 export const TAGGED = {
   networks: { table: 'network_network', load: (db: Db, c: Caller, id: string) => getOwnNetwork(db, c, id) },
   subnets: { table: 'network_subnet', load: (db: Db, c: Caller, id: string) => getSubnet(db, c, id) },
   ports: { table: 'network_port', load: (db: Db, c: Caller, id: string) => getPort(db, c, id) },
+  routers: { table: 'network_router', load: (db: Db, c: Caller, id: string) => getRouter(db, c, id) },
+  floatingips: { table: 'network_floating_ip', load: (db: Db, c: Caller, id: string) => getFloatingIp(db, c, id) },
 } as const;
 
 export type TaggedCollection = keyof typeof TAGGED;

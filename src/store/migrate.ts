@@ -11,6 +11,7 @@ import { identityExtensionsMigration } from './migrations/0002_identity_extensio
 import { networkMigration } from './migrations/0003_network.js';
 import { networkPortsMigration } from './migrations/0004_network_ports.js';
 import { networkSecurityGroupsMigration } from './migrations/0005_network_security_groups.js';
+import { networkRoutersMigration } from './migrations/0006_network_routers.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -19,6 +20,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0003_network': networkMigration,
     '0004_network_ports': networkPortsMigration,
     '0005_network_security_groups': networkSecurityGroupsMigration,
+    '0006_network_routers': networkRoutersMigration,
   };
 }
 

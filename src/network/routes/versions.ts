@@ -16,14 +16,18 @@ const EXTENSIONS = [
   { alias: 'allowed-address-pairs', name: 'Allowed Address Pairs', description: 'Provides allowed address pairs' },
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
-  { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute: network, subnet, port', description: 'Enables to set tag on resources with standard attribute.' },
+  { alias: 'router', name: 'Neutron L3 Router', description: 'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.' },
+  { alias: 'ext-gw-mode', name: 'Neutron L3 Configurable external gateway mode', description: 'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway' },
+  { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project' },
+  { alias: 'quota_details', name: 'Quota details management support', description: 'Expose functions for quotas usage statistics per project' },
+  { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute: network, subnet, port, router, floatingip', description: 'Enables to set tag on resources with standard attribute.' },
 ].map((e) => ({ ...e, links: [] as unknown[], updated: '2022-09-01T00:00:00-00:00' }));
 
 export function registerVersionRoutes(app: FastifyInstance, env: NetworkRouteEnv): void {
   const versions = () => ({ versions: [{ id: 'v2.0', status: 'CURRENT', links: [{ rel: 'self', href: `${env.base}/v2.0/` }] }] });
   app.get('/', { config: { public: true } }, async () => versions());
   app.get('/v2.0', { config: { public: true } }, async () => ({
-    resources: ['network', 'subnet', 'port', 'security-group', 'security-group-rule'].map((r) => ({ name: r, collection: `${r}s`, links: [{ rel: 'self', href: `${env.base}/v2.0/${r}s` }] })),
+    resources: ['network', 'subnet', 'port', 'security-group', 'security-group-rule', 'router', 'floatingip'].map((r) => ({ name: r, collection: `${r}s`, links: [{ rel: 'self', href: `${env.base}/v2.0/${r}s` }] })),
   }));
   app.get('/v2.0/extensions', async () => ({ extensions: EXTENSIONS }));
   app.get('/v2.0/extensions/:alias', async (request) => {
