@@ -166,6 +166,17 @@ for (const dialect of DIALECTS) {
       assert.equal(json((await k.request('GET', `${N}/quotas/${projectId}/default`, { token: member })).body).quota.port, 500);
     });
 
+    test("an admin's lookup of `default` by name finds its own project's group, as the CLI needs", async () => {
+      await k.request('GET', `${N}/security-groups`, { token: member });
+      const all = json((await k.request('GET', `${N}/security-groups`, { token: admin })).body).security_groups.filter((g: { name: string }) => g.name === 'default');
+      assert.ok(all.length >= 2, 'the admin sees every project\'s default group');
+      const lookup = json((await k.request('GET', `${N}/security-groups?name=default`, { token: admin })).body).security_groups;
+      assert.equal(lookup.length, 1);
+      assert.notEqual(lookup[0].project_id, projectId);
+      const theirs = json((await k.request('GET', `${N}/security-groups?name=default&project_id=${projectId}`, { token: admin })).body).security_groups;
+      assert.deepEqual(theirs.map((g: { project_id: string }) => g.project_id), [projectId]);
+    });
+
     test('quota on ports holds under concurrent creates', async () => {
       const { net } = await tenantSubnet('q-net', '10.30.0.0/24');
       const used = json((await k.request('GET', `${N}/quotas/${projectId}/details`, { token: member })).body).quota.port.used as number;

@@ -30,8 +30,15 @@ export function registerSecurityGroupRoutes(app: FastifyInstance, env: NetworkRo
   const { deps } = env;
   type P = { id: string };
   app.get('/v2.0/security-groups', async (request) => {
-    const { groups, rules } = await listGroups(deps, caller(env, request));
-    const { items, links } = applyListQuery(groups.map((g) => renderGroup(g, rules)), queryOf(request), selfUrl(env, request));
+    const c = caller(env, request);
+    const { groups, rules } = await listGroups(deps, c);
+    const q = queryOf(request);
+    // The CLI resolves `default` with ?name=default and no project filter; an admin sees every
+    // project's default group and the CLI would give up ("More than one SecurityGroup exists"),
+    // so that one lookup is answered with the caller's own project's group.
+    const lookupOfDefault = c.isAdmin && q.name === 'default' && q.project_id === undefined && q.tenant_id === undefined;
+    const candidates = lookupOfDefault ? groups.filter((g) => g.project_id === c.projectId) : groups;
+    const { items, links } = applyListQuery(candidates.map((g) => renderGroup(g, rules)), q, selfUrl(env, request));
     return { security_groups: items, ...(links.length ? { security_groups_links: links } : {}) };
   });
   app.post('/v2.0/security-groups', { schema: { body: GroupBody } }, async (request, reply) => {
