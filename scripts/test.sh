@@ -9,6 +9,10 @@ need=()
 command -v openstack >/dev/null 2>&1 || need+=(python3-openstackclient)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
+[ -x /usr/sbin/nft ] || need+=(nftables)
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
+command -v busybox >/dev/null 2>&1 || need+=(busybox)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "the tests need: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
@@ -29,4 +33,4 @@ pgurl=$(bash scripts/postgres-test-server.sh start "$pgdir" "$pgport")
 
 export KUMO_TEST_DIALECTS=${KUMO_TEST_DIALECTS:-sqlite,postgres}
 export KUMO_TEST_POSTGRES_URL=$pgurl
-node --test dist/src dist/test/api dist/test/e2e
+node --test dist/src dist/test/api dist/test/e2e dist/test/integration

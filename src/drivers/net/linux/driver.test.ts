@@ -1,0 +1,212 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createSilentLogger } from '../../../log.js';
+import type { HostNetworkState, NetworkSpec, PortSpec } from '../types.js';
+import type { CommandResult, CommandRunner } from './command-runner.js';
+import { buildDnsmasqArgv, dhcpPaths } from './dhcp.js';
+import { createLinuxNetDriver } from './driver.js';
+import type { DnsmasqProcess, HostAccess } from './host-access.js';
+import { bridgeName, linkAlias, namespaceName, STATE_FILE, tapName } from './naming.js';
+
+const OWNER = 'unit';
+const NET = '0c6f5b8e-1111-4222-8333-444455556666';
+const SUB = '5b1c7d2e-aaaa-4bbb-8ccc-dddddddddddd';
+const P1 = 'a1000000-0000-4000-8000-000000000001';
+const P2 = 'a2000000-0000-4000-8000-000000000002';
+const DP = 'a3000000-0000-4000-8000-000000000003';
+const SG = 'c1000000-0000-4000-8000-000000000001';
+const DHCP_NS = namespaceName('dhcp', OWNER, NET);
+
+const net: NetworkSpec = {
+  id: NET, type: 'flat', segmentationId: null, physicalNetwork: null, mtu: 1500, vxlanPeers: [],
+  subnets: [{ id: SUB, cidr: '10.0.0.0/24', ipVersion: 4, gatewayIp: '10.0.0.1', enableDhcp: true, dnsNameservers: [], hostRoutes: [] }],
+  dhcpPort: { portId: DP, macAddress: 'fa:16:3e:00:00:02', fixedIps: [{ subnetId: SUB, ipAddress: '10.0.0.2' }], hosts: [{ portId: P1, macAddress: 'fa:16:3e:00:00:03', ipAddress: '10.0.0.3', hostname: 'one' }] },
+};
+const port = (id: string, p: Partial<PortSpec> = {}): PortSpec => ({
+  id, networkId: NET, macAddress: 'fa:16:3e:00:00:03', fixedIps: [{ subnetId: SUB, ipAddress: '10.0.0.3' }], plug: { kind: 'tap' },
+  adminStateUp: true, portSecurityEnabled: true, allowedAddressPairs: [], securityGroupIds: [SG], ...p,
+});
+const state: HostNetworkState = {
+  networks: [net],
+  ports: [port(P1), port(P2, { macAddress: 'fa:16:3e:00:00:04', portSecurityEnabled: false })],
+  securityGroups: [{ id: SG, rules: [], memberAddresses: ['10.0.0.3'] }],
+  routers: [],
+};
+
+const ok = (stdout = ''): CommandResult => ({ code: 0, stdout, stderr: '' });
+
+/** Answers the reads from `host`, records everything, and lets a test fail chosen commands. */
+class FakeRunner implements CommandRunner {
+  readonly calls: { argv: string[]; input: string }[] = [];
+  links: object[] = [];
+  namespaces: object[] = [];
+  tables: object[] = [];
+  failWhen: (argv: readonly string[], input: string) => CommandResult | undefined = () => undefined;
+
+  async run(argv: readonly string[], options: { input?: string } = {}): Promise<CommandResult> {
+    const input = options.input ?? '';
+    this.calls.push({ argv: [...argv], input });
+    const failed = this.failWhen(argv, input);
+    if (failed) return failed;
+    const cmd = argv.join(' ');
+    if (cmd === 'ip -j -d link show') return ok(JSON.stringify(this.links));
+    if (cmd === 'ip -j netns list') return ok(JSON.stringify(this.namespaces));
+    if (cmd === 'nft -j list tables') return ok(JSON.stringify({ nftables: [{ metainfo: {} }, ...this.tables.map((table) => ({ table }))] }));
+    if (cmd === 'bridge -j fdb show') return ok('[]');
+    return ok();
+  }
+
+  applied(): string[] {
+    return this.calls.map((c) => c.argv.join(' ')).filter((c) => !/ -j /.test(` ${c} `));
+  }
+}
+
+function fakeHost(): HostAccess & { signals: [number, string][]; procs: DnsmasqProcess[]; pid: number | null } {
+  const h = {
+    signals: [] as [number, string][],
+    procs: [] as DnsmasqProcess[],
+    pid: null as number | null,
+    namespaceInode: async () => 4242,
+    listDnsmasq: async () => h.procs,
+    readPidFile: async () => h.pid,
+    signal: (pid: number, sig: NodeJS.Signals) => {
+      h.signals.push([pid, sig]);
+      return true;
+    },
+    isAlive: async () => false,
+    bridgeNfCallIptables: async () => false,
+  };
+  return h;
+}
+
+function setup() {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'kumo-net-unit-'));
+  const runner = new FakeRunner();
+  const host = fakeHost();
+  const driver = createLinuxNetDriver({ owner: OWNER, stateDir, physicalBridges: {}, vxlanLocalIp: '192.0.2.2' }, createSilentLogger(), runner, host);
+  return { stateDir, runner, host, driver, done: () => rmSync(stateDir, { recursive: true, force: true }) };
+}
+
+/** The link list `ip -j -d link show` gives once `state` is in place. */
+function convergedLinks(): object[] {
+  const common = { flags: ['UP'], mtu: 1500, inet6_addr_gen_mode: 'none' };
+  return [
+    { ...common, ifindex: 10, ifname: bridgeName(NET), ifalias: linkAlias(OWNER, NET), linkinfo: { info_kind: 'bridge', info_data: { nf_call_iptables: 1, nf_call_ip6tables: 1 } } },
+    { ...common, ifindex: 11, ifname: tapName(P1), ifalias: linkAlias(OWNER, P1), master: bridgeName(NET), linkinfo: { info_kind: 'tun', info_data: { type: 'tap' } } },
+    { ...common, ifindex: 12, ifname: tapName(P2), ifalias: linkAlias(OWNER, P2), master: bridgeName(NET), linkinfo: { info_kind: 'tun', info_data: { type: 'tap' } } },
+    { ...common, ifindex: 13, ifname: tapName(DP), ifalias: linkAlias(OWNER, DP), master: bridgeName(NET), link_netnsid: 0, linkinfo: { info_kind: 'veth' } },
+  ];
+}
+
+test('driver: first sync applies nft before links, then DHCP inside its namespace, and writes its state', async () => {
+  const { stateDir, runner, driver, done } = setup();
+  try {
+    const report = await driver.sync(state);
+    assert.deepEqual(report, { activePorts: [P1, P2], failures: [], removed: [] });
+    const applied = runner.applied();
+    assert.deepEqual(applied.slice(0, 2), ['nft -f -', 'ip -force -batch -']);
+    assert.equal(applied[2], `ip -n ${DHCP_NS} -force -batch -`);
+    assert.ok(applied[3].startsWith(`ip netns exec ${DHCP_NS} /usr/sbin/dnsmasq --conf-file=/dev/null`));
+    assert.equal(applied.length, 4);
+    const ipScript = runner.calls.find((c) => c.argv.join(' ') === 'ip -force -batch -')!.input;
+    assert.match(ipScript, new RegExp(`^netns add ${DHCP_NS}\n`));
+    assert.match(ipScript, new RegExp(`tuntap add dev ${tapName(P1)} mode tap`));
+    const dir = path.join(stateDir, STATE_FILE.dhcpDir(NET));
+    assert.equal(readFileSync(path.join(dir, 'hosts'), 'utf8'), 'fa:16:3e:00:00:03,10.0.0.3,one\n');
+    assert.match(readFileSync(path.join(dir, 'opts'), 'utf8'), /option:router,10\.0\.0\.1/);
+    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'applied.json'), 'utf8')), { nsInode: 4242, addresses: ['10.0.0.2/24'] });
+    assert.ok(existsSync(path.join(stateDir, STATE_FILE.zones)));
+  } finally {
+    done();
+  }
+});
+
+test('driver: a second sync of a converged host only reads, and keeps dnsmasq (SIGHUP only when leases change)', async () => {
+  const { stateDir, runner, host, driver, done } = setup();
+  try {
+    await driver.sync(state);
+    runner.calls.length = 0;
+    runner.links = convergedLinks();
+    runner.namespaces = [{ name: DHCP_NS, id: 0 }];
+    runner.tables = [{ family: 'inet', name: `kumo_${OWNER}` }, { family: 'bridge', name: `kumo_${OWNER}` }];
+    const paths = dhcpPaths(path.join(stateDir, STATE_FILE.dhcpDir(NET)));
+    host.procs = [{ pid: 777, networkId: NET, argv: buildDnsmasqArgv(net, net.dhcpPort!, paths), netnsInode: 4242 }];
+    host.pid = 777;
+    const report = await driver.sync(state);
+    assert.deepEqual(report, { activePorts: [P1, P2], failures: [], removed: [] });
+    assert.deepEqual(runner.applied(), []);
+    assert.deepEqual(host.signals, []);
+
+    const more: NetworkSpec = { ...net, dhcpPort: { ...net.dhcpPort!, hosts: [...net.dhcpPort!.hosts, { portId: P2, macAddress: 'fa:16:3e:00:00:04', ipAddress: '10.0.0.4', hostname: 'two' }] } };
+    await driver.sync({ ...state, networks: [more] });
+    assert.deepEqual(host.signals, [[777, 'SIGHUP']]);
+    assert.deepEqual(runner.applied(), []);
+  } finally {
+    done();
+  }
+});
+
+test('driver: when nft fails, filtered ports are neither plugged nor changed; the rest converges', async () => {
+  const { runner, driver, done } = setup();
+  try {
+    runner.failWhen = (argv) => (argv[0] === 'nft' && argv[1] === '-f' ? { code: 1, stdout: '', stderr: 'Error: Could not process rule' } : undefined);
+    const report = await driver.sync(state);
+    assert.deepEqual(report.activePorts, [P2]);
+    assert.deepEqual(report.failures.map((f) => f.resourceId), [P1]);
+    assert.match(report.failures[0].message, /nftables: Error: Could not process rule/);
+    const ipScript = runner.calls.find((c) => c.argv.join(' ') === 'ip -force -batch -')!.input;
+    assert.ok(!ipScript.includes(tapName(P1)));
+    assert.ok(ipScript.includes(tapName(P2)));
+  } finally {
+    done();
+  }
+});
+
+test('driver: batch errors become failures of the right port; unreadable host throws and changes nothing', async () => {
+  const { runner, driver, done } = setup();
+  try {
+    runner.failWhen = (argv, input) => {
+      if (argv.join(' ') !== 'ip -force -batch -') return undefined;
+      const n = input.split('\n').findIndex((l) => l.startsWith(`tuntap add dev ${tapName(P2)}`)) + 1;
+      return { code: 1, stdout: '', stderr: `ioctl(TUNSETIFF): Device or resource busy\nCommand failed -:${n}\n` };
+    };
+    const report = await driver.sync(state);
+    assert.deepEqual(report.activePorts, [P1]);
+    assert.deepEqual(report.failures.map((f) => f.resourceId), [P2]);
+    assert.match(report.failures[0].message, /Device or resource busy/);
+
+    runner.calls.length = 0;
+    runner.failWhen = (argv) => (argv.join(' ') === 'ip -j netns list' ? { code: 1, stdout: '', stderr: 'boom' } : undefined);
+    await assert.rejects(driver.sync(state), /boom/);
+    assert.deepEqual(runner.applied(), []);
+  } finally {
+    done();
+  }
+});
+
+test('driver: removeAll stops dnsmasq and removes links, namespaces, tables and state files of this owner only', async () => {
+  const { stateDir, runner, host, driver, done } = setup();
+  try {
+    await driver.sync(state);
+    runner.calls.length = 0;
+    runner.links = [...convergedLinks(), { ifindex: 50, ifname: 'kbrother000000', flags: [], mtu: 1500, ifalias: linkAlias('other', NET), linkinfo: { info_kind: 'bridge' } }];
+    runner.namespaces = [{ name: DHCP_NS, id: 0 }, { name: namespaceName('dhcp', 'other', NET), id: 1 }];
+    runner.tables = [{ family: 'inet', name: `kumo_${OWNER}` }, { family: 'bridge', name: `kumo_${OWNER}` }, { family: 'inet', name: 'kumo_other' }];
+    host.procs = [{ pid: 778, networkId: NET, argv: ['/usr/sbin/dnsmasq'], netnsInode: 4242 }];
+    await driver.removeAll();
+    assert.deepEqual(host.signals, [[778, 'SIGTERM']]);
+    assert.equal(runner.calls.find((c) => c.argv.join(' ') === 'nft -f -')!.input, `delete table inet kumo_${OWNER}\ndelete table bridge kumo_${OWNER}\n`);
+    const ipScript = runner.calls.find((c) => c.argv.join(' ') === 'ip -force -batch -')!.input;
+    assert.equal(ipScript, [tapName(P1), tapName(P2), tapName(DP)].map((t) => `link del dev ${t}\n`).join('') + `link del dev ${bridgeName(NET)}\nnetns del ${DHCP_NS}\n`);
+    assert.deepEqual(readdirSync(stateDir), []);
+  } finally {
+    done();
+  }
+});
+
+test('driver: refuses an owner label that could not mark names', () => {
+  assert.throws(() => createLinuxNetDriver({ owner: 'Not-OK', stateDir: '/tmp/x', physicalBridges: {}, vxlanLocalIp: '' }, createSilentLogger(), new FakeRunner(), fakeHost()), /owner/);
+});

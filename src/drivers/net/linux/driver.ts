@@ -1,0 +1,303 @@
+/**
+ * The Linux implementation of `NetDriver`: bridges, VXLAN, veth/tap ports, nftables security
+ * groups, dnsmasq DHCP namespaces and router namespaces, converged by `sync`.
+ *
+ * One sync reads the host (three or four tool runs, in parallel where possible), plans (pure,
+ * see plan.ts) and applies: the host ruleset with one `nft -f` (before any link comes up, so a
+ * filtered port is never plugged unfiltered), every link and namespace change with one
+ * `ip -force -batch`, VXLAN flood entries with one `bridge -batch`, then the insides of the DHCP
+ * and router namespaces that are new or changed. Steady state costs the reads only.
+ * @module
+ */
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KumoError } from '../../../errors.js';
+import type { Logger } from '../../../log.js';
+import type { HostInventory, HostNetworkState, NetDriver, NetDriverOptions, SyncReport } from '../types.js';
+import { batchFailures, type CommandBatch } from './command-batch.js';
+import { createCommandRunner, isNotInstalled, type CommandRunner } from './command-runner.js';
+import { assignZones } from './conntrack-zones.js';
+import {
+  buildDhcpInnerBatch,
+  buildDnsmasqArgv,
+  buildHostsFile,
+  buildOptsFile,
+  dhcpPaths,
+  dhcpPortAddresses,
+  servedSubnets,
+} from './dhcp.js';
+import { createHostAccess, type DnsmasqProcess, type HostAccess } from './host-access.js';
+import { readHost } from './host-state.js';
+import { isValidOwner, LINK_PREFIX, nftTableName, parseLinkAlias, parseNamespaceName, parseStateEntry, STATE_FILE } from './naming.js';
+import { buildPlan, type DhcpIntent, type RouterIntent } from './plan.js';
+import { buildRouterInnerBatch, buildRouterRuleset, ROUTER_SYSCTLS, routerFingerprint, routerRulesetScript } from './router.js';
+
+const EMPTY: HostNetworkState = { networks: [], ports: [], securityGroups: [], routers: [] };
+const STOP_TIMEOUT_MS = 5_000;
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+async function readJson<T>(file: string): Promise<T | null> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes the file unless it already has this content; true when it changed. */
+async function writeIfChanged(file: string, content: string): Promise<boolean> {
+  let current: string | null = null;
+  try {
+    current = await readFile(file, 'utf8');
+  } catch {
+    current = null;
+  }
+  if (current === content) return false;
+  await writeFile(file, content, { mode: 0o644 });
+  return true;
+}
+
+const sameList = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+
+function batchError(batch: CommandBatch, result: { code: number; stdout: string; stderr: string }): string | null {
+  const failures = batchFailures(batch.lines, result);
+  return failures.size ? [...failures.values()].join('; ') : null;
+}
+
+/**
+ * Creates the driver. `exec` runs host tools (a fake in unit tests); `host` reads namespace
+ * identities and processes (likewise replaceable).
+ */
+export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, exec: CommandRunner = createCommandRunner(), host: HostAccess = createHostAccess()): NetDriver {
+  const owner = options.owner;
+  if (!isValidOwner(owner)) throw new KumoError('ERR_VALIDATION', `net driver owner must be 1-8 characters [a-z0-9], got ${JSON.stringify(owner)}`);
+  const stateDir = path.resolve(options.stateDir);
+  const zonesFile = path.join(stateDir, STATE_FILE.zones);
+  const log = logger.child({ component: 'net-driver', owner });
+  // The ruleset this instance applied last. Drift inside the tables is repaired after a restart;
+  // a deleted table is seen by every sync (the table list is read each time).
+  let lastRuleset: string | null = null;
+
+  let queue: Promise<unknown> = Promise.resolve();
+  const serialize = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = queue.then(fn);
+    queue = run.catch(() => undefined);
+    return run;
+  };
+
+  async function stopDnsmasq(pid: number): Promise<void> {
+    if (!host.signal(pid, 'SIGTERM')) return;
+    const deadline = Date.now() + STOP_TIMEOUT_MS;
+    while (Date.now() < deadline) {
+      if (!(await host.isAlive(pid))) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    host.signal(pid, 'SIGKILL');
+  }
+
+  async function applyDhcp(intent: DhcpIntent, running: readonly DnsmasqProcess[]): Promise<void> {
+    const { network, port, namespace } = intent;
+    const paths = dhcpPaths(path.join(stateDir, STATE_FILE.dhcpDir(network.id)));
+    await mkdir(paths.dir, { recursive: true, mode: 0o755 });
+    const nsInode = await host.namespaceInode(namespace);
+    if (nsInode === null) throw new Error(`namespace ${namespace} does not exist`);
+
+    // The interface's addresses, when the namespace or veth is new or the addresses changed.
+    const addresses = dhcpPortAddresses(network, port);
+    const applied = await readJson<{ nsInode: number; addresses: string[] }>(paths.appliedFile);
+    let restart = false;
+    if (intent.fresh || !applied || applied.nsInode !== nsInode || !sameList(applied.addresses, addresses)) {
+      await rm(paths.appliedFile, { force: true });
+      const batch = buildDhcpInnerBatch(network.id, port, addresses);
+      const error = batchError(batch, await exec.run(['ip', '-n', namespace, '-force', '-batch', '-'], { input: batch.script() }));
+      if (error) throw new Error(error);
+      await writeFile(paths.appliedFile, JSON.stringify({ nsInode, addresses }));
+      // dnsmasq binds to the interface and picks its subnets from its addresses at start.
+      restart = true;
+    }
+    const hostsChanged = await writeIfChanged(paths.hostsFile, buildHostsFile(network, port));
+    const optsChanged = await writeIfChanged(paths.optsFile, buildOptsFile(network, port));
+
+    const argv = buildDnsmasqArgv(network, port, paths);
+    const mine = running.filter((p) => p.networkId === network.id);
+    const fromFile = await host.readPidFile(paths.pidFile);
+    const current = mine.find((p) => p.pid === fromFile) ?? (mine.length === 1 ? mine[0] : undefined);
+    for (const p of mine) if (p !== current) await stopDnsmasq(p.pid);
+    if (current && !restart && sameList(current.argv, argv) && current.netnsInode === nsInode) {
+      if (hostsChanged || optsChanged) {
+        // dnsmasq re-reads --dhcp-hostsfile and --dhcp-optsfile on SIGHUP.
+        host.signal(current.pid, 'SIGHUP');
+        log.debug({ networkId: network.id, pid: current.pid }, 'dnsmasq reloaded');
+      }
+      return;
+    }
+    if (current) await stopDnsmasq(current.pid);
+    await rm(paths.pidFile, { force: true });
+    if (servedSubnets(network, port).length === 0) return;
+    // dnsmasq daemonizes (own session, reparented to init): it outlives this process, and its
+    // parent exits only once it is serving or has failed, so the exit status is meaningful.
+    const result = await exec.run(['ip', 'netns', 'exec', namespace, ...argv], { timeoutMs: 30_000 });
+    if (result.code !== 0) throw new Error(`dnsmasq did not start (${result.code}): ${result.stderr.trim()}`);
+    log.info({ networkId: network.id, namespace }, 'dnsmasq started');
+  }
+
+  async function applyRouter(intent: RouterIntent, desired: HostNetworkState): Promise<void> {
+    const { router, namespace } = intent;
+    const file = path.join(stateDir, STATE_FILE.routerFile(router.id));
+    const mtus = new Map(desired.networks.map((n) => [n.id, n.mtu]));
+    const fingerprint = routerFingerprint(owner, router, mtus);
+    const nsInode = await host.namespaceInode(namespace);
+    if (nsInode === null) throw new Error(`namespace ${namespace} does not exist`);
+    const stored = await readJson<{ fingerprint: string; nsInode: number }>(file);
+    if (!intent.fresh && stored?.fingerprint === fingerprint && stored.nsInode === nsInode) return;
+    await rm(file, { force: true });
+    const inNs = ['ip', 'netns', 'exec', namespace];
+    const sysctl = await exec.run([...inNs, 'tee', ...ROUTER_SYSCTLS], { input: '1\n' });
+    if (sysctl.code !== 0) throw new Error(`enabling forwarding: ${sysctl.stderr.trim()}`);
+    const batch = buildRouterInnerBatch(router, mtus);
+    const error = batchError(batch, await exec.run(['ip', '-n', namespace, '-force', '-batch', '-'], { input: batch.script() }));
+    if (error) throw new Error(error);
+    const nft = await exec.run([...inNs, 'nft', '-f', '-'], { input: routerRulesetScript(owner, buildRouterRuleset(owner, router)) });
+    if (nft.code !== 0) throw new Error(`router nftables: ${nft.stderr.trim()}`);
+    await writeFile(file, JSON.stringify({ fingerprint, nsInode }));
+    log.info({ routerId: router.id, namespace }, 'router configured');
+  }
+
+  async function converge(desired: HostNetworkState): Promise<SyncReport> {
+    await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    const snapshot = await readHost(exec, {
+      readFlood: (links) => desired.networks.some((n) => n.type === 'vxlan') || [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner),
+      isOurVxlan: (dev) => dev.startsWith(LINK_PREFIX.vxlan),
+    });
+    const storedZones = (await readJson<Record<string, number>>(zonesFile)) ?? {};
+    const zones = assignZones(storedZones, desired.networks.map((n) => n.id), owner);
+    const plan = buildPlan({
+      owner,
+      desired,
+      host: snapshot,
+      physicalBridges: options.physicalBridges,
+      vxlanLocalIp: options.vxlanLocalIp,
+      zones,
+      conntrackOnAllBridges: await host.bridgeNfCallIptables(),
+      lastRuleset,
+    });
+    const failures = new Map(plan.failures);
+    const fail = (id: string, text: string) => failures.set(id, failures.has(id) ? `${failures.get(id)}; ${text}` : text);
+    const removed: string[] = [];
+
+    // dnsmasq of networks that no longer want DHCP here, before their namespaces go.
+    const wantsDhcp = new Set(desired.networks.filter((n) => n.dhcpPort).map((n) => n.id));
+    const running = await host.listDnsmasq(stateDir);
+    for (const p of running) {
+      if (wantsDhcp.has(p.networkId)) continue;
+      await stopDnsmasq(p.pid);
+      removed.push(`dnsmasq:${p.pid}`);
+    }
+
+    // The ruleset first: a filtered port must never be up without its rules.
+    let skip = new Set<string>();
+    let nftFailed = false;
+    if (plan.nftScript !== null) {
+      let error: string | null = null;
+      try {
+        const r = await exec.run(['nft', '-f', '-'], { input: plan.nftScript, timeoutMs: 120_000 });
+        if (r.code !== 0) error = r.stderr.trim() || `exit status ${r.code}`;
+      } catch (err) {
+        error = isNotInstalled(err) ? 'nft is not installed' : message(err);
+      }
+      if (error) {
+        lastRuleset = null;
+        nftFailed = true;
+        skip = new Set(plan.securedPorts);
+        for (const id of plan.securedPorts) fail(id, `nftables: ${error}`);
+        log.error({ error }, 'applying the host ruleset failed');
+      } else {
+        lastRuleset = plan.ruleset || null;
+      }
+    }
+
+    const ipBatch = skip.size ? plan.ip.without(skip) : plan.ip;
+    if (ipBatch.size) {
+      const r = await exec.run(['ip', '-force', '-batch', '-'], { input: ipBatch.script(), timeoutMs: 300_000 });
+      for (const [id, text] of batchFailures(ipBatch.lines, r)) fail(id, text);
+      log.debug({ lines: ipBatch.size, code: r.code }, 'ip batch applied');
+    }
+    if (plan.fdb.size) {
+      const r = await exec.run(['bridge', '-force', '-batch', '-'], { input: plan.fdb.script() });
+      for (const [id, text] of batchFailures(plan.fdb.lines, r)) fail(id, text);
+    }
+    for (const r of plan.removed) {
+      if (r.resourceId !== null ? !failures.has(r.resourceId) : !nftFailed) removed.push(r.name);
+    }
+
+    const stillRunning = await host.listDnsmasq(stateDir);
+    for (const intent of plan.dhcp) {
+      if (failures.has(intent.resourceId)) continue;
+      try {
+        await applyDhcp(intent, stillRunning);
+      } catch (err) {
+        fail(intent.resourceId, `dhcp: ${message(err)}`);
+      }
+    }
+    for (const intent of plan.routers) {
+      if (failures.has(intent.resourceId)) continue;
+      try {
+        await applyRouter(intent, desired);
+      } catch (err) {
+        fail(intent.resourceId, `router: ${message(err)}`);
+      }
+    }
+
+    // State files of networks and routers that are gone.
+    const wantedRouters = new Set(desired.routers.map((r) => r.id));
+    for (const entry of await readdir(stateDir)) {
+      const parsed = parseStateEntry(entry);
+      if (!parsed) continue;
+      const wanted = parsed.kind === 'dhcp' ? wantsDhcp.has(parsed.resourceId) : wantedRouters.has(parsed.resourceId);
+      if (wanted) continue;
+      await rm(path.join(stateDir, entry), { recursive: true, force: true });
+      removed.push(`file:${entry}`);
+    }
+    const zonesJson = JSON.stringify(Object.fromEntries([...zones].sort()));
+    if (zones.size === 0) await rm(zonesFile, { force: true });
+    else if (JSON.stringify(Object.fromEntries(Object.entries(storedZones).sort())) !== zonesJson) await writeFile(zonesFile, zonesJson);
+
+    const report: SyncReport = {
+      activePorts: plan.portsUp.filter((id) => !failures.has(id)),
+      failures: [...failures].map(([resourceId, text]) => ({ resourceId, message: text })),
+      removed,
+    };
+    if (report.failures.length) log.warn({ failures: report.failures }, 'network sync left failures');
+    if (removed.length) log.info({ removed }, 'removed orphans');
+    return report;
+  }
+
+  return {
+    sync: (desired) => serialize(() => converge(desired)),
+
+    inventory: () =>
+      serialize(async () => {
+        const snapshot = await readHost(exec, { readFlood: () => false, isOurVxlan: () => false });
+        const ours = [...snapshot.links.values()].filter((l) => parseLinkAlias(l.alias)?.owner === owner);
+        const table = nftTableName(owner);
+        const inventory: HostInventory = {
+          bridges: ours.filter((l) => l.kind === 'bridge').map((l) => l.name).sort(),
+          links: ours.filter((l) => l.kind !== 'bridge').map((l) => l.name).sort(),
+          namespaces: [...snapshot.namespaces.keys()].filter((n) => parseNamespaceName(n)?.owner === owner).sort(),
+          nftTables: (snapshot.nftTables ?? []).filter((t) => t.name === table).map((t) => `${t.family} ${t.name}`).sort(),
+          dnsmasqPids: (await host.listDnsmasq(stateDir)).map((p) => p.pid).sort((a, b) => a - b),
+        };
+        return inventory;
+      }),
+
+    removeAll: () =>
+      serialize(async () => {
+        const report = await converge(EMPTY);
+        await rm(zonesFile, { force: true });
+        if (report.failures.length) {
+          throw new KumoError('ERR_INTERNAL', `could not remove everything: ${report.failures.map((f) => `${f.resourceId}: ${f.message}`).join('; ')}`);
+        }
+      }),
+  };
+}

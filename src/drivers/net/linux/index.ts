@@ -1,0 +1,8 @@
+/**
+ * The Linux host-networking driver (bridges, VXLAN, veth/tap, nftables, dnsmasq, namespaces).
+ * @module
+ */
+export { createLinuxNetDriver } from './driver.js';
+export { createCommandRunner, type CommandOptions, type CommandResult, type CommandRunner } from './command-runner.js';
+export { createHostAccess, type DnsmasqProcess, type HostAccess } from './host-access.js';
+export * as naming from './naming.js';

@@ -1,0 +1,279 @@
+/**
+ * The host's nftables ruleset for one owner: security groups and anti-spoofing for every port
+ * with port security, as one text applied with one `nft -f` (see `hostRulesetScript`).
+ *
+ * Why it is built this way (measured on the target kernel, 6.18 without loadable modules):
+ * - `ct state` in the `bridge` family is refused ("Protocol error"): there is no
+ *   nf_conntrack_bridge (CONFIG_NF_CONNTRACK_BRIDGE is not set), so bridge rules cannot be stateful.
+ * - br_netfilter is built in (CONFIG_BRIDGE_NETFILTER=y). With it, bridged IPv4/IPv6 packets run
+ *   through the `inet` prerouting/forward hooks and conntrack, but there `iifname`/`oifname` are the
+ *   bridge, never the port, and nft has no native physdev match. It is enabled per bridge
+ *   (`nf_call_iptables 1`, measured to work with the global sysctl at 0), so Kumo changes no host
+ *   sysctl for the bridges it owns.
+ * - So the two families split the work. `inet kumo_<owner>`: in prerouting (raw) a conntrack zone
+ *   per network bridge, so two projects with the same CIDR never share conntrack entries; in
+ *   forward (run by br_netfilter from the bridge forward hook at priority 0) the conntrack verdict
+ *   is copied into two bits of the packet mark. `bridge kumo_<owner>`: anti-spoofing in prerouting
+ *   at -300 (before br_netfilter, so spoofed packets never create conntrack entries), and the
+ *   security groups in forward at priorities 100 (egress, by input port) and 110 (ingress, by
+ *   output port), after br_netfilter, reading the mark bits. Egress and ingress are two base
+ *   chains because an `accept` ends only its own base chain: a packet allowed out of one port
+ *   must still pass the ingress rules of the port it goes to.
+ * - Ports are dispatched with verdict maps keyed by interface name (one hash lookup per packet);
+ *   each security group becomes one egress and one ingress chain shared by its ports, and its
+ *   members one named set per IP version (remote_group_id).
+ * @module
+ */
+import type { PortSpec, SecurityGroupRuleSpec, SecurityGroupSpec } from '../types.js';
+import { linkLocalFromMac, nftAddress, parseCidr, type IpVersion } from './ipaddr.js';
+import { nftTableName, shortId, tapName } from './naming.js';
+
+/**
+ * Packet mark bits the inet forward chain sets for bridged traffic on Kumo's bridges. Only these
+ * two bits are touched (cleared, then set), so other users of the mark keep theirs.
+ */
+export const CT_MARK = { established: 0x00100000, invalid: 0x00200000 } as const;
+const CT_MARK_CLEAR = (~(CT_MARK.established | CT_MARK.invalid) >>> 0).toString(16).padStart(8, '0');
+const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
+
+export interface HostRulesetInput {
+  readonly owner: string;
+  /** Ports with port security enabled, each with the bridge it is plugged into. */
+  readonly ports: readonly { readonly port: PortSpec; readonly bridge: string }[];
+  readonly securityGroups: readonly SecurityGroupSpec[];
+  /** Every bridge carrying filtered ports (owned or mapped): their conntrack verdicts go into the mark. */
+  readonly bridges: readonly string[];
+  /** Owned bridges → conntrack zone. Mapped host bridges keep the host's zone. */
+  readonly zones: ReadonlyMap<string, number>;
+}
+
+/** Protocol names Neutron accepts, as IP protocol numbers (nft gets numbers: no name lookups). */
+const PROTOCOLS: Readonly<Record<string, number>> = {
+  hopopt: 0, icmp: 1, igmp: 2, ipip: 4, tcp: 6, egp: 8, udp: 17, 'ipv6-encap': 41, 'ipv6-route': 43, 'ipv6-frag': 44,
+  rsvp: 46, gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, icmpv6: 58, 'ipv6-nonxt': 59, 'ipv6-opts': 60, ospf: 89,
+  pgm: 113, vrrp: 112, sctp: 132, udplite: 136, dccp: 33,
+};
+const PORT_PROTOCOLS = new Set([6, 17, 33, 132, 136]);
+
+/** The IP protocol number of a rule's protocol for its ethertype; null = any; undefined = unknown. */
+export function protocolNumber(protocol: string | null, version: IpVersion): number | null | undefined {
+  if (protocol === null || protocol === '' || protocol === 'any') return null;
+  let n = /^\d+$/.test(protocol) ? Number(protocol) : PROTOCOLS[protocol.toLowerCase()];
+  if (n === undefined || n > 255) return undefined;
+  // Neutron lets an IPv6 rule say "icmp" and means ICMPv6.
+  if (version === 6 && n === 1) n = 58;
+  return n;
+}
+
+const setName = (groupId: string, version: IpVersion) => `sg${version}_${shortId(groupId)}`;
+const chain = {
+  spoof: (portId: string) => `as_${shortId(portId)}`,
+  egress: (portId: string) => `eg_${shortId(portId)}`,
+  ingress: (portId: string) => `in_${shortId(portId)}`,
+  groupEgress: (groupId: string) => `sge_${shortId(groupId)}`,
+  groupIngress: (groupId: string) => `sgi_${shortId(groupId)}`,
+};
+
+/** One security group rule as an nft rule inside the group's chain; null when it can never match. */
+export function securityGroupRule(rule: SecurityGroupRuleSpec, knownGroups: ReadonlySet<string>): string | null {
+  const version: IpVersion = rule.ethertype === 'IPv6' ? 6 : 4;
+  const l3 = version === 4 ? 'ip' : 'ip6';
+  const parts = [version === 4 ? 'ether type ip' : 'ether type ip6'];
+  const side = rule.direction === 'ingress' ? 'saddr' : 'daddr';
+  if (rule.remoteIpPrefix) {
+    const cidr = parseCidr(rule.remoteIpPrefix);
+    if (!cidr || cidr.version !== version) return null;
+    if (cidr.prefix > 0) parts.push(`${l3} ${side} ${nftAddress(cidr)}`);
+  } else if (rule.remoteGroupId) {
+    if (!knownGroups.has(rule.remoteGroupId)) return null;
+    parts.push(`${l3} ${side} @${setName(rule.remoteGroupId, version)}`);
+  }
+  const proto = protocolNumber(rule.protocol, version);
+  if (proto === undefined) return null;
+  if (proto !== null) {
+    parts.push(`meta l4proto ${proto}`);
+    const min = rule.portRangeMin;
+    const max = rule.portRangeMax;
+    if (PORT_PROTOCOLS.has(proto) && (min !== null || max !== null)) {
+      const lo = min ?? 1;
+      const hi = max ?? lo;
+      parts.push(`th dport ${lo === hi ? lo : `${lo}-${hi}`}`);
+    } else if (proto === 1 || proto === 58) {
+      const icmp = proto === 1 ? 'icmp' : 'icmpv6';
+      if (min !== null) parts.push(`${icmp} type ${min}`);
+      if (min !== null && max !== null) parts.push(`${icmp} code ${max}`);
+    }
+  }
+  parts.push('accept');
+  return parts.join(' ');
+}
+
+interface SourcePair {
+  readonly mac: string;
+  readonly address: string;
+}
+
+/** The (MAC, source address) pairs a port may send from: its fixed IPs and its allowed address pairs. */
+export function allowedSources(port: PortSpec): { macs: string[]; v4: SourcePair[]; v6: SourcePair[] } {
+  const mac = port.macAddress.toLowerCase();
+  const macs = new Set([mac]);
+  const v4 = new Map<string, SourcePair>();
+  const v6 = new Map<string, SourcePair>();
+  const add = (m: string, text: string) => {
+    const cidr = parseCidr(text);
+    if (!cidr) return;
+    const pair = { mac: m, address: nftAddress(cidr) };
+    (cidr.version === 4 ? v4 : v6).set(`${pair.mac} . ${pair.address}`, pair);
+  };
+  for (const ip of port.fixedIps) add(mac, ip.ipAddress);
+  for (const pair of port.allowedAddressPairs) {
+    const m = (pair.macAddress ?? mac).toLowerCase();
+    macs.add(m);
+    add(m, pair.ipAddress);
+  }
+  // IPv6 endpoints speak ND from the link-local address their MAC gives them.
+  for (const m of macs) add(m, linkLocalFromMac(m));
+  return { macs: [...macs], v4: [...v4.values()], v6: [...v6.values()] };
+}
+
+const concat = (pairs: readonly SourcePair[]) => `{ ${pairs.map((p) => `${p.mac} . ${p.address}`).join(', ')} }`;
+
+function spoofChain(port: PortSpec): string[] {
+  const { macs, v4, v6 } = allowedSources(port);
+  const arp = [...v4, ...macs.map((mac) => ({ mac, address: '0.0.0.0' }))];
+  return [
+    `ether saddr != { ${macs.join(', ')} } drop`,
+    'ether type != { ip, arp, ip6 } drop',
+    `ether type arp arp saddr ether . arp saddr ip != ${concat(arp)} drop`,
+    // A DHCP client asks before it has an address.
+    'ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 return',
+    v4.length ? `ether type ip ether saddr . ip saddr != ${concat(v4)} drop` : 'ether type ip drop',
+    // Duplicate address detection and MLD reports come from the unspecified address.
+    'ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } return',
+    `ether type ip6 ether saddr . ip6 saddr != ${concat(v6)} drop`,
+    // An instance must not answer as a DHCP server or an IPv6 router on its network.
+    'udp sport 67 udp dport 68 drop',
+    'udp sport 547 udp dport 546 drop',
+    'icmpv6 type nd-router-advert drop',
+  ];
+}
+
+function portChain(port: PortSpec, direction: 'egress' | 'ingress', groups: ReadonlySet<string>): string[] {
+  const always =
+    direction === 'egress'
+      ? [
+          'ether type arp accept',
+          'udp sport 68 udp dport 67 accept',
+          'udp sport 546 udp dport 547 accept',
+          'icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-report, mld2-listener-report } accept',
+        ]
+      : [
+          'ether type arp accept',
+          'udp sport 67 udp dport 68 accept',
+          'udp sport 547 udp dport 546 accept',
+          'icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, mld-listener-query, mld-listener-report, mld2-listener-report } accept',
+        ];
+  const jumps = [...new Set(port.securityGroupIds)]
+    .filter((id) => groups.has(id))
+    .map((id) => `jump ${direction === 'egress' ? chain.groupEgress(id) : chain.groupIngress(id)}`);
+  return [
+    `meta mark & ${hex(CT_MARK.established)} == ${hex(CT_MARK.established)} accept`,
+    ...always,
+    `meta mark & ${hex(CT_MARK.invalid)} == ${hex(CT_MARK.invalid)} drop`,
+    ...jumps,
+    'drop',
+  ];
+}
+
+function block(header: string, body: readonly string[], indent = '  '): string[] {
+  return [`${indent}${header} {`, ...body.map((l) => `${indent}  ${l}`), `${indent}}`];
+}
+
+const quote = (name: string) => `"${name}"`;
+
+/** The owner's two host tables as nft text; empty when no port needs filtering. */
+export function buildHostRuleset(input: HostRulesetInput): string {
+  if (input.ports.length === 0) return '';
+  const table = nftTableName(input.owner);
+  const groups = new Map(input.securityGroups.map((g) => [g.id, g]));
+  const known = new Set(groups.keys());
+  const lines: string[] = [];
+
+  // inet: conntrack zones and the conntrack verdict for the bridge rules.
+  const inet: string[] = [];
+  const zoned = [...input.zones].filter(([bridge]) => input.bridges.includes(bridge)).sort(([a], [b]) => a.localeCompare(b));
+  if (zoned.length) {
+    inet.push(
+      ...block('chain prerouting', [
+        'type filter hook prerouting priority raw; policy accept;',
+        `ct zone set iifname map { ${zoned.map(([b, z]) => `${quote(b)} : ${z}`).join(', ')} }`,
+      ]),
+    );
+  }
+  inet.push(
+    ...block('chain forward', [
+      'type filter hook forward priority filter; policy accept;',
+      `iifname != { ${[...new Set(input.bridges)].sort().map(quote).join(', ')} } return`,
+      `meta mark set meta mark & 0x${CT_MARK_CLEAR}`,
+      `ct state established,related meta mark set meta mark | ${hex(CT_MARK.established)}`,
+      `ct state invalid meta mark set meta mark | ${hex(CT_MARK.invalid)}`,
+    ]),
+  );
+  lines.push(`table inet ${table} {`, ...inet, '}');
+
+  // bridge: anti-spoofing and security groups.
+  const bridge: string[] = [];
+  const usedGroups = new Set<string>();
+  for (const { port } of input.ports) for (const id of port.securityGroupIds) if (known.has(id)) usedGroups.add(id);
+  // Remote groups are referenced by rules of used groups; their sets must exist even if no local port is in them.
+  const setGroups = new Set<string>();
+  for (const id of usedGroups) for (const r of groups.get(id)!.rules) if (r.remoteGroupId && known.has(r.remoteGroupId)) setGroups.add(r.remoteGroupId);
+  for (const id of [...setGroups].sort()) {
+    const members: Record<IpVersion, Set<string>> = { 4: new Set(), 6: new Set() };
+    for (const a of groups.get(id)!.memberAddresses) {
+      const cidr = parseCidr(a);
+      if (cidr) members[cidr.version].add(nftAddress(cidr));
+    }
+    for (const version of [4, 6] as const) {
+      const elements = members[version].size ? ` elements = { ${[...members[version]].join(', ')} }` : '';
+      // auto-merge: member addresses may overlap (a pair's CIDR containing a fixed IP).
+      bridge.push(`  set ${setName(id, version)} { type ipv${version}_addr; flags interval; auto-merge;${elements} }`);
+    }
+  }
+  const ports = [...input.ports].sort((a, b) => a.port.id.localeCompare(b.port.id));
+  const vmap = (verdict: (id: string) => string) => `{ ${ports.map(({ port }) => `${quote(tapName(port.id))} : jump ${verdict(port.id)}`).join(', ')} }`;
+  bridge.push(
+    ...block('chain prerouting', ['type filter hook prerouting priority -300; policy accept;', `iifname vmap ${vmap(chain.spoof)}`]),
+    ...block('chain egress', ['type filter hook forward priority 100; policy accept;', `iifname vmap ${vmap(chain.egress)}`]),
+    ...block('chain ingress', ['type filter hook forward priority 110; policy accept;', `oifname vmap ${vmap(chain.ingress)}`]),
+  );
+  for (const id of [...usedGroups].sort()) {
+    const rules = groups.get(id)!.rules;
+    const rendered = (direction: 'ingress' | 'egress') =>
+      rules.filter((r) => r.direction === direction).map((r) => securityGroupRule(r, setGroups)).filter((r): r is string => r !== null);
+    bridge.push(...block(`chain ${chain.groupEgress(id)}`, rendered('egress')), ...block(`chain ${chain.groupIngress(id)}`, rendered('ingress')));
+  }
+  for (const { port } of ports) {
+    bridge.push(
+      ...block(`chain ${chain.spoof(port.id)}`, spoofChain(port)),
+      ...block(`chain ${chain.egress(port.id)}`, portChain(port, 'egress', known)),
+      ...block(`chain ${chain.ingress(port.id)}`, portChain(port, 'ingress', known)),
+    );
+  }
+  lines.push(`table bridge ${table} {`, ...bridge, '}');
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The `nft -f -` script that replaces the owner's tables in one transaction: each table is
+ * declared (so that deleting it cannot fail), deleted and added again, and tables of other
+ * families left from older versions are deleted. An empty ruleset just deletes.
+ */
+export function hostRulesetScript(owner: string, ruleset: string, existingFamilies: readonly string[]): string {
+  const table = nftTableName(owner);
+  const families = ruleset ? ['inet', 'bridge'] : [];
+  const lines: string[] = [];
+  for (const family of families) lines.push(`table ${family} ${table}`, `delete table ${family} ${table}`);
+  for (const family of existingFamilies) if (!families.includes(family)) lines.push(`delete table ${family} ${table}`);
+  return lines.join('\n') + (lines.length ? '\n' : '') + ruleset;
+}
