@@ -3,7 +3,7 @@
  * down. Nothing else reads the environment.
  * @module
  */
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { KumoError } from './errors.js';
 import type { LogLevel } from './log.js';
@@ -29,6 +29,22 @@ export interface IdentityConfig {
   readonly maxRedelegationCount: number;
 }
 
+export interface AgentConfig {
+  /** Run the local agent that drives this host's networking (needs root). */
+  readonly enabled: boolean;
+  /** The name ports are bound to (`binding:host_id`). */
+  readonly host: string;
+  /** This host also runs every router and DHCP server (all-in-one: yes). */
+  readonly networkNode: boolean;
+  /** physical network name → existing host bridge, e.g. `public:br-ex`. */
+  readonly physicalBridges: Readonly<Record<string, string>>;
+  /** The local VTEP address for VXLAN networks. */
+  readonly vxlanLocalIp: string;
+  /** How often the agent reads the store's revision, and how often it re-checks the host regardless. */
+  readonly pollMs: number;
+  readonly resyncSeconds: number;
+}
+
 export interface KumoConfig {
   readonly dataDir: string;
   readonly listen: { readonly host: string; readonly port: number };
@@ -38,6 +54,7 @@ export interface KumoConfig {
   readonly logLevel: LogLevel;
   readonly region: string;
   readonly identity: IdentityConfig;
+  readonly agent: AgentConfig;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -53,6 +70,9 @@ export interface ConfigFlags {
   databaseUrl?: string;
   logLevel?: string;
   tokenExpiration?: string;
+  agent?: string;
+  host?: string;
+  physicalBridges?: string;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv, uid: number | undefined): string {
@@ -95,6 +115,8 @@ export function loadConfig(
   const logLevel = (flags.logLevel ?? env.KUMO_LOG_LEVEL ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new KumoError('ERR_VALIDATION', `log level must be one of ${LOG_LEVELS.join(', ')}`);
   const tokenExpiration = flags.tokenExpiration ?? env.KUMO_TOKEN_EXPIRATION;
+  const agentFlag = (flags.agent ?? env.KUMO_AGENT ?? 'auto').toLowerCase();
+  if (!['auto', 'on', 'off'].includes(agentFlag)) throw new KumoError('ERR_VALIDATION', `--agent must be auto, on or off, got "${agentFlag}"`);
   return deepFreeze({
     dataDir,
     listen,
@@ -108,7 +130,28 @@ export function loadConfig(
       passwordHash: DEFAULT_PASSWORD_HASH,
       maxRedelegationCount: 3,
     },
+    agent: {
+      // Driving host networking needs root; `auto` runs the agent when Kumo runs as root.
+      enabled: agentFlag === 'on' || (agentFlag === 'auto' && uid === 0),
+      host: flags.host ?? env.KUMO_HOST ?? hostname(),
+      networkNode: true,
+      physicalBridges: parsePhysicalBridges(flags.physicalBridges ?? env.KUMO_PHYSICAL_BRIDGES ?? ''),
+      vxlanLocalIp: env.KUMO_VXLAN_LOCAL_IP || '127.0.0.1',
+      pollMs: 200,
+      resyncSeconds: 60,
+    },
   });
+}
+
+/** `public:br-ex,other:br-other` → {public: 'br-ex', other: 'br-other'}. */
+export function parsePhysicalBridges(value: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z0-9_.-]+):([A-Za-z0-9_.-]{1,15})$/.exec(item);
+    if (!m) throw new KumoError('ERR_VALIDATION', `a physical bridge mapping is NAME:BRIDGE (bridge names have at most 15 characters), got "${item}"`);
+    out[m[1]] = m[2];
+  }
+  return out;
 }
 
 function deepFreeze<T>(value: T): T {
@@ -125,6 +168,7 @@ export function testConfig(overrides: { dataDir: string; database?: DatabaseConf
   return deepFreeze({
     ...base,
     database: overrides.database ?? base.database,
+    agent: { ...base.agent, enabled: false, host: 'test-host' },
     identity: {
       ...base.identity,
       passwordHash: overrides.passwordHash ?? { N: 2 ** 10, r: 8, p: 1 },

@@ -13,6 +13,8 @@ export interface KumoPaths {
   fernetKeysDir: string;
   cloudsYaml: string;
   openrc: string;
+  /** The net driver's pid files, dnsmasq configs and leases. */
+  networkStateDir: string;
 }
 
 export function kumoPaths(dataDir: string): KumoPaths {
@@ -23,6 +25,7 @@ export function kumoPaths(dataDir: string): KumoPaths {
     fernetKeysDir: join(secretsDir, 'fernet-keys'),
     cloudsYaml: join(dataDir, 'clouds.yaml'),
     openrc: join(dataDir, 'admin-openrc.sh'),
+    networkStateDir: join(dataDir, 'network'),
   };
 }
 

@@ -3,6 +3,7 @@
  * bootstrap, the app, and a clean shutdown. `kumo up` and the e2e tests both use this.
  * @module
  */
+import { createHash } from 'node:crypto';
 import { chmodSync, writeFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { KumoConfig } from './config.js';
@@ -13,12 +14,19 @@ import type { Logger } from './log.js';
 import { openDatabase } from './store/database.js';
 import type { Db } from './store/database.js';
 import { migrateToLatest } from './store/migrate.js';
+import { ChangeSignal } from './store/revision.js';
 import { bootstrapIdentity } from './identity/bootstrap.js';
 import type { CatalogService } from './identity/bootstrap.js';
 import { newHexId } from './identity/context.js';
 import type { IdentityDeps } from './identity/context.js';
 import { KeyRepository } from './identity/key-repository.js';
 import { hashPassword } from './identity/password.js';
+import { startAgent } from './agent/agent.js';
+import type { RunningAgent } from './agent/agent.js';
+import type { NetDriver } from './drivers/net/types.js';
+import { newUuid } from './network/context.js';
+import type { NetworkDeps } from './network/context.js';
+import { networkController } from './network/controller.js';
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
@@ -34,7 +42,9 @@ export interface RunningKumo {
   identity: IdentityDeps;
   adminPassword: string;
   paths: KumoPaths;
-  /** Stops serving, then closes the store. Idempotent. */
+  /** The local agent, when this process drives its host. */
+  agent: RunningAgent | undefined;
+  /** Stops the agent and serving, then closes the store; host objects stay (they outlive restarts). Idempotent. */
   close(): Promise<void>;
 }
 
@@ -44,6 +54,13 @@ export interface StartOptions {
   adminPasswordHash?: Promise<string>;
   /** Listen on the configured address (false for inject()-only tests). */
   listen?: boolean;
+  /** Runs the agent with this driver whatever the config says (tests: a recording fake). */
+  netDriver?: NetDriver;
+}
+
+/** A short, stable label for the host objects of the Kumo that owns this data directory. */
+export function ownerLabel(dataDir: string): string {
+  return createHash('sha256').update(dataDir).digest('hex').slice(0, 8);
 }
 
 export async function startKumo(config: KumoConfig, logger: Logger, options: StartOptions = {}): Promise<RunningKumo> {
@@ -63,15 +80,29 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     await migrateToLatest(db, kind);
     const identity: IdentityDeps = { db, config, keys, logger: logger.child({ service: 'identity' }), now, newId: newHexId };
     await bootstrapIdentity(identity, { adminPassword, adminPasswordHash, region: config.region, services: catalogServices(config) });
-    const app = await buildApp({ config, db, logger, identity });
+    const changes = new ChangeSignal();
+    const network: NetworkDeps = { db, config, logger: logger.child({ service: 'network' }), now, newId: newUuid, changes };
+    const app = await buildApp({ config, db, logger, identity, network });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);
     } else await app.ready();
+    let agent: RunningAgent | undefined;
+    const driver = options.netDriver ?? (config.agent.enabled ? await linuxNetDriver(config, paths, logger) : undefined);
+    if (driver) {
+      agent = startAgent({
+        controllers: [networkController(network, { host: config.agent.host, networkNode: config.agent.networkNode }, driver)],
+        logger: logger.child({ component: 'agent' }),
+        pollMs: config.agent.pollMs,
+        resyncMs: config.agent.resyncSeconds * 1000,
+        changes,
+      });
+    }
     let closed: Promise<void> | undefined;
     return {
-      app, db, identity, adminPassword, paths,
+      app, db, identity, adminPassword, paths, agent,
       close: () => (closed ??= (async () => {
+        await agent?.stop();
         await app.close();
         await db.destroy();
       })()),
@@ -80,6 +111,16 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     await db.destroy();
     throw err;
   }
+}
+
+async function linuxNetDriver(config: KumoConfig, paths: KumoPaths, logger: Logger): Promise<NetDriver> {
+  const { createNetDriver } = await import('./drivers/net/index.js');
+  return createNetDriver('linux', {
+    owner: ownerLabel(config.dataDir),
+    stateDir: paths.networkStateDir,
+    physicalBridges: config.agent.physicalBridges,
+    vxlanLocalIp: config.agent.vxlanLocalIp,
+  }, logger.child({ driver: 'net' }));
 }
 
 function writeClientConfig(config: KumoConfig, paths: KumoPaths, adminPassword: string): void {

@@ -30,6 +30,9 @@ Options for up:
   --database-url URL      postgresql://... to use PostgreSQL instead of the embedded SQLite
   --log-level LEVEL       trace, debug, info, warn, error or silent (default: info)
   --token-expiration SEC  lifetime of new tokens in seconds (default: 3600)
+  --agent auto|on|off     drive this host's networking (default auto: on when run as root)
+  --host NAME             the host name ports are bound to (default: the system's host name)
+  --physical-bridges MAP  physical networks on existing bridges, e.g. public:br-ex
 `;
 
 const out = (text: string) => process.stdout.write(text);
@@ -44,6 +47,9 @@ function configFlags(argv: string[]): ConfigFlags {
       'database-url': { type: 'string' },
       'log-level': { type: 'string' },
       'token-expiration': { type: 'string' },
+      agent: { type: 'string' },
+      host: { type: 'string' },
+      'physical-bridges': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -55,6 +61,9 @@ function configFlags(argv: string[]): ConfigFlags {
     databaseUrl: values['database-url'],
     logLevel: values['log-level'],
     tokenExpiration: values['token-expiration'],
+    agent: values.agent,
+    host: values.host,
+    physicalBridges: values['physical-bridges'],
   };
 }
 

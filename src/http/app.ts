@@ -13,7 +13,7 @@ import { identityApi } from '../identity/api.js';
 import type { IdentityDeps } from '../identity/context.js';
 import { validateToken } from '../identity/tokens.js';
 import { networkApi } from '../network/api.js';
-import { newUuid } from '../network/context.js';
+import type { NetworkDeps } from '../network/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
 import { lazyValidatorCompiler } from './validation.js';
 
@@ -22,6 +22,7 @@ export interface AppDeps {
   db: Db;
   logger: Logger;
   identity: IdentityDeps;
+  network: NetworkDeps;
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
@@ -73,7 +74,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Every service authenticates through identity's exported validateToken, with the same hook.
   const auth = { validate: (token: string) => validateToken(deps.identity, token), identityUri };
   await app.register(identityApi(deps.identity, auth), { prefix: SERVICE_PREFIXES.identity });
-  const networkDeps = { db: deps.db, config: deps.config, logger: deps.logger.child({ service: 'network' }), now: deps.identity.now, newId: newUuid };
-  await app.register(networkApi(networkDeps, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
+  await app.register(networkApi(deps.network, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
   return app;
 }

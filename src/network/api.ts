@@ -29,6 +29,9 @@ export function networkApi(deps: NetworkDeps, auth: AuthHookOptions, base: strin
       reply.status(404).type('application/json').send({ NeutronError: { type: 'HTTPNotFound', message: `The resource could not be found: ${request.url}`, detail: '' } });
     });
     registerAuthHook(app, auth);
+    app.addHook('onResponse', async (request, reply) => {
+      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) deps.changes.notify();
+    });
     registerVersionRoutes(app, env);
     registerNetworkRoutes(app, env);
     registerSubnetRoutes(app, env);

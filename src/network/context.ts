@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import { bumpRevision, readRevision } from '../store/revision.js';
+import type { ChangeSignal } from '../store/revision.js';
 import type { ValidatedToken } from '../identity/tokens.js';
 
 export interface NetworkDeps {
@@ -17,6 +18,8 @@ export interface NetworkDeps {
   readonly logger: Logger;
   readonly now: () => number;
   readonly newId: () => string;
+  /** Told after every successful write, so the local agent need not wait for its poll. */
+  readonly changes: ChangeSignal;
 }
 
 export const newUuid = (): string => randomUUID();

@@ -28,6 +28,7 @@ export interface PortInput {
   device_id?: string;
   device_owner?: string;
   'binding:host_id'?: string;
+  'binding:profile'?: Record<string, unknown>;
   port_security_enabled?: boolean;
   allowed_address_pairs?: AddressPair[];
   security_groups?: string[];
@@ -62,7 +63,13 @@ export function renderPort(row: PortTable, fixedIps: FixedIp[], caller: Caller) 
     ip_allocation: 'immediate',
     // Neutron shows binding details to admins only.
     ...(caller.isAdmin
-      ? { 'binding:host_id': row.host_id, 'binding:vif_type': row.vif_type, 'binding:vnic_type': 'normal', 'binding:profile': {}, 'binding:vif_details': {} }
+      ? {
+        'binding:host_id': row.host_id,
+        'binding:vif_type': row.vif_type,
+        'binding:vnic_type': 'normal',
+        'binding:profile': JSON.parse(row.binding_profile) as Record<string, unknown>,
+        'binding:vif_details': row.vif_type === 'unbound' ? {} : { port_filter: row.port_security_enabled === 1 },
+      }
       : {}),
     tags: fromJsonArray<string>(row.tags),
     created_at: row.created_at,
@@ -89,6 +96,14 @@ export async function getPort(db: Db, caller: Caller, id: string): Promise<PortT
   const row = await db.selectFrom('network_port').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row || (!caller.isAdmin && row.project_id !== caller.projectId)) throw portNotFound(id);
   return row;
+}
+
+function checkBindingPolicy(caller: Caller, input: PortInput, op: 'create' | 'update'): void {
+  for (const attr of ['binding:host_id', 'binding:profile'] as const) {
+    if (input[attr] !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', `(rule:${op}_port:${attr}) is disallowed by policy.`);
+  }
+  const profile = input['binding:profile'];
+  if (profile !== undefined && profile !== null && (typeof profile !== 'object' || Array.isArray(profile))) throw badInput('binding:profile must be a dictionary.');
 }
 
 function randomMac(): string {
@@ -183,6 +198,7 @@ export async function insertPort(deps: NetworkDeps, trx: Db, p: NewPort): Promis
     device_owner: input.device_owner ?? '',
     host_id: input['binding:host_id'] ?? '',
     vif_type: 'unbound',
+    binding_profile: JSON.stringify(input['binding:profile'] ?? {}),
     status: 'DOWN',
     port_security_enabled: p.portSecurity ? 1 : 0,
     allowed_address_pairs: JSON.stringify(p.pairs),
@@ -206,7 +222,7 @@ export async function createPort(deps: NetworkDeps, caller: Caller, input: PortI
   if (!input.network_id) throw badInput("'network_id' is required.");
   if (input.mac_address !== undefined && !MAC.test(input.mac_address.toLowerCase())) throw badInput(`'${input.mac_address}' is not a valid MAC address.`);
   if (input.mac_address !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:mac_address) is disallowed by policy.');
-  if (input['binding:host_id'] !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:binding:host_id) is disallowed by policy.');
+  checkBindingPolicy(caller, input, 'create');
   const pairs = input.allowed_address_pairs === undefined ? [] : validatePairs(input.allowed_address_pairs);
   if (input.fixed_ips !== undefined && !Array.isArray(input.fixed_ips)) throw badInput('fixed_ips must be a list.');
   // Resolved before the port's transaction: it may create the project's default group in one of its own.
@@ -228,9 +244,8 @@ export async function createPort(deps: NetworkDeps, caller: Caller, input: PortI
 
 export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, patch: PortInput): Promise<{ port: PortTable; fixedIps: FixedIp[] }> {
   for (const fixed of ['network_id', 'tenant_id', 'project_id'] as const) if (patch[fixed] !== undefined) throw badInput(`Cannot update read-only attribute ${fixed}.`);
-  if ((patch.mac_address !== undefined || patch['binding:host_id'] !== undefined) && !caller.isAdmin) {
-    throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:update_port) is disallowed by policy for mac_address and binding:host_id.');
-  }
+  if (patch.mac_address !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:update_port:mac_address) is disallowed by policy.');
+  checkBindingPolicy(caller, patch, 'update');
   if (patch.mac_address !== undefined && !MAC.test(patch.mac_address.toLowerCase())) throw badInput(`'${patch.mac_address}' is not a valid MAC address.`);
   const pairs = patch.allowed_address_pairs === undefined ? undefined : validatePairs(patch.allowed_address_pairs);
   return deps.db.transaction().execute(async (trx) => {
@@ -244,11 +259,17 @@ export async function updatePort(deps: NetworkDeps, caller: Caller, id: string, 
       device_id: patch.device_id ?? row.device_id,
       device_owner: patch.device_owner ?? row.device_owner,
       host_id: patch['binding:host_id'] ?? row.host_id,
+      binding_profile: patch['binding:profile'] === undefined ? row.binding_profile : JSON.stringify(patch['binding:profile'] ?? {}),
       port_security_enabled: patch.port_security_enabled === undefined ? row.port_security_enabled : patch.port_security_enabled ? 1 : 0,
       allowed_address_pairs: pairs ? JSON.stringify(pairs) : row.allowed_address_pairs,
       updated_at: neutronTime(deps.now()),
       revision_number: row.revision_number + 1,
     };
+    if (next.host_id !== row.host_id) {
+      // A port moved or unbound is DOWN until the agent of its new host has plugged it.
+      next.status = 'DOWN';
+      next.vif_type = 'unbound';
+    }
     if (patch.security_groups !== undefined) {
       next.security_groups = JSON.stringify(await portSecurityGroups(deps, trx, caller, row.project_id, patch.security_groups, next.port_security_enabled === 1, next.device_owner));
     }

@@ -68,8 +68,13 @@ export interface PortTable {
   device_id: string;
   device_owner: string;
   host_id: string;
-  /** `unbound` until an agent plugs the port on a host. */
+  /** `unbound` until an agent plugs the port on a host, then `bridge`. */
   vif_type: string;
+  /**
+   * JSON object, set by admins (Nova, Zun, tests): `{"kumo_netns": NAME, "kumo_ifname": IF}` asks
+   * for a veth whose far end goes into that network namespace; otherwise a tap is made for QEMU.
+   */
+  binding_profile: string;
   /** DOWN until plugged, then ACTIVE. */
   status: string;
   port_security_enabled: number;

@@ -12,6 +12,7 @@ import { networkMigration } from './migrations/0003_network.js';
 import { networkPortsMigration } from './migrations/0004_network_ports.js';
 import { networkSecurityGroupsMigration } from './migrations/0005_network_security_groups.js';
 import { networkRoutersMigration } from './migrations/0006_network_routers.js';
+import { networkPortBindingMigration } from './migrations/0007_network_port_binding.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -21,6 +22,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0004_network_ports': networkPortsMigration,
     '0005_network_security_groups': networkSecurityGroupsMigration,
     '0006_network_routers': networkRoutersMigration,
+    '0007_network_port_binding': networkPortBindingMigration,
   };
 }
 

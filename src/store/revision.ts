@@ -20,3 +20,18 @@ export async function readRevision(db: Kysely<Database>, name: string): Promise<
   const row = await db.selectFrom('kumo_revision').select('value').where('name', '=', name).executeTakeFirst();
   return row ? Number(row.value) : 0;
 }
+
+/**
+ * In-process news that a revision may have moved, so a local agent reacts at once instead of
+ * at its next poll. Only a hint: agents on other hosts (and this one, as a fallback) poll.
+ */
+export class ChangeSignal {
+  private readonly listeners = new Set<() => void>();
+  notify(): void {
+    for (const l of this.listeners) l();
+  }
+  subscribe(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -3,67 +3,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** The `kumo` bin from package.json, as users run it. */
-const KUMO = new URL('../../kumo.mjs', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
-
-interface Live {
-  proc: ChildProcess;
-  dir: string;
-  url: string;
-  output: () => string;
-}
-
-async function kumoUp(extra: string[] = []): Promise<Live> {
-  const dir = mkdtempSync(join(tmpdir(), 'kumo-e2e-'));
-  const port = await freePort();
-  const proc = spawn(process.execPath, [KUMO, 'up', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  proc.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30_000;
-  while (!out.includes('Kumo is up')) {
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`kumo up failed:\n${out}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return { proc, dir, url: `http://127.0.0.1:${port}`, output: () => out };
-}
-
-async function stop(live: Live): Promise<number | null> {
-  if (live.proc.exitCode === null) {
-    live.proc.kill('SIGTERM');
-    await new Promise((r) => live.proc.once('exit', r));
-  }
-  return live.proc.exitCode;
-}
-
-interface RunResult { code: number; stdout: string; stderr: string }
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+import { kumoUp, run, stop } from '../support/kumo-process.js';
+import type { Live } from '../support/kumo-process.js';
 
 describe('openstack CLI against kumo up', () => {
   let live: Live;
@@ -330,16 +273,7 @@ describe('openstack CLI against kumo up', () => {
     const key = readFileSync(join(live.dir, 'secrets/fernet-keys/1'), 'utf8');
     const token = (await osJson('token', 'issue')).id as string;
     assert.equal(await stop(live), 0);
-    const port = new URL(live.url).port;
-    const proc = spawn(process.execPath, [KUMO, 'up', '--data-dir', live.dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout!.on('data', (d) => (out += d));
-    proc.stderr!.on('data', (d) => (out += d));
-    live = { proc, dir: live.dir, url: live.url, output: () => out };
-    while (!out.includes('Kumo is up')) {
-      if (proc.exitCode !== null) throw new Error(out);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    live = await kumoUp([], { dir: live.dir, port: Number(new URL(live.url).port) });
     assert.equal(readFileSync(join(live.dir, 'secrets/admin-password'), 'utf8'), password);
     assert.equal(readFileSync(join(live.dir, 'secrets/fernet-keys/1'), 'utf8'), key);
     const res = await fetch(`${live.url}/identity/v3/projects?name=survivor`, { headers: { 'x-auth-token': token } });

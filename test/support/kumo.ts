@@ -7,6 +7,7 @@ import { testConfig } from '../../src/config.js';
 import type { KumoConfig } from '../../src/config.js';
 import { createSilentLogger } from '../../src/log.js';
 import { startKumo } from '../../src/server.js';
+import type { NetDriver } from '../../src/drivers/net/types.js';
 import type { RunningKumo } from '../../src/server.js';
 import { freshDatabase } from './db.js';
 import type { TestDialect } from './db.js';
@@ -23,12 +24,12 @@ export interface TestKumo {
   close(): Promise<void>;
 }
 
-export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number } = {}): Promise<TestKumo> {
+export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number; netDriver?: NetDriver } = {}): Promise<TestKumo> {
   const dir = mkdtempSync(join(tmpdir(), 'kumo-test-'));
   const db = await freshDatabase(dialect, dir);
   const config = testConfig({ dataDir: dir, database: db.config, tokenExpirationSeconds: options.tokenExpirationSeconds });
   let offset = 0;
-  const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset });
+  const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset, netDriver: options.netDriver });
   const request: TestKumo['request'] = (method, url, opts = {}) =>
     kumo.app.inject({
       method: method as 'GET',

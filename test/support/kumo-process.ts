@@ -1,0 +1,63 @@
+/** A `kumo up` process as users run it, for e2e and integration tests. */
+import { execFile, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** The `kumo` bin from package.json, as users run it. */
+export const KUMO = new URL('../../kumo.mjs', import.meta.url).pathname;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+export interface Live {
+  proc: ChildProcess;
+  dir: string;
+  url: string;
+  output: () => string;
+}
+
+/** Starts `kumo up` on a new data dir (or `opts.dir`, for a restart) and waits for it to say it is up. */
+export async function kumoUp(extra: string[] = [], opts: { dir?: string; port?: number } = {}): Promise<Live> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'kumo-e2e-'));
+  const port = opts.port ?? await freePort();
+  const proc = spawn(process.execPath, [KUMO, 'up', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes('Kumo is up')) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`kumo up failed:\n${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { proc, dir, url: `http://127.0.0.1:${port}`, output: () => out };
+}
+
+export async function stop(live: Live): Promise<number | null> {
+  if (live.proc.exitCode === null) {
+    live.proc.kill('SIGTERM');
+    await new Promise((r) => live.proc.once('exit', r));
+  }
+  return live.proc.exitCode;
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
