@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kumoUp, run, stop } from '../support/kumo-process.js';
+import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack CLI against kumo up', () => {
@@ -30,6 +30,7 @@ describe('openstack CLI against kumo up', () => {
   });
   after(async () => {
     await stop(live);
+    await purgeHostObjects(live.dir);
     rmSync(live.dir, { recursive: true, force: true });
   });
 

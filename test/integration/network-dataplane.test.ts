@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { kumoUp, stop } from '../support/kumo-process.js';
+import { kumoUp, purgeHostObjects, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { dhcpLease, endpointNamespace, isRoot, peerEchoServer, ping, randomTag, sh, succeeds, tcpPeerAddress } from '../support/netns.js';
 import { ownerLabel } from '../../src/server.js';
@@ -89,10 +89,7 @@ describe('network data plane through kumo up and the Neutron API', { skip: isRoo
     for (const s of servers) s.stop();
     if (live) {
       await stop(live);
-      // What a test failure left behind is removed with the same driver `kumo` uses.
-      const { createNetDriver } = await import('../../src/drivers/net/index.js');
-      const { createSilentLogger } = await import('../../src/log.js');
-      await createNetDriver('linux', { owner, stateDir: join(live.dir, 'network'), physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, createSilentLogger()).removeAll();
+      await purgeHostObjects(live.dir);
       rmSync(live.dir, { recursive: true, force: true });
     }
     for (const ns of namespaces) await ns.remove();

@@ -61,3 +61,15 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promis
     });
   });
 }
+
+/**
+ * Removes every host object the Kumo of `dir` created (what a failed or stopped test left
+ * behind), with the same driver `kumo` uses. A no-op when not root: nothing was created.
+ */
+export async function purgeHostObjects(dir: string): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const { createNetDriver } = await import('../../src/drivers/net/index.js');
+  const { createSilentLogger } = await import('../../src/log.js');
+  const { ownerLabel } = await import('../../src/server.js');
+  await createNetDriver('linux', { owner: ownerLabel(dir), stateDir: join(dir, 'network'), physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, createSilentLogger()).removeAll();
+}
