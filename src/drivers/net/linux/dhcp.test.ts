@@ -61,6 +61,12 @@ test('dhcp: options file gives router, DNS, classless routes (with the default r
 test('dhcp: the interface in the namespace gets the port addresses with their prefixes', () => {
   const addresses = dhcpPortAddresses(network, port);
   assert.deepEqual(addresses, ['10.0.0.2/24', '2001:db8::2/64']);
-  assert.equal(buildDhcpInnerBatch(NET, port, addresses).script(),
-    'link set dev lo up\naddr flush dev ns-d0d0d0d0111\naddr add 10.0.0.2/24 dev ns-d0d0d0d0111\naddr add 2001:db8::2/64 dev ns-d0d0d0d0111 nodad\n');
+  assert.equal(buildDhcpInnerBatch(network, port).script(), [
+    'link set dev lo up',
+    'link set dev ns-d0d0d0d0111 address fa:16:3e:00:00:02 mtu 1450 up',
+    'addr flush dev ns-d0d0d0d0111',
+    'addr add 10.0.0.2/24 dev ns-d0d0d0d0111',
+    'addr add 2001:db8::2/64 dev ns-d0d0d0d0111 nodad',
+    '',
+  ].join('\n'));
 });

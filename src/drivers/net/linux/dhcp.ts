@@ -130,13 +130,15 @@ export function buildOptsFile(network: NetworkSpec, port: DhcpPortSpec): string 
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
-/** Addresses of the DHCP interface; run with `ip -n NS -force -batch -`. */
-export function buildDhcpInnerBatch(networkId: string, port: DhcpPortSpec, addresses: readonly string[]): CommandBatch {
+/** MAC, MTU and addresses of the DHCP interface; run with `ip -n NS -force -batch -`. */
+export function buildDhcpInnerBatch(network: NetworkSpec, port: DhcpPortSpec): CommandBatch {
   const batch = new CommandBatch();
   const ifname = dhcpInterfaceName(port.portId);
+  const networkId = network.id;
   batch.add(networkId, ['link', 'set', 'dev', 'lo', 'up']);
+  batch.add(networkId, ['link', 'set', 'dev', ifname, 'address', port.macAddress.toLowerCase(), 'mtu', String(network.mtu), 'up']);
   batch.add(networkId, ['addr', 'flush', 'dev', ifname]);
-  for (const a of addresses) batch.add(networkId, ['addr', 'add', a, 'dev', ifname, ...(a.includes(':') ? ['nodad'] : [])]);
+  for (const a of dhcpPortAddresses(network, port)) batch.add(networkId, ['addr', 'add', a, 'dev', ifname, ...(a.includes(':') ? ['nodad'] : [])]);
   return batch;
 }
 

@@ -60,7 +60,7 @@ class FakeRunner implements CommandRunner {
   }
 
   applied(): string[] {
-    return this.calls.map((c) => c.argv.join(' ')).filter((c) => !/ -j /.test(` ${c} `));
+    return this.calls.map((c) => c.argv.join(' ')).filter((c) => !/ -j | list /.test(` ${c} `));
   }
 }
 
@@ -71,6 +71,7 @@ function fakeHost(): HostAccess & { signals: [number, string][]; procs: DnsmasqP
     pid: null as number | null,
     namespaceInode: async () => 4242,
     listDnsmasq: async () => h.procs,
+    dnsmasqFromPidFiles: async () => h.procs,
     readPidFile: async () => h.pid,
     signal: (pid: number, sig: NodeJS.Signals) => {
       h.signals.push([pid, sig]);
@@ -117,7 +118,9 @@ test('driver: first sync applies nft before links, then DHCP inside its namespac
     const dir = path.join(stateDir, STATE_FILE.dhcpDir(NET));
     assert.equal(readFileSync(path.join(dir, 'hosts'), 'utf8'), 'fa:16:3e:00:00:03,10.0.0.3,one\n');
     assert.match(readFileSync(path.join(dir, 'opts'), 'utf8'), /option:router,10\.0\.0\.1/);
-    assert.deepEqual(JSON.parse(readFileSync(path.join(dir, 'applied.json'), 'utf8')), { nsInode: 4242, addresses: ['10.0.0.2/24'] });
+    const inner = JSON.parse(readFileSync(path.join(dir, 'applied.json'), 'utf8'));
+    assert.equal(inner.nsInode, 4242);
+    assert.match(inner.script, /addr add 10\.0\.0\.2\/24 dev ns-a3000000000/);
     assert.ok(existsSync(path.join(stateDir, STATE_FILE.zones)));
   } finally {
     done();
@@ -198,7 +201,9 @@ test('driver: removeAll stops dnsmasq and removes links, namespaces, tables and 
     host.procs = [{ pid: 778, networkId: NET, argv: ['/usr/sbin/dnsmasq'], netnsInode: 4242 }];
     await driver.removeAll();
     assert.deepEqual(host.signals, [[778, 'SIGTERM']]);
-    assert.equal(runner.calls.find((c) => c.argv.join(' ') === 'nft -f -')!.input, `delete table inet kumo_${OWNER}\ndelete table bridge kumo_${OWNER}\n`);
+    const nft = runner.calls.find((c) => c.argv.join(' ') === 'nft -f -')!.input;
+    assert.match(nft, new RegExp(`^table inet kumo_${OWNER}\ndelete table inet kumo_${OWNER}\ntable bridge kumo_${OWNER}\ndelete table bridge kumo_${OWNER}\n`));
+    assert.ok(!nft.includes('kumo_other') && !nft.includes('{'));
     const ipScript = runner.calls.find((c) => c.argv.join(' ') === 'ip -force -batch -')!.input;
     assert.equal(ipScript, [tapName(P1), tapName(P2), tapName(DP)].map((t) => `link del dev ${t}\n`).join('') + `link del dev ${bridgeName(NET)}\nnetns del ${DHCP_NS}\n`);
     assert.deepEqual(readdirSync(stateDir), []);
@@ -209,4 +214,23 @@ test('driver: removeAll stops dnsmasq and removes links, namespaces, tables and 
 
 test('driver: refuses an owner label that could not mark names', () => {
   assert.throws(() => createLinuxNetDriver({ owner: 'Not-OK', stateDir: '/tmp/x', physicalBridges: {}, vxlanLocalIp: '' }, createSilentLogger(), new FakeRunner(), fakeHost()), /owner/);
+});
+
+test('driver: an unchanged ruleset is probed (two cheap set lookups), and applied again when a table is gone', async () => {
+  const { runner, driver, done } = setup();
+  try {
+    await driver.sync(state);
+    runner.calls.length = 0;
+    await driver.sync(state);
+    const probes = runner.calls.filter((c) => c.argv.slice(0, 3).join(' ') === 'nft list set').map((c) => c.argv[3]);
+    assert.deepEqual(probes.sort(), ['bridge', 'inet']);
+    assert.ok(!runner.calls.some((c) => c.argv.join(' ') === 'nft -f -'));
+    assert.ok(!runner.calls.some((c) => c.argv.join(' ') === 'nft -j list tables'), 'no full listing after the first sync');
+    runner.calls.length = 0;
+    runner.failWhen = (argv) => (argv.join(' ').startsWith('nft list set bridge') ? { code: 1, stdout: '', stderr: 'Error: No such file or directory' } : undefined);
+    await driver.sync(state);
+    assert.ok(runner.calls.some((c) => c.argv.join(' ') === 'nft -f -'));
+  } finally {
+    done();
+  }
 });

@@ -23,11 +23,11 @@ import {
   buildHostsFile,
   buildOptsFile,
   dhcpPaths,
-  dhcpPortAddresses,
   servedSubnets,
 } from './dhcp.js';
 import { createHostAccess, type DnsmasqProcess, type HostAccess } from './host-access.js';
-import { readHost } from './host-state.js';
+import { readHost, readNftTables } from './host-state.js';
+import { hostRulesetScript, rulesetRevision } from './nft-host.js';
 import { isValidOwner, LINK_PREFIX, nftTableName, parseLinkAlias, parseNamespaceName, parseStateEntry, STATE_FILE } from './naming.js';
 import { buildPlan, type DhcpIntent, type RouterIntent } from './plan.js';
 import { buildRouterInnerBatch, buildRouterRuleset, ROUTER_SYSCTLS, routerFingerprint, routerRulesetScript } from './router.js';
@@ -75,9 +75,24 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
   const stateDir = path.resolve(options.stateDir);
   const zonesFile = path.join(stateDir, STATE_FILE.zones);
   const log = logger.child({ component: 'net-driver', owner });
-  // The ruleset this instance applied last. Drift inside the tables is repaired after a restart;
-  // a deleted table is seen by every sync (the table list is read each time).
+  // The ruleset this instance applied last. An unchanged ruleset is not applied again while both
+  // tables still carry its revision marker; edits inside the tables by hand are repaired on the
+  // next change or restart, deleted tables on the next sync.
   let lastRuleset: string | null = null;
+  // Until one full table listing has succeeded, nft may be missing, and stale tables of this
+  // owner (other families, an older process) are still to be found and reported.
+  let tablesListed = false;
+  let processesScanned = false;
+
+  const ownTables = (tables: readonly { family: string; name: string }[]) => tables.filter((t) => t.name === nftTableName(owner));
+
+  /** True when both host tables exist and carry the revision marker of `ruleset`. */
+  async function rulesetInPlace(ruleset: string): Promise<boolean> {
+    const revision = rulesetRevision(ruleset);
+    if (!revision) return false;
+    const probes = await Promise.all(['inet', 'bridge'].map((family) => exec.run(['nft', 'list', 'set', family, nftTableName(owner), revision]).catch(() => null)));
+    return probes.every((r) => r?.code === 0);
+  }
 
   let queue: Promise<unknown> = Promise.resolve();
   const serialize = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -103,16 +118,16 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     const nsInode = await host.namespaceInode(namespace);
     if (nsInode === null) throw new Error(`namespace ${namespace} does not exist`);
 
-    // The interface's addresses, when the namespace or veth is new or the addresses changed.
-    const addresses = dhcpPortAddresses(network, port);
-    const applied = await readJson<{ nsInode: number; addresses: string[] }>(paths.appliedFile);
+    // The interface inside (MAC, MTU, addresses), when the namespace or veth is new or any of it changed.
+    const inner = buildDhcpInnerBatch(network, port);
+    const script = inner.script();
+    const applied = await readJson<{ nsInode: number; script: string }>(paths.appliedFile);
     let restart = false;
-    if (intent.fresh || !applied || applied.nsInode !== nsInode || !sameList(applied.addresses, addresses)) {
+    if (intent.fresh || applied?.nsInode !== nsInode || applied.script !== script) {
       await rm(paths.appliedFile, { force: true });
-      const batch = buildDhcpInnerBatch(network.id, port, addresses);
-      const error = batchError(batch, await exec.run(['ip', '-n', namespace, '-force', '-batch', '-'], { input: batch.script() }));
+      const error = batchError(inner, await exec.run(['ip', '-n', namespace, '-force', '-batch', '-'], { input: script }));
       if (error) throw new Error(error);
-      await writeFile(paths.appliedFile, JSON.stringify({ nsInode, addresses }));
+      await writeFile(paths.appliedFile, JSON.stringify({ nsInode, script }));
       // dnsmasq binds to the interface and picks its subnets from its addresses at start.
       restart = true;
     }
@@ -167,9 +182,11 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
   async function converge(desired: HostNetworkState): Promise<SyncReport> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
     const snapshot = await readHost(exec, {
-      readFlood: (links) => desired.networks.some((n) => n.type === 'vxlan') || [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner),
+      // In parallel with the other reads when vxlan networks are wanted; otherwise only if one of ours is left to clean up.
+      readFlood: desired.networks.some((n) => n.type === 'vxlan') || ((links) => [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner)),
       isOurVxlan: (dev) => dev.startsWith(LINK_PREFIX.vxlan),
     });
+    const listed = tablesListed ? undefined : await readNftTables(exec, []);
     const storedZones = (await readJson<Record<string, number>>(zonesFile)) ?? {};
     const zones = assignZones(storedZones, desired.networks.map((n) => n.id), owner);
     const plan = buildPlan({
@@ -180,7 +197,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       vxlanLocalIp: options.vxlanLocalIp,
       zones,
       conntrackOnAllBridges: await host.bridgeNfCallIptables(),
-      lastRuleset,
+      nftAvailable: tablesListed || listed !== null,
     });
     const failures = new Map(plan.failures);
     const fail = (id: string, text: string) => failures.set(id, failures.has(id) ? `${failures.get(id)}; ${text}` : text);
@@ -188,34 +205,45 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
 
     // dnsmasq of networks that no longer want DHCP here, before their namespaces go.
     const wantsDhcp = new Set(desired.networks.filter((n) => n.dhcpPort).map((n) => n.id));
-    const running = await host.listDnsmasq(stateDir);
+    // The first sync of an instance scans /proc (a crash may have left a dnsmasq without its pid
+    // file); later ones trust the pid files, checked against /proc/<pid>/cmdline.
+    const running = processesScanned ? await host.dnsmasqFromPidFiles(stateDir) : await host.listDnsmasq(stateDir);
+    processesScanned = true;
+    const stillRunning: DnsmasqProcess[] = [];
     for (const p of running) {
-      if (wantsDhcp.has(p.networkId)) continue;
+      if (wantsDhcp.has(p.networkId)) {
+        stillRunning.push(p);
+        continue;
+      }
       await stopDnsmasq(p.pid);
       removed.push(`dnsmasq:${p.pid}`);
     }
 
     // The ruleset first: a filtered port must never be up without its rules.
     let skip = new Set<string>();
-    let nftFailed = false;
-    if (plan.nftScript !== null) {
+    let tables = listed;
+    if (!plan.ruleset && tables === undefined) tables = await readNftTables(exec, []);
+    const staleTables = ownTables(tables ?? []).filter((t) => !plan.ruleset || (t.family !== 'inet' && t.family !== 'bridge'));
+    const applyRuleset = plan.ruleset ? !(plan.ruleset === lastRuleset && (await rulesetInPlace(plan.ruleset))) : staleTables.length > 0;
+    if (applyRuleset) {
       let error: string | null = null;
       try {
-        const r = await exec.run(['nft', '-f', '-'], { input: plan.nftScript, timeoutMs: 120_000 });
+        const r = await exec.run(['nft', '-f', '-'], { input: hostRulesetScript(owner, plan.ruleset), timeoutMs: 120_000 });
         if (r.code !== 0) error = r.stderr.trim() || `exit status ${r.code}`;
       } catch (err) {
         error = isNotInstalled(err) ? 'nft is not installed' : message(err);
       }
       if (error) {
         lastRuleset = null;
-        nftFailed = true;
         skip = new Set(plan.securedPorts);
         for (const id of plan.securedPorts) fail(id, `nftables: ${error}`);
         log.error({ error }, 'applying the host ruleset failed');
       } else {
         lastRuleset = plan.ruleset || null;
+        removed.push(...staleTables.map((t) => `nft:${t.family} ${t.name}`));
       }
     }
+    if (tables) tablesListed = true;
 
     const ipBatch = skip.size ? plan.ip.without(skip) : plan.ip;
     if (ipBatch.size) {
@@ -227,11 +255,8 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       const r = await exec.run(['bridge', '-force', '-batch', '-'], { input: plan.fdb.script() });
       for (const [id, text] of batchFailures(plan.fdb.lines, r)) fail(id, text);
     }
-    for (const r of plan.removed) {
-      if (r.resourceId !== null ? !failures.has(r.resourceId) : !nftFailed) removed.push(r.name);
-    }
+    for (const r of plan.removed) if (!failures.has(r.resourceId)) removed.push(r.name);
 
-    const stillRunning = await host.listDnsmasq(stateDir);
     for (const intent of plan.dhcp) {
       if (failures.has(intent.resourceId)) continue;
       try {
@@ -278,14 +303,13 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
 
     inventory: () =>
       serialize(async () => {
-        const snapshot = await readHost(exec, { readFlood: () => false, isOurVxlan: () => false });
+        const [snapshot, tables] = await Promise.all([readHost(exec, { readFlood: () => false, isOurVxlan: () => false }), readNftTables(exec, [])]);
         const ours = [...snapshot.links.values()].filter((l) => parseLinkAlias(l.alias)?.owner === owner);
-        const table = nftTableName(owner);
         const inventory: HostInventory = {
           bridges: ours.filter((l) => l.kind === 'bridge').map((l) => l.name).sort(),
           links: ours.filter((l) => l.kind !== 'bridge').map((l) => l.name).sort(),
           namespaces: [...snapshot.namespaces.keys()].filter((n) => parseNamespaceName(n)?.owner === owner).sort(),
-          nftTables: (snapshot.nftTables ?? []).filter((t) => t.name === table).map((t) => `${t.family} ${t.name}`).sort(),
+          nftTables: ownTables(tables ?? []).map((t) => `${t.family} ${t.name}`).sort(),
           dnsmasqPids: (await host.listDnsmasq(stateDir)).map((p) => p.pid).sort((a, b) => a - b),
         };
         return inventory;
@@ -293,6 +317,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
 
     removeAll: () =>
       serialize(async () => {
+        processesScanned = false;
         const report = await converge(EMPTY);
         await rm(zonesFile, { force: true });
         if (report.failures.length) {

@@ -19,8 +19,10 @@ export interface DnsmasqProcess {
 export interface HostAccess {
   /** Identity of a named namespace (inode of /run/netns/NAME); null when it does not exist. */
   namespaceInode(name: string): Promise<number | null>;
-  /** Every dnsmasq whose pid file lies in `<stateDir>/dhcp-<network>/`, found through /proc. */
+  /** Every dnsmasq whose pid file lies in `<stateDir>/dhcp-<network>/`, found by scanning /proc. */
   listDnsmasq(stateDir: string): Promise<DnsmasqProcess[]>;
+  /** The same, found through the pid files under `stateDir` (each checked against /proc/<pid>/cmdline). */
+  dnsmasqFromPidFiles(stateDir: string): Promise<DnsmasqProcess[]>;
   readPidFile(file: string): Promise<number | null>;
   /** Sends a signal; false when the process is gone. */
   signal(pid: number, signal: NodeJS.Signals): boolean;
@@ -48,32 +50,53 @@ async function cmdline(pid: number | string): Promise<string[] | null> {
   }
 }
 
+async function readPid(file: string): Promise<number | null> {
+  try {
+    const pid = Number((await readFile(file, 'utf8')).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The process if it is a dnsmasq whose pid file is in `<stateDir>/dhcp-<network>/`. */
+async function dnsmasqProcess(pid: number | string, stateDir: string): Promise<DnsmasqProcess | null> {
+  const prefix = `--pid-file=${path.join(stateDir, 'dhcp-')}`;
+  const argv = await cmdline(pid);
+  if (!argv || path.basename(argv[0]) !== 'dnsmasq') return null;
+  const pidFileArg = argv.find((a) => a.startsWith(prefix));
+  if (!pidFileArg) return null;
+  const networkId = pidFileArg.slice(prefix.length).split('/')[0];
+  return { pid: Number(pid), networkId, argv, netnsInode: await inode(`/proc/${pid}/ns/net`) };
+}
+
+const present = (list: (DnsmasqProcess | null)[]) => list.filter((p): p is DnsmasqProcess => p !== null);
+
 export function createHostAccess(): HostAccess {
   return {
     namespaceInode: (name) => inode(path.join('/run/netns', name)),
     async listDnsmasq(stateDir) {
-      const prefix = `--pid-file=${path.join(stateDir, 'dhcp-')}`;
       const pids = (await readdir('/proc')).filter((n) => /^\d+$/.test(n));
+      return present(await Promise.all(pids.map((pid) => dnsmasqProcess(pid, stateDir))));
+    },
+    async dnsmasqFromPidFiles(stateDir) {
+      let entries: string[];
+      try {
+        entries = (await readdir(stateDir)).filter((e) => e.startsWith('dhcp-'));
+      } catch {
+        return [];
+      }
       const found = await Promise.all(
-        pids.map(async (pid): Promise<DnsmasqProcess | null> => {
-          const argv = await cmdline(pid);
-          if (!argv || path.basename(argv[0]) !== 'dnsmasq') return null;
-          const pidFileArg = argv.find((a) => a.startsWith(prefix));
-          if (!pidFileArg) return null;
-          const networkId = pidFileArg.slice(prefix.length).split('/')[0];
-          return { pid: Number(pid), networkId, argv, netnsInode: await inode(`/proc/${pid}/ns/net`) };
+        entries.map(async (e) => {
+          const pid = await readPid(path.join(stateDir, e, 'dnsmasq.pid'));
+          const p = pid === null ? null : await dnsmasqProcess(pid, stateDir);
+          // The pid may have been reused by a dnsmasq of another network: only its own counts.
+          return p && p.networkId === e.slice('dhcp-'.length) ? p : null;
         }),
       );
-      return found.filter((p): p is DnsmasqProcess => p !== null);
+      return present(found);
     },
-    async readPidFile(file) {
-      try {
-        const pid = Number((await readFile(file, 'utf8')).trim());
-        return Number.isInteger(pid) && pid > 0 ? pid : null;
-      } catch {
-        return null;
-      }
-    },
+    readPidFile: readPid,
     signal(pid, signal) {
       try {
         process.kill(pid, signal);

@@ -1,7 +1,7 @@
 /**
  * Reads what is on the host now: links (`ip -j -d link show`), named namespaces
- * (`ip -j netns list`), nftables tables (`nft -j list tables`) and the VXLAN flood entries
- * (`bridge -j fdb show`). The parsers are pure and tolerate the small differences between
+ * (`ip -j netns list`), the VXLAN flood entries (`bridge -j fdb show`) and, when asked,
+ * nftables tables (`nft -j list tables`). The parsers are pure and tolerate the small differences between
  * iproute2 versions (empty output instead of `[]`, missing optional fields).
  * @module
  */
@@ -32,8 +32,6 @@ export interface HostSnapshot {
   readonly links: ReadonlyMap<string, LinkState>;
   /** Named namespaces and their ids in this namespace (null: no id assigned yet). */
   readonly namespaces: ReadonlyMap<string, number | null>;
-  /** nftables tables in this namespace; null when nft is not installed. */
-  readonly nftTables: readonly { readonly family: string; readonly name: string }[] | null;
   /** VXLAN device → destinations of its all-zeros (flood) FDB entries; read only when needed. */
   readonly vxlanFlood: ReadonlyMap<string, readonly string[]>;
 }
@@ -121,24 +119,28 @@ async function must(runner: CommandRunner, argv: string[]): Promise<string> {
   return r.stdout;
 }
 
-/**
- * Reads the host. Throws when links or namespaces cannot be read (then the caller must change
- * nothing); a missing nft binary is reported as `nftTables: null` instead.
- */
-export async function readHost(runner: CommandRunner, options: { readFlood: (links: ReadonlyMap<string, LinkState>) => boolean; isOurVxlan: (dev: string) => boolean }): Promise<HostSnapshot> {
-  const [linksText, nsText, nftTables] = await Promise.all([
+/** Reads links, namespaces and (when asked) flood entries; throws when they cannot be read, and then the caller must change nothing. */
+export async function readHost(
+  runner: CommandRunner,
+  options: {
+    /** true: read flood entries along with the rest; a function: decide once the links are known. */
+    readFlood: boolean | ((links: ReadonlyMap<string, LinkState>) => boolean);
+    isOurVxlan: (dev: string) => boolean;
+  },
+): Promise<HostSnapshot> {
+  const fdb = () => must(runner, ['bridge', '-j', 'fdb', 'show']);
+  const [linksText, nsText, early] = await Promise.all([
     must(runner, ['ip', '-j', '-d', 'link', 'show']),
     must(runner, ['ip', '-j', 'netns', 'list']),
-    readNftTables(runner, []),
+    options.readFlood === true ? fdb() : Promise.resolve(null),
   ]);
   const links = new Map(parseLinks(linksText).map((l) => [l.name, l]));
-  const vxlanFlood = options.readFlood(links)
-    ? parseVxlanFlood(await must(runner, ['bridge', '-j', 'fdb', 'show']), options.isOurVxlan)
-    : new Map<string, string[]>();
-  return { links, namespaces: parseNamespaces(nsText), nftTables, vxlanFlood };
+  const fdbText = early ?? (typeof options.readFlood === 'function' && options.readFlood(links) ? await fdb() : null);
+  const vxlanFlood = fdbText === null ? new Map<string, string[]>() : parseVxlanFlood(fdbText, options.isOurVxlan);
+  return { links, namespaces: parseNamespaces(nsText), vxlanFlood };
 }
 
-/** `nft -j list tables`, optionally inside a namespace (prefix `ip netns exec NAME`); null when nft is missing. */
+/** `nft -j list tables`, optionally inside a namespace (prefix `ip netns exec NAME`); null when nft is not installed. */
 export async function readNftTables(runner: CommandRunner, prefix: readonly string[]): Promise<{ family: string; name: string }[] | null> {
   try {
     return parseNftTables(await must(runner, [...prefix, 'nft', '-j', 'list', 'tables']));

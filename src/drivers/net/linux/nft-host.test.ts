@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PortSpec, SecurityGroupRuleSpec, SecurityGroupSpec } from '../types.js';
-import { allowedSources, buildHostRuleset, CT_MARK, hostRulesetScript, protocolNumber, securityGroupRule } from './nft-host.js';
+import { allowedSources, buildHostRuleset, CT_MARK, hostRulesetScript, protocolNumber, rulesetRevision, securityGroupRule } from './nft-host.js';
 
 const SG = '11111111-2222-4333-8444-555555555555';
 const OTHER = '99999999-2222-4333-8444-555555555555';
@@ -41,40 +41,71 @@ test('nft: a port may send from its MACs and addresses, allowed pairs and their 
   assert.deepEqual(s.v6.map((p) => p.address), ['2001:db8::7', 'fe80::f816:3eff:fe00:3', 'fe80::f816:3eff:fe99:9999']);
 });
 
-test('nft: the host ruleset has an inet table for conntrack and a bridge table dispatching by port', () => {
+test('nft: the host ruleset has an inet table for conntrack and a bridge table with per-port data in named sets', () => {
   const groups: SecurityGroupSpec[] = [{ id: SG, memberAddresses: ['10.0.0.3', '10.0.0.0/30', '2001:db8::3'], rules: [
     rule({ direction: 'egress' }),
     rule({ remoteGroupId: SG }),
     rule({ protocol: 'tcp', portRangeMin: 22, portRangeMax: 22, remoteGroupId: OTHER }),
   ] }, { id: OTHER, memberAddresses: ['172.16.0.1'], rules: [] }];
-  const text = buildHostRuleset({ owner: 'ab', ports: [{ port: port(), bridge: 'kbr1' }], securityGroups: groups, bridges: ['kbr1'], zones: new Map([['kbr1', 42], ['kbr9', 43]]) });
+  const two = port({ id: 'bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee', macAddress: 'fa:16:3e:00:00:04', fixedIps: [{ subnetId: 's', ipAddress: '10.0.0.4' }], securityGroupIds: [SG, OTHER] });
+  const none = port({ id: 'cccccccc-bbbb-4ccc-8ddd-eeeeeeeeeeee', macAddress: 'fa:16:3e:00:00:05', fixedIps: [], securityGroupIds: [] });
+  const text = buildHostRuleset({ owner: 'ab', ports: [{ port: port(), bridge: 'kbr1' }, { port: two, bridge: 'kbr1' }, { port: none, bridge: 'kbr1' }], securityGroups: groups, bridges: ['kbr1'], zones: new Map([['kbr1', 42], ['kbr9', 43]]) });
   assert.match(text, /^table inet kumo_ab \{/);
   assert.match(text, /ct zone set iifname map \{ "kbr1" : 42 \}/);
   assert.ok(!text.includes('kbr9'), 'zones only for bridges with filtered ports');
   assert.match(text, /iifname != \{ "kbr1" \} return/);
   assert.ok(text.includes(`meta mark set meta mark | 0x${CT_MARK.established.toString(16).padStart(8, '0')}`));
   assert.match(text, /table bridge kumo_ab \{/);
-  assert.match(text, /type filter hook prerouting priority -300; policy accept;\n\s+iifname vmap \{ "tapaaaaaaaabbb" : jump as_aaaaaaaabbb \}/);
-  assert.match(text, /hook forward priority 100;[^\n]*\n\s+iifname vmap \{ "tapaaaaaaaabbb" : jump eg_aaaaaaaabbb \}/);
-  assert.match(text, /hook forward priority 110;[^\n]*\n\s+oifname vmap \{ "tapaaaaaaaabbb" : jump in_aaaaaaaabbb \}/);
+  assert.match(text, /set filtered \{ type ifname; elements = \{ "tapaaaaaaaabbb", "tapbbbbbbbbbbb", "tapccccccccbbb" \} \}/);
+  assert.match(text, /set macs \{ type ifname \. ether_addr; elements = \{ "tapaaaaaaaabbb" \. fa:16:3e:00:00:03, /);
+  assert.match(text, /set src4 \{ type ifname \. ether_addr \. ipv4_addr; flags interval; elements = \{ "tapaaaaaaaabbb" \. fa:16:3e:00:00:03 \. 10\.0\.0\.3, "tapbbbbbbbbbbb" \. fa:16:3e:00:00:04 \. 10\.0\.0\.4 \} \}/);
+  assert.match(text, /"tapccccccccbbb" \. fa:16:3e:00:00:05 \. 0\.0\.0\.0/, 'ARP probes allowed');
+  assert.match(text, /"tapaaaaaaaabbb" \. fa:16:3e:00:00:03 \. fe80::f816:3eff:fe00:3/);
+  // One group: straight to its chain; several: a chain that tries each; none: not in the map (dropped).
+  // One group: straight to its chain; several: a chain that tries each; none: not in the map (dropped).
+  assert.match(text, /map egress \{ type ifname : verdict; elements = \{ "tapaaaaaaaabbb" : jump sge_11111111222, /);
+  assert.match(text, /"tapbbbbbbbbbbb" : jump g_[0-9a-f]{12}_e/);
+  assert.ok(!/"tapccccccccbbb" : jump/.test(text));
+  assert.match(text, /chain g_[0-9a-f]{12}_i \{\n\s+jump sgi_11111111222\n\s+jump sgi_99999999222\n/);
   assert.match(text, /set sg4_11111111222 \{ type ipv4_addr; flags interval; auto-merge; elements = \{ 10\.0\.0\.3, 10\.0\.0\.0\/30 \} \}/);
   assert.match(text, /set sg6_11111111222 \{ type ipv6_addr; flags interval; auto-merge; elements = \{ 2001:db8::3 \} \}/);
   assert.match(text, /set sg4_99999999222 .*172\.16\.0\.1/);
-  assert.match(text, /chain in_aaaaaaaabbb \{\n\s+meta mark & 0x00100000 == 0x00100000 accept\n/);
-  assert.match(text, /meta mark & 0x00200000 == 0x00200000 drop\n\s+jump sgi_11111111222\n\s+drop\n  \}/);
   assert.match(text, /chain sgi_11111111222 \{\n\s+ether type ip ip saddr @sg4_11111111222 accept\n\s+ether type ip ip saddr @sg4_99999999222 meta l4proto 6 th dport 22 accept\n/);
-  assert.match(text, /ether type ip ether saddr \. ip saddr != \{ fa:16:3e:00:00:03 \. 10\.0\.0\.3 \} drop/);
+  // Established first, then the basics, then invalid, then the groups, then drop.
+  assert.match(text, /chain ingress \{\n\s+type filter hook forward priority 110; policy accept;\n\s+oifname != @filtered accept\n\s+meta mark & 0x00100000 == 0x00100000 accept\n\s+ether type arp accept\n[^]*meta mark & 0x00200000 == 0x00200000 drop\n\s+oifname vmap @ingress\n\s+drop\n/);
+  assert.match(text, /chain prerouting \{\n\s+type filter hook prerouting priority -300; policy accept;\n\s+iifname != @filtered accept\n/);
+  // The rule count does not grow with ports.
+  const rules = (t: string) => t.split('\n').filter((l) => /^\s{4}\S/.test(l)).length;
+  const many = Array.from({ length: 20 }, (_, i) => ({ port: port({ id: `${String(i).padStart(8, '0')}-bbbb-4ccc-8ddd-eeeeeeeeeeee` }), bridge: 'kbr1' }));
+  assert.equal(rules(buildHostRuleset({ owner: 'ab', ports: many, securityGroups: groups, bridges: ['kbr1'], zones: new Map() })),
+    rules(buildHostRuleset({ owner: 'ab', ports: many.slice(0, 2), securityGroups: groups, bridges: ['kbr1'], zones: new Map() })));
   assert.equal(buildHostRuleset({ owner: 'ab', ports: [], securityGroups: groups, bridges: [], zones: new Map() }), '');
 });
 
-test('nft: a port without any IPv4 address may not send IPv4 at all (but may ask DHCP)', () => {
+test('nft: a port without any IPv4 address has no IPv4 source pair (but may still ask DHCP)', () => {
   const text = buildHostRuleset({ owner: 'ab', ports: [{ port: port({ fixedIps: [] }), bridge: 'kbr1' }], securityGroups: [], bridges: ['kbr1'], zones: new Map() });
-  assert.match(text, /udp sport 68 udp dport 67 return\n\s+ether type ip drop\n/);
-  assert.match(text, /chain eg_aaaaaaaabbb \{\n\s+meta mark & 0x00100000 == 0x00100000 accept\n\s+ether type arp accept\n\s+udp sport 68 udp dport 67 accept\n/);
+  assert.match(text, /set src4 \{ type ifname \. ether_addr \. ipv4_addr; flags interval; \}/);
+  assert.match(text, /udp sport 68 udp dport 67 accept\n\s+ether type ip iifname \. ether saddr \. ip saddr != @src4 drop/);
 });
 
-test('nft: the apply script replaces both tables in one transaction and deletes leftovers', () => {
-  assert.equal(hostRulesetScript('ab', 'RULES\n', ['ip', 'inet']),
-    'table inet kumo_ab\ndelete table inet kumo_ab\ntable bridge kumo_ab\ndelete table bridge kumo_ab\ndelete table ip kumo_ab\nRULES\n');
-  assert.equal(hostRulesetScript('ab', '', ['inet', 'bridge']), 'delete table inet kumo_ab\ndelete table bridge kumo_ab\n');
+test('nft: the apply script replaces both tables in one transaction and deletes the owner\'s tables of other families', () => {
+  const script = hostRulesetScript('ab', 'RULES\n');
+  assert.equal(script, [
+    'table inet kumo_ab', 'delete table inet kumo_ab', 'table bridge kumo_ab', 'delete table bridge kumo_ab', 'table ip kumo_ab', 'delete table ip kumo_ab',
+    'table ip6 kumo_ab', 'delete table ip6 kumo_ab', 'table arp kumo_ab', 'delete table arp kumo_ab', 'table netdev kumo_ab', 'delete table netdev kumo_ab', 'RULES', '',
+  ].join('\n'));
+  assert.ok(hostRulesetScript('ab', '').endsWith('delete table netdev kumo_ab\n'));
+});
+
+test('nft: both tables carry a revision marker that changes with the ruleset', () => {
+  const input = { owner: 'ab', ports: [{ port: port(), bridge: 'kbr1' }], securityGroups: [], bridges: ['kbr1'], zones: new Map() };
+  const text = buildHostRuleset(input);
+  const revision = rulesetRevision(text)!;
+  assert.match(revision, /^rev_[0-9a-f]{16}$/);
+  assert.equal(text.split(`set ${revision} { type ipv4_addr; }`).length, 3, 'one marker in each table');
+  assert.match(text, new RegExp(`^table inet kumo_ab \\{\n  set ${revision} `, 'm'));
+  assert.match(text, new RegExp(`^table bridge kumo_ab \\{\n  set ${revision} `, 'm'));
+  assert.equal(rulesetRevision(buildHostRuleset(input)), revision);
+  assert.notEqual(rulesetRevision(buildHostRuleset({ ...input, zones: new Map([['kbr1', 3]]) })), revision);
+  assert.equal(rulesetRevision(''), null);
 });

@@ -60,13 +60,12 @@ function converged(): HostSnapshot {
   return {
     links: new Map(links.map((l) => [l.name, l])),
     namespaces: new Map([['kt-1', 0], [namespaceName('dhcp', OWNER, NET), 1], [namespaceName('router', OWNER, ROUTER), 2]]),
-    nftTables: [{ family: 'inet', name: 'kumo_ab' }, { family: 'bridge', name: 'kumo_ab' }],
     vxlanFlood: new Map([[vxlanName(NET), ['192.0.2.9']]]),
   };
 }
 
 function input(over: Partial<PlanInput> = {}): PlanInput {
-  return { owner: OWNER, desired, host: converged(), physicalBridges: {}, vxlanLocalIp: '192.0.2.2', zones: new Map([[NET, 5], [EXT, 6]]), conntrackOnAllBridges: false, lastRuleset: null, ...over };
+  return { owner: OWNER, desired, host: converged(), physicalBridges: {}, vxlanLocalIp: '192.0.2.2', zones: new Map([[NET, 5], [EXT, 6]]), conntrackOnAllBridges: false, nftAvailable: true, ...over };
 }
 
 function withLinks(host: HostSnapshot, change: (links: Map<string, LinkState>) => void): HostSnapshot {
@@ -76,7 +75,7 @@ function withLinks(host: HostSnapshot, change: (links: Map<string, LinkState>) =
 }
 
 test('plan: an empty host gets namespaces, bridges, VXLAN, ports and namespace veths, in that order', () => {
-  const plan = buildPlan(input({ host: { links: new Map(), namespaces: new Map([['kt-1', null]]), nftTables: [], vxlanFlood: new Map() } }));
+  const plan = buildPlan(input({ host: { links: new Map(), namespaces: new Map([['kt-1', null]]), vxlanFlood: new Map() } }));
   assert.deepEqual(plan.failures, new Map());
   const lines = plan.ip.script().trim().split('\n');
   const at = (prefix: string) => lines.findIndex((l) => l.startsWith(prefix));
@@ -93,7 +92,7 @@ test('plan: an empty host gets namespaces, bridges, VXLAN, ports and namespace v
   assert.ok(at(`link add ${vxlanName(NET)}`) < at('link add name eth0'));
   assert.ok(at('link add name eth0') < at(`link add name ${dhcpInterfaceName(DP)}`));
   assert.equal(plan.fdb.script(), `fdb append 00:00:00:00:00:00 dev ${vxlanName(NET)} dst 192.0.2.9\n`);
-  assert.ok(plan.nftScript?.startsWith('table inet kumo_ab\ndelete table inet kumo_ab\n'));
+  assert.match(plan.ruleset, /^table inet kumo_ab \{/);
   assert.deepEqual([...plan.securedPorts], [P1]);
   assert.deepEqual(plan.portsUp, [P1, P2]);
   assert.deepEqual(plan.dhcp.map((d) => [d.resourceId, d.fresh]), [[NET, true]]);
@@ -101,18 +100,14 @@ test('plan: an empty host gets namespaces, bridges, VXLAN, ports and namespace v
   assert.deepEqual(plan.removed, []);
 });
 
-test('plan: a converged host needs nothing (and nft is skipped when the ruleset is unchanged)', () => {
-  const first = buildPlan(input());
-  const plan = buildPlan(input({ lastRuleset: first.ruleset }));
+test('plan: a converged host needs nothing', () => {
+  const plan = buildPlan(input());
   assert.equal(plan.ip.size, 0, plan.ip.script());
   assert.equal(plan.fdb.size, 0);
-  assert.equal(plan.nftScript, null);
   assert.deepEqual(plan.failures, new Map());
   assert.deepEqual(plan.dhcp.map((d) => d.fresh), [false]);
   assert.deepEqual(plan.routers.map((r) => r.fresh), [false]);
-  // A deleted table is put back even when this instance applied the same ruleset before.
-  const gone = buildPlan(input({ lastRuleset: first.ruleset, host: { ...converged(), nftTables: [{ family: 'inet', name: 'kumo_ab' }] } }));
-  assert.ok(gone.nftScript);
+  assert.equal(buildPlan(input()).ruleset, plan.ruleset, 'the ruleset is deterministic');
 });
 
 test('plan: drift is repaired: a deleted bridge is recreated and its former ports re-enslaved', () => {
@@ -144,16 +139,14 @@ test('plan: orphans with our label go; Kumo-looking objects of other owners or w
   const namespaces = new Map(host.namespaces);
   namespaces.set(namespaceName('router', OWNER, ORPHAN), 7);
   namespaces.set(namespaceName('router', 'other', ORPHAN), 8);
-  const plan = buildPlan(input({ host: { ...host, namespaces, nftTables: [...host.nftTables!, { family: 'ip', name: 'kumo_ab' }, { family: 'bridge', name: 'kumo_other' }] } }));
+  const plan = buildPlan(input({ host: { ...host, namespaces } }));
   assert.deepEqual(plan.ip.script().trim().split('\n'), [
     `link del dev ${tapName(ORPHAN)}`,
     'link del dev kbrd100000000',
     `netns del ${namespaceName('router', OWNER, ORPHAN)}`,
   ]);
-  assert.deepEqual(plan.removed.map((r) => r.name), [tapName(ORPHAN), 'kbrd100000000', namespaceName('router', OWNER, ORPHAN), 'nft:ip kumo_ab']);
+  assert.deepEqual(plan.removed.map((r) => r.name), [tapName(ORPHAN), 'kbrd100000000', namespaceName('router', OWNER, ORPHAN)]);
   assert.deepEqual(plan.removedNamespaces, [namespaceName('router', OWNER, ORPHAN)]);
-  assert.match(plan.nftScript!, /delete table ip kumo_ab/);
-  assert.ok(!plan.nftScript!.includes('kumo_other'));
 });
 
 test('plan: a wanted name held by someone else is reported and left alone', () => {
@@ -231,8 +224,8 @@ test('plan: admin state down keeps the port plugged but down and not active', ()
 });
 
 test('plan: nft missing fails filtered ports only', () => {
-  const plan = buildPlan(input({ host: { ...converged(), nftTables: null } }));
+  const plan = buildPlan(input({ nftAvailable: false }));
   assert.match(plan.failures.get(P1)!, /nft is not installed/);
   assert.ok(!plan.failures.has(P2));
-  assert.equal(plan.nftScript, null);
+  assert.equal(plan.ruleset, '');
 });

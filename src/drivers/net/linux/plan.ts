@@ -21,13 +21,12 @@ import {
   dhcpInterfaceName,
   linkAlias,
   namespaceName,
-  nftTableName,
   parseLinkAlias,
   parseNamespaceName,
   tapName,
   vxlanName,
 } from './naming.js';
-import { buildHostRuleset, hostRulesetScript } from './nft-host.js';
+import { buildHostRuleset } from './nft-host.js';
 import { routerInterfaces } from './router.js';
 
 export const VXLAN_PORT = 4789;
@@ -43,8 +42,8 @@ export interface PlanInput {
   readonly zones: ReadonlyMap<string, number>;
   /** bridge-nf-call-iptables is on in this namespace: every bridge, mapped ones too, sends its traffic through conntrack. */
   readonly conntrackOnAllBridges: boolean;
-  /** The host ruleset this driver applied last; when equal and the tables exist, nft is not run. */
-  readonly lastRuleset: string | null;
+  /** Whether nft is installed (filtered ports fail without it). */
+  readonly nftAvailable: boolean;
 }
 
 interface NamespaceIntent {
@@ -68,9 +67,7 @@ export interface Plan {
   readonly ip: CommandBatch;
   /** The `bridge -force -batch -` script for VXLAN flood entries. */
   readonly fdb: CommandBatch;
-  /** The `nft -f -` script for the host, or null when the ruleset is in place already. */
-  readonly nftScript: string | null;
-  /** The owner's host ruleset as wanted ('' when no port is filtered). */
+  /** The owner's host ruleset as wanted ('' when no port is filtered); the driver decides whether it must be applied. */
   readonly ruleset: string;
   /** Ports the ruleset filters: if it cannot be applied they must not be plugged or changed. */
   readonly securedPorts: ReadonlySet<string>;
@@ -80,8 +77,8 @@ export interface Plan {
   readonly portsUp: readonly string[];
   readonly dhcp: readonly DhcpIntent[];
   readonly routers: readonly RouterIntent[];
-  /** Orphans this plan removes, by name (`nft:<family> <table>` for tables), with the resource whose failure means it is still there. */
-  readonly removed: readonly { readonly name: string; readonly resourceId: string | null }[];
+  /** Orphan links and namespaces this plan removes, by name, with the resource whose failure means it is still there. */
+  readonly removed: readonly { readonly name: string; readonly resourceId: string }[];
   /** Orphan namespaces the ip batch deletes; processes in them must be stopped first. */
   readonly removedNamespaces: readonly string[];
 }
@@ -120,7 +117,7 @@ export function buildPlan(input: PlanInput): Plan {
   const ports = new CommandBatch();
   const nsLinks = new CommandBatch();
   const fdb = new CommandBatch();
-  const removed: { name: string; resourceId: string | null }[] = [];
+  const removed: { name: string; resourceId: string }[] = [];
 
   // Runs one resource's planning; its lines land in the batches only if all of it succeeded.
   const stage = (resourceId: string, fn: (add: Add) => void): boolean => {
@@ -279,7 +276,7 @@ export function buildPlan(input: PlanInput): Plan {
         if (!place.conntrack) {
           throw new Error(`bridge ${place.bridge} does not pass bridged traffic to conntrack (nf_call_iptables off): security groups cannot be enforced`);
         }
-        if (host.nftTables === null) throw new Error('nft is not installed: security groups cannot be enforced');
+        if (!input.nftAvailable) throw new Error('nft is not installed: security groups cannot be enforced');
       }
       const tap = tapName(port.id);
       const link = ownLink(tap, port.id);
@@ -401,15 +398,8 @@ export function buildPlan(input: PlanInput): Plan {
     bridges: [...new Set(filtered.map((f) => f.bridge))],
     zones,
   });
-  const table = nftTableName(owner);
-  const families = (host.nftTables ?? []).filter((t) => t.name === table).map((t) => t.family);
-  const stale = families.filter((f) => !ruleset || (f !== 'inet' && f !== 'bridge'));
-  const present = families.includes('inet') && families.includes('bridge');
-  const nftScript = (ruleset && (ruleset !== input.lastRuleset || !present)) || stale.length ? hostRulesetScript(owner, ruleset, families) : null;
-  for (const f of stale) removed.push({ name: `nft:${f} ${table}`, resourceId: null });
-
   const ip = new CommandBatch().append(orphanDeletes).append(deletes).append(nsDeletes).append(nsAdds).append(bridges).append(vxlans).append(ports).append(nsLinks);
-  return { ip, fdb, nftScript, ruleset, securedPorts, failures, portsUp, dhcp, routers, removed, removedNamespaces };
+  return { ip, fdb, ruleset, securedPorts, failures, portsUp, dhcp, routers, removed, removedNamespaces };
 }
 
 function safeRouterInterfaces(router: RouterSpec) {
