@@ -6,7 +6,8 @@
  * see plan.ts) and applies: the host ruleset with one `nft -f` (before any link comes up, so a
  * filtered port is never plugged unfiltered), every link and namespace change with one
  * `ip -force -batch`, VXLAN flood entries with one `bridge -batch`, then the insides of the DHCP
- * and router namespaces that are new or changed. Steady state costs the reads only.
+ * and router namespaces that are new or changed. A sync that changes nothing runs the reads and
+ * two `nft list set` probes (see nft-host.ts), nothing else.
  * @module
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -82,6 +83,9 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
   // Until one full table listing has succeeded, nft may be missing, and stale tables of this
   // owner (other families, an older process) are still to be found and reported.
   let tablesListed = false;
+  // This instance has seen (or made) the owner's host tables absent: with nothing to filter, no
+  // need to list the tables again (a listing costs as much as every ruleset on the host).
+  let tablesGone = false;
   let processesScanned = false;
 
   const ownTables = (tables: readonly { family: string; name: string }[]) => tables.filter((t) => t.name === nftTableName(owner));
@@ -222,7 +226,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     // The ruleset first: a filtered port must never be up without its rules.
     let skip = new Set<string>();
     let tables = listed;
-    if (!plan.ruleset && tables === undefined) tables = await readNftTables(exec, []);
+    if (!plan.ruleset && tables === undefined && !tablesGone) tables = await readNftTables(exec, []);
     const staleTables = ownTables(tables ?? []).filter((t) => !plan.ruleset || (t.family !== 'inet' && t.family !== 'bridge'));
     const applyRuleset = plan.ruleset ? !(plan.ruleset === lastRuleset && (await rulesetInPlace(plan.ruleset))) : staleTables.length > 0;
     if (applyRuleset) {
@@ -240,8 +244,11 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
         log.error({ error }, 'applying the host ruleset failed');
       } else {
         lastRuleset = plan.ruleset || null;
+        tablesGone = !plan.ruleset;
         removed.push(...staleTables.map((t) => `nft:${t.family} ${t.name}`));
       }
+    } else if (!plan.ruleset && tables) {
+      tablesGone = true;
     }
     if (tables) tablesListed = true;
 
@@ -318,6 +325,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     removeAll: () =>
       serialize(async () => {
         processesScanned = false;
+        tablesGone = false;
         const report = await converge(EMPTY);
         await rm(zonesFile, { force: true });
         if (report.failures.length) {

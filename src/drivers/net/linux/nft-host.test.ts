@@ -30,6 +30,9 @@ test('nft: security group rules become stateless matches that accept', () => {
   assert.equal(securityGroupRule(rule({ remoteGroupId: OTHER }), known), null);
   assert.equal(securityGroupRule(rule({ remoteIpPrefix: '2001:db8::/32' }), known), null);
   assert.equal(securityGroupRule(rule({ protocol: 'bogus' }), known), null);
+  assert.equal(securityGroupRule(rule({ protocol: 'tcp', portRangeMin: 90, portRangeMax: 80 }), known), null);
+  assert.equal(securityGroupRule(rule({ protocol: 'udp', portRangeMin: 70000, portRangeMax: 70000 }), known), null);
+  assert.equal(securityGroupRule(rule({ protocol: 'icmp', portRangeMin: 300, portRangeMax: null }), known), null);
   assert.equal(protocolNumber('ICMPv6', 6), 58);
   assert.equal(protocolNumber(null, 4), null);
 });

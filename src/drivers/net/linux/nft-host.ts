@@ -31,7 +31,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { PortSpec, SecurityGroupRuleSpec, SecurityGroupSpec } from '../types.js';
-import { linkLocalFromMac, nftAddress, parseCidr, type IpVersion } from './ipaddr.js';
+import { isMac, linkLocalFromMac, nftAddress, parseCidr, type IpVersion } from './ipaddr.js';
 import { nftTableName, shortId, tapName } from './naming.js';
 
 /**
@@ -97,12 +97,16 @@ export function securityGroupRule(rule: SecurityGroupRuleSpec, knownGroups: Read
     parts.push(`meta l4proto ${proto}`);
     const min = rule.portRangeMin;
     const max = rule.portRangeMax;
+    // Out-of-range values would make the one nft transaction, and so every port's rules, fail.
+    const within = (n: number | null, top: number) => n === null || (Number.isInteger(n) && n >= 0 && n <= top);
     if (PORT_PROTOCOLS.has(proto) && (min !== null || max !== null)) {
       const lo = min ?? 1;
       const hi = max ?? lo;
+      if (!within(lo, 65535) || !within(hi, 65535) || lo > hi) return null;
       parts.push(`th dport ${lo === hi ? lo : `${lo}-${hi}`}`);
     } else if (proto === 1 || proto === 58) {
       const icmp = proto === 1 ? 'icmp' : 'icmpv6';
+      if (!within(min, 255) || !within(max, 255)) return null;
       if (min !== null) parts.push(`${icmp} type ${min}`);
       if (min !== null && max !== null) parts.push(`${icmp} code ${max}`);
     }
@@ -131,6 +135,7 @@ export function allowedSources(port: PortSpec): { macs: string[]; v4: SourcePair
   for (const ip of port.fixedIps) add(mac, ip.ipAddress);
   for (const pair of port.allowedAddressPairs) {
     const m = (pair.macAddress ?? mac).toLowerCase();
+    if (!isMac(m)) continue;
     macs.add(m);
     add(m, pair.ipAddress);
   }

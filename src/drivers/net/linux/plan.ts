@@ -272,6 +272,9 @@ export function buildPlan(input: PlanInput): Plan {
       const net = desired.networks.find((n) => n.id === port.networkId)!;
       const mtu = checkMtu(net.mtu);
       if (!isMac(port.macAddress)) throw new Error(`invalid MAC ${port.macAddress}`);
+      for (const pair of port.allowedAddressPairs) {
+        if (pair.macAddress !== null && !isMac(pair.macAddress)) throw new Error(`invalid MAC ${pair.macAddress} in an allowed address pair`);
+      }
       if (port.portSecurityEnabled) {
         if (!place.conntrack) {
           throw new Error(`bridge ${place.bridge} does not pass bridged traffic to conntrack (nf_call_iptables off): security groups cannot be enforced`);
