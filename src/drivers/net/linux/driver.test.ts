@@ -205,7 +205,7 @@ test('driver: removeAll stops dnsmasq and removes links, namespaces, tables and 
     assert.match(nft, new RegExp(`^table inet kumo_${OWNER}\ndelete table inet kumo_${OWNER}\ntable bridge kumo_${OWNER}\ndelete table bridge kumo_${OWNER}\n`));
     assert.ok(!nft.includes('kumo_other') && !nft.includes('{'));
     const ipScript = runner.calls.find((c) => c.argv.join(' ') === 'ip -force -batch -')!.input;
-    assert.equal(ipScript, [tapName(P1), tapName(P2), tapName(DP)].map((t) => `link del dev ${t}\n`).join('') + `link del dev ${bridgeName(NET)}\nnetns del ${DHCP_NS}\n`);
+    assert.equal(ipScript, `netns del ${DHCP_NS}\n` + [tapName(P1), tapName(P2), tapName(DP)].map((t) => `link del dev ${t}\n`).join('') + `link del dev ${bridgeName(NET)}\n`);
     assert.deepEqual(readdirSync(stateDir), []);
   } finally {
     done();

@@ -141,9 +141,9 @@ test('plan: orphans with our label go; Kumo-looking objects of other owners or w
   namespaces.set(namespaceName('router', 'other', ORPHAN), 8);
   const plan = buildPlan(input({ host: { ...host, namespaces } }));
   assert.deepEqual(plan.ip.script().trim().split('\n'), [
+    `netns del ${namespaceName('router', OWNER, ORPHAN)}`,
     `link del dev ${tapName(ORPHAN)}`,
     'link del dev kbrd100000000',
-    `netns del ${namespaceName('router', OWNER, ORPHAN)}`,
   ]);
   assert.deepEqual(plan.removed.map((r) => r.name), [tapName(ORPHAN), 'kbrd100000000', namespaceName('router', OWNER, ORPHAN)]);
   assert.deepEqual(plan.removedNamespaces, [namespaceName('router', OWNER, ORPHAN)]);

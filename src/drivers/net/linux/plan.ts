@@ -8,8 +8,8 @@
  * - Every wanted name is reserved before anything is planned, so a resource that fails this time
  *   is retried next time, not removed as an orphan.
  * - A resource whose planning fails contributes no lines at all (no half-built objects).
- * - Deletions run first (ports, then VXLAN devices, then bridges), then namespaces, bridges,
- *   VXLAN devices, ports and the veths into DHCP and router namespaces.
+ * - Deletions run first (orphan namespaces, then ports, VXLAN devices, bridges), then new
+ *   namespaces, bridges, VXLAN devices, ports and the veths into DHCP and router namespaces.
  * @module
  */
 import type { DhcpPortSpec, HostNetworkState, NetworkSpec, PortSpec, RouterSpec } from '../types.js';
@@ -401,7 +401,10 @@ export function buildPlan(input: PlanInput): Plan {
     bridges: [...new Set(filtered.map((f) => f.bridge))],
     zones,
   });
-  const ip = new CommandBatch().append(orphanDeletes).append(deletes).append(nsDeletes).append(nsAdds).append(bridges).append(vxlans).append(ports).append(nsLinks);
+  // Orphan namespaces go first: whoever watches sees them gone no later than their links (deleting
+  // a veth takes ~20 ms, a batch of them long enough to be observed half done), and the explicit
+  // deletes of their veths that follow tolerate the kernel having removed them already.
+  const ip = new CommandBatch().append(nsDeletes).append(orphanDeletes).append(deletes).append(nsAdds).append(bridges).append(vxlans).append(ports).append(nsLinks);
   return { ip, fdb, ruleset, securedPorts, failures, portsUp, dhcp, routers, removed, removedNamespaces };
 }
 
