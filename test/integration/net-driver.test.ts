@@ -5,13 +5,13 @@
  * between namespaces, what the far side sees as the source address. Everything a test creates is
  * removed in its `after`, by the driver's removeAll for the driver's objects.
  */
-import { test, type TestContext } from 'node:test';
+import { after, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createNetDriver } from '../../src/drivers/net/index.js';
 import type {
   HostNetworkState, NetDriver, NetworkSpec, PortSpec, RouterSpec, SecurityGroupRuleSpec, SecurityGroupSpec, SubnetSpec,
@@ -105,6 +105,10 @@ const ping = (ns: string, ip: string, extra: string[] = []) => succeeds('ip', ['
 const pingsEventually = (ns: string, ip: string, extra: string[] = []) => eventually(() => ping(ns, ip, extra));
 
 let udhcpcScript: string | undefined;
+after(() => {
+  if (udhcpcScript) rmSync(dirname(udhcpcScript), { recursive: true, force: true });
+});
+
 /** busybox udhcpc in `ns` with a script that applies the lease; returns the leased address. */
 async function dhcpLease(ns: string): Promise<string> {
   if (!udhcpcScript) {
