@@ -17,13 +17,22 @@ function compile(schema: TSchema): TypeCheck<TSchema> {
   return check;
 }
 
+function validationError(check: TypeCheck<TSchema>, data: unknown): KumoError {
+  const first = check.Errors(data).First();
+  const field = first?.path.replace(/^\//, '') || 'body';
+  return new KumoError('ERR_VALIDATION', `Invalid input for field '${field}': ${first?.message ?? 'is invalid'}.`);
+}
+
 export function lazyValidatorCompiler({ schema }: { schema: unknown }) {
   let check: TypeCheck<TSchema> | undefined;
   return (data: unknown) => {
     check ??= compile(schema as TSchema);
-    if (check.Check(data)) return { value: data };
-    const first = check.Errors(data).First();
-    const field = first?.path.replace(/^\//, '') || 'body';
-    return { error: new KumoError('ERR_VALIDATION', `Invalid input for field '${field}': ${first?.message ?? 'is invalid'}.`) };
+    return check.Check(data) ? { value: data } : { error: validationError(check, data) };
   };
+}
+
+/** Checks `data` against `schema` inside a handler (bodies whose shape decides which schema applies); throws the same 400 as route validation. */
+export function assertValid(schema: TSchema, data: unknown): void {
+  const check = compile(schema);
+  if (!check.Check(data)) throw validationError(check, data);
 }

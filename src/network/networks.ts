@@ -182,6 +182,13 @@ export async function updateNetwork(deps: NetworkDeps, caller: Caller, id: strin
 export async function deleteNetwork(deps: NetworkDeps, caller: Caller, id: string): Promise<void> {
   await deps.db.transaction().execute(async (trx) => {
     await getOwnNetwork(trx, caller, id);
+    // Floating IPs nobody uses go with their external network, as in Neutron.
+    const idle = await trx.selectFrom('network_floating_ip').select(['id', 'floating_port_id']).where('floating_network_id', '=', id).where('port_id', 'is', null).execute();
+    if (idle.length) {
+      await trx.deleteFrom('network_floating_ip').where('id', 'in', idle.map((f) => f.id)).execute();
+      await trx.deleteFrom('network_ip_allocation').where('owner', 'in', idle.map((f) => f.floating_port_id)).execute();
+      await trx.deleteFrom('network_port').where('id', 'in', idle.map((f) => f.floating_port_id)).execute();
+    }
     // DHCP ports belong to the network itself and go with it, as in Neutron.
     const dhcpPorts = (await trx.selectFrom('network_port').select('id').where('network_id', '=', id).where('device_owner', '=', 'network:dhcp').execute()).map((p) => p.id);
     if (dhcpPorts.length) {

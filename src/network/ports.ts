@@ -221,12 +221,15 @@ export async function insertPort(deps: NetworkDeps, trx: Db, p: NewPort): Promis
 export async function createPort(deps: NetworkDeps, caller: Caller, input: PortInput): Promise<{ port: PortTable; fixedIps: FixedIp[] }> {
   if (!input.network_id) throw badInput("'network_id' is required.");
   if (input.mac_address !== undefined && !MAC.test(input.mac_address.toLowerCase())) throw badInput(`'${input.mac_address}' is not a valid MAC address.`);
-  if (input.mac_address !== undefined && !caller.isAdmin) throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:mac_address) is disallowed by policy.');
   checkBindingPolicy(caller, input, 'create');
   const pairs = input.allowed_address_pairs === undefined ? [] : validatePairs(input.allowed_address_pairs);
   if (input.fixed_ips !== undefined && !Array.isArray(input.fixed_ips)) throw badInput('fixed_ips must be a list.');
   // Resolved before the port's transaction: it may create the project's default group in one of its own.
   const target = await getNetwork(deps.db, caller, input.network_id);
+  // Neutron's policy: the network's owner (or an admin) may choose a port's MAC.
+  if (input.mac_address !== undefined && !caller.isAdmin && target.project_id !== caller.projectId) {
+    throw neutronError('ERR_FORBIDDEN', 'PolicyNotAuthorized', '(rule:create_port:mac_address) is disallowed by policy.');
+  }
   const projectId = input.project_id ?? input.tenant_id ?? caller.projectId;
   const portSecurity = input.port_security_enabled ?? target.port_security_enabled === 1;
   const groups = await portSecurityGroups(deps, deps.db, caller, projectId, input.security_groups, portSecurity, input.device_owner ?? '');

@@ -181,14 +181,23 @@ export async function createRule(deps: NetworkDeps, caller: Caller, input: RuleI
   const protocol = normalizeProtocol(input.protocol);
   const min = input.port_range_min ?? null;
   const max = input.port_range_max ?? null;
+  // Neutron's attribute check comes first, whatever the protocol.
+  for (const port of [min, max]) {
+    if (port !== null && (!Number.isInteger(port) || port < 0 || port > 65535)) throw neutronError('ERR_VALIDATION', 'InvalidInput', `Invalid input for operation: Invalid value for port ${port}.`);
+  }
   if (protocol !== null && WITH_PORTS.includes(protocol)) {
-    if ((min === null) !== (max === null)) throw neutronError('ERR_VALIDATION', 'SecurityGroupInvalidPortRange', 'For TCP/UDP protocols, port_range_min must be <= port_range_max and both must be given.');
-    if (min !== null && (min < 1 || max! > 65535 || min > max!)) throw neutronError('ERR_VALIDATION', 'SecurityGroupInvalidPortRange', `Invalid port range ${min}:${max}: ports must be 1-65535 and port_range_min <= port_range_max.`);
+    if (min === 0 || max === 0) throw neutronError('ERR_VALIDATION', 'SecurityGroupInvalidPortValue', 'Invalid value for port 0.');
+    if ((min !== null || max !== null) && !(min !== null && max !== null && min <= max)) {
+      throw neutronError('ERR_VALIDATION', 'SecurityGroupInvalidPortRange', 'For TCP/UDP protocols, port_range_min must be <= port_range_max');
+    }
   } else if (protocol !== null && ICMP.includes(protocol)) {
-    if (min === null && max !== null) throw neutronError('ERR_VALIDATION', 'SecurityGroupMissingIcmpType', 'ICMP code (port-range-max) is given without an ICMP type (port-range-min).');
-    if ((min !== null && (min < 0 || min > 255)) || (max !== null && (max < 0 || max > 255))) throw neutronError('ERR_VALIDATION', 'SecurityGroupInvalidIcmpValue', 'ICMP type and code must be 0-255.');
+    for (const [value, field, attr] of [[min, 'type', 'port_range_min'], [max, 'code', 'port_range_max']] as const) {
+      if (value !== null && value > 255) throw neutronError('ERR_VALIDATION', 'SecurityGroupInvalidIcmpValue', `Invalid value for ICMP ${field} (${attr}) ${value}. It must be 0 to 255.`);
+    }
+    if (min === null && max !== null) throw neutronError('ERR_VALIDATION', 'SecurityGroupMissingIcmpType', `ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`);
   } else if (min !== null || max !== null) {
-    throw neutronError('ERR_VALIDATION', 'SecurityGroupInvalidPortRange', 'Port ranges need a protocol with ports (tcp, udp, sctp, ...) or icmp.');
+    throw neutronError('ERR_VALIDATION', protocol === null ? 'SecurityGroupProtocolRequiredWithPorts' : 'SecurityGroupInvalidProtocolForPort',
+      protocol === null ? 'Must also specify protocol if port range is given.' : `Invalid protocol ${protocol} for port range, only supported for TCP, UDP, UDPLITE, SCTP, DCCP and ICMP protocols.`);
   }
   if (ethertype === 'IPv4' && protocol !== null && ['icmpv6', 'ipv6-icmp', '58'].includes(protocol)) throw badInput('ICMPv6 rules need ethertype IPv6.');
   let prefix: string | null = null;

@@ -1,5 +1,5 @@
 import type { Db } from '../store/database.js';
-import type { SubnetTable } from './schema.js';
+import type { NetworkTable, SubnetTable } from './schema.js';
 import { badInput, fromJsonArray, markChanged, neutronError, neutronTime } from './context.js';
 import { checkQuota } from './quotas.js';
 import type { Caller, NetworkDeps } from './context.js';
@@ -58,7 +58,8 @@ export function renderSubnet(row: SubnetTable) {
 export async function visibleSubnets(db: Db, caller: Caller): Promise<SubnetTable[]> {
   let q = db.selectFrom('network_subnet').innerJoin('network_network', 'network_network.id', 'network_subnet.network_id').selectAll('network_subnet');
   if (!caller.isAdmin) {
-    q = q.where((eb) => eb.or([eb('network_subnet.project_id', '=', caller.projectId), eb('network_network.shared', '=', 1), eb('network_network.external', '=', 1)]));
+    // Neutron's get_subnet policy: owner or shared network; an external network alone is not enough.
+    q = q.where((eb) => eb.or([eb('network_subnet.project_id', '=', caller.projectId), eb('network_network.shared', '=', 1)]));
   }
   return q.execute();
 }
@@ -66,11 +67,13 @@ export async function visibleSubnets(db: Db, caller: Caller): Promise<SubnetTabl
 export async function getSubnet(db: Db, caller: Caller, id: string): Promise<SubnetTable> {
   const row = await db.selectFrom('network_subnet').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw subnetNotFound(id);
+  let network: NetworkTable;
   try {
-    await getNetwork(db, caller, row.network_id);
+    network = await getNetwork(db, caller, row.network_id);
   } catch {
     throw subnetNotFound(id);
   }
+  if (!caller.isAdmin && row.project_id !== caller.projectId && network.shared !== 1) throw subnetNotFound(id);
   return row;
 }
 

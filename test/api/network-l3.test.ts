@@ -177,6 +177,48 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(theirs.map((g: { project_id: string }) => g.project_id), [projectId]);
     });
 
+    test('bulk create is all or none; fixed_ips filters; MACs by the network owner; external subnets stay private', async () => {
+      const bulk = await k.request('POST', `${N}/networks`, { token: member, body: { networks: [{ name: 'bulk-1' }, { name: 'bulk-2' }] } });
+      assert.equal(bulk.statusCode, 201, bulk.body);
+      const nets = json(bulk.body).networks as { id: string; name: string }[];
+      assert.deepEqual(nets.map((n) => n.name), ['bulk-1', 'bulk-2']);
+      const before = (await k.request('GET', `${N}/subnets`, { token: admin })).body;
+      const half = await k.request('POST', `${N}/subnets`, { token: member, body: { subnets: [{ network_id: nets[0].id, cidr: '10.70.0.0/24' }, { network_id: nets[1].id, cidr: 'nonsense' }] } });
+      assert.equal(half.statusCode, 400);
+      assert.equal((await k.request('GET', `${N}/subnets`, { token: admin })).body, before, 'the first subnet of a failed bulk create is gone again');
+      const sub = json((await post(member, 'subnet', { network_id: nets[0].id, cidr: '10.70.0.0/24' })).body).subnet;
+      const ports = json((await k.request('POST', `${N}/ports`, { token: member, body: { ports: [{ network_id: nets[0].id, mac_address: 'fa:16:3e:00:00:01' }, { network_id: nets[0].id }] } })).body).ports;
+      assert.equal(ports[0].mac_address, 'fa:16:3e:00:00:01', "the network's owner may choose a MAC");
+      const ip = ports[1].fixed_ips[0].ip_address;
+      const found = json((await k.request('GET', `${N}/ports?fixed_ips=ip_address%3D${ip}`, { token: member })).body).ports;
+      assert.deepEqual(found.map((p: { id: string }) => p.id), [ports[1].id]);
+      assert.equal(json((await k.request('GET', `${N}/ports?fixed_ips=subnet_id%3D${sub.id}`, { token: member })).body).ports.length, 2);
+      assert.equal((await k.request('GET', `${N}/ports?fixed_ips=colour%3Dred`, { token: member })).statusCode, 400);
+      assert.deepEqual(json((await k.request('GET', `${N}/subnets?network_id=${publicNet.id}`, { token: member })).body).subnets, []);
+      assert.ok(json((await k.request('GET', `${N}/networks/${publicNet.id}`, { token: member })).body).network.subnets.length === 1, 'the external network itself is visible');
+      for (const p of ports) await k.request('DELETE', `${N}/ports/${p.id}`, { token: member });
+      for (const n of nets) assert.equal((await k.request('DELETE', `${N}/networks/${n.id}`, { token: member })).statusCode, 204);
+    });
+
+    test("security group rule ranges get Neutron's messages; an external network goes with its idle floating IPs", async () => {
+      const sg = json((await post(member, 'security_group', { name: 'ranges' })).body).security_group;
+      const cases: [string, number | null, number | null, string][] = [
+        ['tcp', -16, 80, 'Invalid value for port -16'], ['tcp', 80, 79, 'port_range_min must be <= port_range_max'], ['tcp', 80, 65536, 'Invalid value for port 65536'],
+        ['tcp', null, 6, 'port_range_min must be <= port_range_max'], ['icmp', 1, 256, 'Invalid value for ICMP code'], ['icmp', null, 6, 'ICMP type (port-range-min) is missing'],
+        ['icmp', 300, 1, 'Invalid value for ICMP type'], [null as unknown as string, 22, 22, 'Must also specify protocol'],
+      ];
+      for (const [protocol, min, max, message] of cases) {
+        const res = await post(member, 'security_group_rule', { security_group_id: sg.id, direction: 'ingress', protocol, port_range_min: min, port_range_max: max });
+        assert.equal(res.statusCode, 400, `${protocol} ${min}:${max}`);
+        assert.ok(errorOf(res).message.includes(message), `${errorOf(res).message} should say ${message}`);
+      }
+      const ext = json((await post(admin, 'network', { name: 'short-lived', 'router:external': true })).body).network;
+      await post(admin, 'subnet', { network_id: ext.id, cidr: '198.18.0.0/24' });
+      const fip = json((await post(member, 'floatingip', { floating_network_id: ext.id })).body).floatingip;
+      assert.equal((await k.request('DELETE', `${N}/networks/${ext.id}`, { token: admin })).statusCode, 204);
+      assert.equal((await k.request('GET', `${N}/floatingips/${fip.id}`, { token: member })).statusCode, 404);
+    });
+
     test('quota on ports holds under concurrent creates', async () => {
       const { net } = await tenantSubnet('q-net', '10.30.0.0/24');
       const used = json((await k.request('GET', `${N}/quotas/${projectId}/details`, { token: member })).body).quota.port.used as number;

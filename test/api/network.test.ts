@@ -209,7 +209,7 @@ for (const dialect of DIALECTS) {
         [{ ...rule, protocol: 'bogus' }, 'SecurityGroupRuleInvalidProtocol'],
         [{ ...rule, remote_ip_prefix: '2001:db8::/64' }, 'SecurityGroupRuleParameterConflict'],
         [{ ...rule, remote_group_id: def.id }, 'SecurityGroupRemoteGroupAndRemoteIpPrefix'],
-        [{ ...rule, protocol: null }, 'SecurityGroupInvalidPortRange'],
+        [{ ...rule, protocol: null }, 'SecurityGroupProtocolRequiredWithPorts'],
       ];
       for (const [body, type] of bad) {
         const res = await post(member, 'security_group_rule', body);

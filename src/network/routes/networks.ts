@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { applyListQuery } from '../listing.js';
 import { createNetwork, deleteNetwork, getNetwork, renderNetwork, subnetIdsByNetwork, updateNetwork, visibleNetworks } from '../networks.js';
 import type { NetworkInput } from '../networks.js';
-import { caller, project, queryOf, resourceBody, selfUrl } from './common.js';
+import { caller, createAllOrNone, createBodies, project, queryOf, resourceBody, selfUrl } from './common.js';
 import type { NetworkRouteEnv } from './common.js';
 
 const ATTRS = [
@@ -40,10 +40,12 @@ export function registerNetworkRoutes(app: FastifyInstance, env: NetworkRouteEnv
     const { items, links } = applyListQuery(await render(await visibleNetworks(deps.db, c), c), queryOf(request), selfUrl(env, request));
     return { networks: items, ...(links.length ? { networks_links: links } : {}) };
   });
-  app.post('/v2.0/networks', { schema: { body: NetworkBody } }, async (request, reply) => {
+  app.post('/v2.0/networks', async (request, reply) => {
     const c = caller(env, request);
-    const row = await createNetwork(deps, c, resourceBody<NetworkInput>(request.body, 'network', ATTRS));
-    return reply.status(201).send({ network: (await render([row], c))[0] });
+    const { inputs, bulk } = createBodies<NetworkInput>(request.body, 'network', 'networks', NetworkBody, ATTRS);
+    const rows = await createAllOrNone(inputs, (input) => createNetwork(deps, c, input), (row) => deleteNetwork(deps, c, row.id));
+    const rendered = await render(rows, c);
+    return reply.status(201).send(bulk ? { networks: rendered } : { network: rendered[0] });
   });
   app.get('/v2.0/networks/:id', async (request) => {
     const c = caller(env, request);

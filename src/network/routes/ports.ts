@@ -2,10 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { applyListQuery } from '../listing.js';
 import { createPort, deletePort, fixedIpsByPort, getPort, renderPort, updatePort, visiblePorts } from '../ports.js';
-import type { PortInput } from '../ports.js';
+import type { FixedIp, PortInput } from '../ports.js';
+import { badInput } from '../context.js';
 import type { PortTable } from '../schema.js';
 import type { Caller } from '../context.js';
-import { caller, project, queryOf, resourceBody, selfUrl } from './common.js';
+import { caller, createAllOrNone, createBodies, project, queryOf, resourceBody, selfUrl } from './common.js';
 import type { NetworkRouteEnv } from './common.js';
 
 const ATTRS = [
@@ -31,6 +32,22 @@ const PortBody = Type.Object({
   }, { additionalProperties: true }),
 }, { additionalProperties: true });
 
+/**
+ * Neutron's `fixed_ips=ip_address=X` / `fixed_ips=subnet_id=Y` filter (repeatable): a port
+ * matches when one of its addresses has one of the asked values for every key given.
+ */
+function matchesFixedIps(fixedIps: FixedIp[], filter: string | string[] | undefined): boolean {
+  if (filter === undefined) return true;
+  const wanted = new Map<string, string[]>();
+  for (const item of Array.isArray(filter) ? filter : [filter]) {
+    const at = item.indexOf('=');
+    const key = at < 0 ? '' : item.slice(0, at);
+    if (key !== 'ip_address' && key !== 'subnet_id') throw badInput(`fixed_ips filters are ip_address=ADDRESS or subnet_id=ID, got '${item}'.`);
+    wanted.set(key, [...(wanted.get(key) ?? []), item.slice(at + 1)]);
+  }
+  return fixedIps.some((f) => [...wanted].every(([key, vals]) => vals.includes(f[key as keyof FixedIp])));
+}
+
 export function registerPortRoutes(app: FastifyInstance, env: NetworkRouteEnv): void {
   const { deps } = env;
   const render = async (rows: PortTable[], c: Caller) => {
@@ -39,13 +56,17 @@ export function registerPortRoutes(app: FastifyInstance, env: NetworkRouteEnv): 
   };
   app.get('/v2.0/ports', async (request) => {
     const c = caller(env, request);
-    const { items, links } = applyListQuery(await render(await visiblePorts(deps.db, c), c), queryOf(request), selfUrl(env, request));
+    const { fixed_ips: fixedIpFilter, ...rest } = queryOf(request);
+    const rendered = (await render(await visiblePorts(deps.db, c), c)).filter((p) => matchesFixedIps(p.fixed_ips, fixedIpFilter));
+    const { items, links } = applyListQuery(rendered, rest, selfUrl(env, request));
     return { ports: items, ...(links.length ? { ports_links: links } : {}) };
   });
-  app.post('/v2.0/ports', { schema: { body: PortBody } }, async (request, reply) => {
+  app.post('/v2.0/ports', async (request, reply) => {
     const c = caller(env, request);
-    const { port, fixedIps } = await createPort(deps, c, resourceBody<PortInput>(request.body, 'port', ATTRS));
-    return reply.status(201).send({ port: renderPort(port, fixedIps, c) });
+    const { inputs, bulk } = createBodies<PortInput>(request.body, 'port', 'ports', PortBody, ATTRS);
+    const created = await createAllOrNone(inputs, (input) => createPort(deps, c, input), ({ port }) => deletePort(deps, c, port.id));
+    const rendered = created.map(({ port, fixedIps }) => renderPort(port, fixedIps, c));
+    return reply.status(201).send(bulk ? { ports: rendered } : { port: rendered[0] });
   });
   app.get('/v2.0/ports/:id', async (request) => {
     const c = caller(env, request);

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { applyListQuery } from '../listing.js';
 import { createSubnet, deleteSubnet, getSubnet, renderSubnet, updateSubnet, visibleSubnets } from '../subnets.js';
 import type { SubnetInput } from '../subnets.js';
-import { caller, project, queryOf, resourceBody, selfUrl } from './common.js';
+import { caller, createAllOrNone, createBodies, project, queryOf, resourceBody, selfUrl } from './common.js';
 import type { NetworkRouteEnv } from './common.js';
 
 const ATTRS = [
@@ -33,9 +33,11 @@ export function registerSubnetRoutes(app: FastifyInstance, env: NetworkRouteEnv)
     const { items, links } = applyListQuery((await visibleSubnets(deps.db, c)).map(renderSubnet), queryOf(request), selfUrl(env, request));
     return { subnets: items, ...(links.length ? { subnets_links: links } : {}) };
   });
-  app.post('/v2.0/subnets', { schema: { body: SubnetBody } }, async (request, reply) => {
-    const row = await createSubnet(deps, caller(env, request), resourceBody<SubnetInput>(request.body, 'subnet', ATTRS));
-    return reply.status(201).send({ subnet: renderSubnet(row) });
+  app.post('/v2.0/subnets', async (request, reply) => {
+    const c = caller(env, request);
+    const { inputs, bulk } = createBodies<SubnetInput>(request.body, 'subnet', 'subnets', SubnetBody, ATTRS);
+    const rows = await createAllOrNone(inputs, (input) => createSubnet(deps, c, input), (row) => deleteSubnet(deps, c, row.id));
+    return reply.status(201).send(bulk ? { subnets: rows.map(renderSubnet) } : { subnet: renderSubnet(rows[0]) });
   });
   app.get('/v2.0/subnets/:id', async (request) => {
     const row = await getSubnet(deps.db, caller(env, request), (request.params as { id: string }).id);

@@ -20,6 +20,7 @@ const EXTENSIONS = [
   { alias: 'ext-gw-mode', name: 'Neutron L3 Configurable external gateway mode', description: 'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway' },
   { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project' },
   { alias: 'quota_details', name: 'Quota details management support', description: 'Expose functions for quotas usage statistics per project' },
+  { alias: 'tag', name: 'Tag support', description: 'Enables to set tag on resources.' },
   { alias: 'standard-attr-tag', name: 'Tag support for resources with standard attribute: network, subnet, port, router, floatingip', description: 'Enables to set tag on resources with standard attribute.' },
 ].map((e) => ({ ...e, links: [] as unknown[], updated: '2022-09-01T00:00:00-00:00' }));
 
