@@ -226,18 +226,23 @@ async function groupSpecs(db: Db, ports: PortSpec[], allPorts: PortTable[], ips:
 export async function recordHostNetworkStatus(deps: NetworkDeps, scope: HostScope, plan: HostPlan, report: SyncReport): Promise<void> {
   const failed = new Set(report.failures.map((f) => f.resourceId));
   const active = new Set(report.activePorts);
+  const now = neutronTime(deps.now());
+  const bound = new Set(plan.boundPortIds);
   const want = new Map<string, { status: string; vif: string }>();
   for (const id of plan.boundPortIds) want.set(id, { status: active.has(id) && !failed.has(id) ? 'ACTIVE' : 'DOWN', vif: failed.has(id) ? 'binding_failed' : 'bridge' });
   for (const p of plan.servicePorts) want.set(p.portId, { status: failed.has(p.resourceId) ? 'DOWN' : 'ACTIVE', vif: 'bridge' });
-  const now = neutronTime(deps.now());
   if (want.size) {
     const rows = await deps.db.selectFrom('network_port').select(['id', 'status', 'vif_type', 'host_id', 'revision_number']).where('id', 'in', [...want.keys()]).execute();
     for (const row of rows) {
       const w = want.get(row.id)!;
-      if (row.status === w.status && row.vif_type === w.vif && row.host_id) continue;
-      await deps.db.updateTable('network_port')
-        .set({ status: w.status, vif_type: w.vif, host_id: row.host_id || scope.host, updated_at: now, revision_number: row.revision_number + 1 })
-        .where('id', '=', row.id).execute();
+      // A port unbound or moved since the plan was made is not this host's to report on.
+      if (bound.has(row.id) && row.host_id !== scope.host) continue;
+      if (row.status === w.status && row.vif_type === w.vif && row.host_id === scope.host) continue;
+      let update = deps.db.updateTable('network_port')
+        .set({ status: w.status, vif_type: w.vif, host_id: scope.host, updated_at: now, revision_number: row.revision_number + 1 })
+        .where('id', '=', row.id);
+      if (bound.has(row.id)) update = update.where('host_id', '=', scope.host);
+      await update.execute();
     }
   }
   for (const f of plan.floatingIps) {
