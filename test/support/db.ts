@@ -31,6 +31,13 @@ export async function freshDatabase(dialect: TestDialect, dir: string): Promise<
     drop: async () => {
       const c = new pg.Client({ connectionString: adminUrl });
       await c.connect();
+      // pg's Pool.end() resolves before its connections have finished closing; a forced drop
+      // would kill them mid-close and their error would surface in whatever test runs next.
+      for (let i = 0; i < 100; i++) {
+        const { rows } = await c.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+        if (rows[0].n === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
       await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await c.end();
     },
