@@ -85,7 +85,7 @@ async function ensureDhcpPort(deps: NetworkDeps, network: NetworkTable, dhcpSubn
  * The desired data plane of `scope.host`. On the network node this may first create or
  * complete DHCP ports (a write of its own, which moves the revision once more).
  */
-export async function planHostNetwork(deps: NetworkDeps, scope: HostScope): Promise<HostPlan> {
+export async function planHostNetwork(deps: NetworkDeps, scope: HostScope, dhcpPortsEnsured = false): Promise<HostPlan> {
   const { db } = deps;
   const allPorts = await db.selectFrom('network_port').selectAll().execute();
   const bound = allPorts.filter((p) => p.host_id === scope.host && !SERVICE_OWNERS.includes(p.device_owner));
@@ -101,7 +101,7 @@ export async function planHostNetwork(deps: NetworkDeps, scope: HostScope): Prom
   const subnets = networkIds.size ? await db.selectFrom('network_subnet').selectAll().where('network_id', 'in', [...networkIds]).execute() : [];
 
   const ips = await fixedIpsByPort(db, allPorts.map((p) => p.id));
-  if (scope.networkNode) {
+  if (scope.networkNode && !dhcpPortsEnsured) {
     let created = false;
     for (const n of networks) {
       const dhcpSubnets = subnets.filter((s) => s.network_id === n.id && s.enable_dhcp === 1 && s.ip_version === 4);
@@ -109,11 +109,16 @@ export async function planHostNetwork(deps: NetworkDeps, scope: HostScope): Prom
       const existing = allPorts.find((p) => p.network_id === n.id && p.device_owner === DHCP_OWNER);
       const before = existing ? (ips.get(existing.id) ?? []) : [];
       if (!existing || dhcpSubnets.some((s) => !before.some((f) => f.subnet_id === s.id))) {
-        await ensureDhcpPort(deps, n, dhcpSubnets, existing, before);
-        created = true;
+        try {
+          await ensureDhcpPort(deps, n, dhcpSubnets, existing, before);
+          created = true;
+        } catch (err) {
+          // A full subnet must not stop the rest of the host: that network goes without DHCP until an address frees up.
+          deps.logger.warn({ err, network: n.id }, 'no address for the DHCP port');
+        }
       }
     }
-    if (created) return planHostNetwork(deps, scope);
+    if (created) return planHostNetwork(deps, scope, true);
   }
 
   const subnetById = new Map(subnets.map((s) => [s.id, s]));

@@ -106,6 +106,15 @@ for (const dialect of DIALECTS) {
       assert.ok(!driver.last.networks.some((n) => n.id === net.id));
     });
 
+    test('a subnet too full for a DHCP port does not stop the host: its port still goes ACTIVE', async () => {
+      const net = await post('network', { name: 'tiny' });
+      await post('subnet', { network_id: net.id, cidr: '10.90.0.0/30', ip_version: 4 });
+      const port = await post('port', { network_id: net.id, 'binding:host_id': 'test-host' });
+      await settled();
+      assert.equal((await show('port', port.id)).status, 'ACTIVE');
+      assert.equal(driver.last.networks.find((n) => n.id === net.id)!.dhcpPort, null);
+    });
+
     test('a router is planned with its interfaces, gateway and floating IPs, which become ACTIVE', async () => {
       const ext = await post('network', { name: 'agent-public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public' });
       await post('subnet', { network_id: ext.id, cidr: '192.0.2.0/24', ip_version: 4, enable_dhcp: false });
