@@ -139,6 +139,19 @@ describe('network data plane through kumo up and the Neutron API', { skip: isRoo
     assert.ok(await ping(b2.ns, '10.0.0.50'));
     assert.equal(await ping(a1.ns, '10.0.0.50'), false);
 
+    // Bad input changes nothing on the host either.
+    const hostView = async () => [await ownedLinks(), await sh('ip', ['netns', 'list']), await sh('nft', ['list', 'tables'])].join('\n');
+    const before = await hostView();
+    const refused = async (method: string, path: string, body: unknown) => {
+      const res = await fetch(`${live.url}${path}`, { method, headers: { 'x-auth-token': token, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      return res.status;
+    };
+    assert.equal(await refused('POST', `${N}/ports`, { port: { network_id: netB.id, fixed_ips: [{ ip_address: '10.0.0.50' }], 'binding:host_id': host } }), 409);
+    assert.equal(await refused('POST', `${N}/subnets`, { subnet: { network_id: netA.id, cidr: '10.0.0.0/33', ip_version: 4 } }), 400);
+    assert.equal(await refused('DELETE', `${N}/networks/${netA.id}`, {}), 409);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(await hostView(), before);
+
     // A router with SNAT: the outside sees the router's gateway address.
     const router = await create('router', { name: 'r', project_id: projectA, external_gateway_info: { network_id: pub.id } });
     await api('PUT', `${N}/routers/${router.id}/add_router_interface`, { subnet_id: subA.id });
