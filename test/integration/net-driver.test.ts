@@ -5,44 +5,21 @@
  * between namespaces, what the far side sees as the source address. Everything a test creates is
  * removed in its `after`, by the driver's removeAll for the driver's objects.
  */
-import { after, test, type TestContext } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { createNetDriver } from '../../src/drivers/net/index.js';
 import type {
   HostNetworkState, NetDriver, NetworkSpec, PortSpec, RouterSpec, SecurityGroupRuleSpec, SecurityGroupSpec, SubnetSpec,
 } from '../../src/drivers/net/types.js';
 import { bridgeName, tapName, vxlanName } from '../../src/drivers/net/linux/naming.js';
 import { createSilentLogger } from '../../src/log.js';
+import { dhcpLease as lease, endpointNamespace, eventually, isRoot, peerEchoServer, sh, succeeds, tcpPeerAddress } from '../support/netns.js';
 
-const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : 'needs root (creates bridges, namespaces, nftables tables and dnsmasq)';
-
-function sh(cmd: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { timeout: options.timeoutMs ?? 20_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout));
-    // Most commands exit without reading stdin; writing to them anyway would raise EPIPE.
-    child.stdin?.on('error', () => undefined);
-    if (options.input !== undefined) child.stdin?.end(options.input);
-    else child.stdin?.end();
-  });
-}
-const succeeds = (cmd: string, args: readonly string[], timeoutMs?: number) => sh(cmd, args, { timeoutMs }).then(() => true, () => false);
-
-/** Polls `check` until it is true or the deadline passes; returns the last result. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 8_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const hex = (n: number) => randomBytes(n).toString('hex');
 const mac = () => `fa:16:3e:${hex(1)}:${hex(1)}:${hex(1)}`;
@@ -54,7 +31,7 @@ class Env {
   readonly stateDir = mkdtempSync(join(tmpdir(), 'kumo-net-it-'));
   readonly driver: NetDriver;
   readonly #namespaces: string[] = [];
-  readonly #children: ChildProcess[] = [];
+  readonly #servers: { stop(): void }[] = [];
   readonly #links: string[] = [];
 
   constructor(t: TestContext) {
@@ -63,11 +40,9 @@ class Env {
   }
 
   async endpoint(): Promise<string> {
-    const name = `kt-${hex(4)}`;
-    await sh('ip', ['netns', 'add', name]);
-    this.#namespaces.push(name);
-    await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-    return name;
+    const ns = await endpointNamespace();
+    this.#namespaces.push(ns.name);
+    return ns.name;
   }
 
   /** A link the test made itself (not the driver's); deleted in cleanup. */
@@ -75,19 +50,12 @@ class Env {
     this.#links.push(name);
   }
 
-  /** A TCP server in `ns` that answers each connection with the peer address it sees. */
   async echoServer(ns: string, port: number): Promise<void> {
-    const code = `require('net').createServer(c=>c.end(c.remoteAddress.replace('::ffff:',''))).listen(${port},'0.0.0.0',()=>console.log('ready'))`;
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.#children.push(child);
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.once('data', () => resolve());
-      child.once('exit', (c) => reject(new Error(`echo server in ${ns} exited ${c}`)));
-    });
+    this.#servers.push(await peerEchoServer(ns, port));
   }
 
   async cleanup(): Promise<void> {
-    for (const c of this.#children) c.kill('SIGKILL');
+    for (const server of this.#servers) server.stop();
     await this.driver.removeAll().catch((err: unknown) => console.error(`removeAll(${this.owner}):`, err));
     for (const ns of this.#namespaces) await sh('ip', ['netns', 'del', ns]).catch(() => undefined);
     for (const l of this.#links) await sh('ip', ['link', 'del', l]).catch(() => undefined);
@@ -95,41 +63,10 @@ class Env {
   }
 }
 
-/** From `ns`, connects to ip:port and returns what the echo server answered; null when no connection. */
-async function tcpPeer(ns: string, ip: string, port: number): Promise<string | null> {
-  const code = `const c=require('net').connect(${port},'${ip}');let d='';c.setTimeout(2500,()=>process.exit(2));c.on('data',x=>d+=x);c.on('end',()=>{console.log(d);process.exit(0)});c.on('error',()=>process.exit(1))`;
-  return sh('ip', ['netns', 'exec', ns, process.execPath, '-e', code], { timeoutMs: 10_000 }).then((o) => o.trim(), () => null);
-}
-
+const tcpPeer = tcpPeerAddress;
 const ping = (ns: string, ip: string, extra: string[] = []) => succeeds('ip', ['netns', 'exec', ns, 'busybox', 'ping', '-c', '1', '-W', '1', ...extra, ip]);
 const pingsEventually = (ns: string, ip: string, extra: string[] = []) => eventually(() => ping(ns, ip, extra));
-
-let udhcpcScript: string | undefined;
-after(() => {
-  if (udhcpcScript) rmSync(dirname(udhcpcScript), { recursive: true, force: true });
-});
-
-/** busybox udhcpc in `ns` with a script that applies the lease; returns the leased address. */
-async function dhcpLease(ns: string): Promise<string> {
-  if (!udhcpcScript) {
-    udhcpcScript = join(mkdtempSync(join(tmpdir(), 'kumo-udhcpc-')), 'apply.sh');
-    writeFileSync(udhcpcScript, [
-      '#!/bin/sh',
-      'case "$1" in bound|renew)',
-      '  ip addr flush dev "$interface"',
-      '  ip addr add "$ip/$mask" dev "$interface"',
-      '  [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"',
-      '  echo "lease $ip" ;;',
-      'esac',
-      '',
-    ].join('\n'));
-    chmodSync(udhcpcScript, 0o755);
-  }
-  const out = await sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', 'eth0', '-n', '-q', '-f', '-t', '8', '-T', '1', '-s', udhcpcScript], { timeoutMs: 30_000 });
-  const m = /lease (\S+)/.exec(out);
-  if (!m) throw new Error(`no lease in ${ns}: ${out}`);
-  return m[1];
-}
+const dhcpLease = async (ns: string) => (await lease(ns)).ip;
 
 async function addAddress(ns: string, cidr: string, gateway?: string): Promise<void> {
   await sh('ip', ['-n', ns, 'addr', 'add', cidr, 'dev', 'eth0']);

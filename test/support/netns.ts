@@ -4,21 +4,35 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 export const isRoot = process.getuid?.() === 0;
 
-export function sh(cmd: string, args: string[], timeoutMs = 20_000): Promise<string> {
+/** Runs a command (argv, no shell), optionally feeding `input`; resolves with stdout, rejects with stderr. */
+export function sh(cmd: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { timeout: timeoutMs }, (err, stdout, stderr) => (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+    const child = execFile(cmd, args, { timeout: options.timeoutMs ?? 20_000 }, (err, stdout, stderr) =>
+      (err ? reject(new Error(`${cmd} ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout)));
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input ?? '');
   });
 }
 
 /** Whether the command exits 0 (within its timeout). */
-export const succeeds = (cmd: string, args: string[], timeoutMs?: number) => sh(cmd, args, timeoutMs).then(() => true, () => false);
+export const succeeds = (cmd: string, args: readonly string[], timeoutMs?: number) => sh(cmd, args, { timeoutMs }).then(() => true, () => false);
+
+/** Polls `check` until it is true or the deadline passes; returns the last result. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 8_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 export const randomTag = (n = 6) => randomBytes(n).toString('hex').slice(0, n);
 
@@ -31,6 +45,9 @@ export async function endpointNamespace(tag = randomTag()): Promise<{ name: stri
 }
 
 let udhcpcScript: string | undefined;
+process.once('exit', () => {
+  if (udhcpcScript) rmSync(dirname(udhcpcScript), { recursive: true, force: true });
+});
 
 /** Runs busybox udhcpc on `ifname` in `ns` until it has a lease, applies it, and returns the address. */
 export async function dhcpLease(ns: string, ifname = 'eth0'): Promise<{ ip: string; router: string | null }> {
@@ -48,7 +65,7 @@ export async function dhcpLease(ns: string, ifname = 'eth0'): Promise<{ ip: stri
     ].join('\n'));
     chmodSync(udhcpcScript, 0o755);
   }
-  const out = await sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '10', '-T', '1', '-s', udhcpcScript], 30_000);
+  const out = await sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '10', '-T', '1', '-s', udhcpcScript], { timeoutMs: 30_000 });
   const m = /lease (\S+) ?(\S*)/.exec(out);
   if (!m) throw new Error(`no lease in ${ns}: ${out}`);
   return { ip: m[1], router: m[2] || null };
@@ -73,5 +90,5 @@ const CLIENT = `const c=require('net').connect(+process.argv[2],process.argv[1])
 
 /** Connects from `ns` to ip:port; the address the server saw, or null when no connection was made. */
 export async function tcpPeerAddress(ns: string, ip: string, port: number): Promise<string | null> {
-  return sh('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, ip, String(port)], 10_000).then((o) => o.trim(), () => null);
+  return sh('ip', ['netns', 'exec', ns, process.execPath, '-e', CLIENT, ip, String(port)], { timeoutMs: 10_000 }).then((o) => o.trim(), () => null);
 }
