@@ -27,12 +27,15 @@ import type { NetDriver } from './drivers/net/types.js';
 import { newUuid } from './network/context.js';
 import type { NetworkDeps } from './network/context.js';
 import { networkController } from './network/controller.js';
+import type { ContainerDeps } from './container/context.js';
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
     { type: 'identity', name: 'keystone', description: 'Kumo identity (Keystone v3)', url: `${config.publicUrl}${SERVICE_PREFIXES.identity}/v3` },
     // openstacksdk appends /v2.0 itself: the catalog URL is the service root.
     { type: 'network', name: 'neutron', description: 'Kumo networking (Neutron v2.0)', url: `${config.publicUrl}${SERVICE_PREFIXES.network}` },
+    // zunclient strips a trailing /v1 and finds the version document at what is left.
+    { type: 'container', name: 'zun', description: 'Kumo containers (Zun v1)', url: `${config.publicUrl}${SERVICE_PREFIXES.container}/v1` },
   ];
 }
 
@@ -82,7 +85,8 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     await bootstrapIdentity(identity, { adminPassword, adminPasswordHash, region: config.region, services: catalogServices(config) });
     const changes = new ChangeSignal();
     const network: NetworkDeps = { db, config, logger: logger.child({ service: 'network' }), now, newId: newUuid, changes };
-    const app = await buildApp({ config, db, logger, identity, network });
+    const container: ContainerDeps = { db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network, hosts: undefined };
+    const app = await buildApp({ config, db, logger, identity, network, container });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);

@@ -14,6 +14,8 @@ import type { IdentityDeps } from '../identity/context.js';
 import { validateToken } from '../identity/tokens.js';
 import { networkApi } from '../network/api.js';
 import type { NetworkDeps } from '../network/context.js';
+import { containerApi } from '../container/api.js';
+import type { ContainerDeps } from '../container/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
 import { lazyValidatorCompiler } from './validation.js';
 
@@ -23,10 +25,11 @@ export interface AppDeps {
   logger: Logger;
   identity: IdentityDeps;
   network: NetworkDeps;
+  container: ContainerDeps;
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
-export const SERVICE_PREFIXES = { identity: '/identity', network: '/network' } as const;
+export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container' } as const;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -75,5 +78,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const auth = { validate: (token: string) => validateToken(deps.identity, token), identityUri };
   await app.register(identityApi(deps.identity, auth), { prefix: SERVICE_PREFIXES.identity });
   await app.register(networkApi(deps.network, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
+  await app.register(containerApi(deps.container, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.container}`), { prefix: SERVICE_PREFIXES.container });
   return app;
 }

@@ -47,6 +47,11 @@ export const renderNeutronError: ErrorBodyRenderer = (err) => ({
   NeutronError: { type: err.kind ?? NEUTRON_DEFAULT_TYPES[err.status] ?? 'NeutronException', message: err.message, detail: '' },
 });
 
+/** Zun (and Magnum): {"errors": [{"status", "code", "title", "detail", "request_id", "links"}]} */
+export const renderZunError: ErrorBodyRenderer = (err, request) => ({
+  errors: [{ request_id: String(request.id ?? ''), code: err.kind ?? '', status: err.status, title: titleOf(err.status), detail: err.message, links: [] }],
+});
+
 /**
  * `identityUri` goes into `WWW-Authenticate` on every 401, whichever code path raised it
  * (a missing token, a failed login, a revoked token).

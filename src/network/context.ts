@@ -3,24 +3,14 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
-import type { KumoConfig } from '../config.js';
 import { KumoError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import { bumpRevision, readRevision } from '../store/revision.js';
-import type { ChangeSignal } from '../store/revision.js';
+import type { ServiceDeps } from '../service-deps.js';
 import type { ValidatedToken } from '../identity/tokens.js';
 
-export interface NetworkDeps {
-  readonly db: Db;
-  readonly config: KumoConfig;
-  readonly logger: Logger;
-  readonly now: () => number;
-  readonly newId: () => string;
-  /** Told after every successful write, so the local agent need not wait for its poll. */
-  readonly changes: ChangeSignal;
-}
+export type NetworkDeps = ServiceDeps;
 
 export const newUuid = (): string => randomUUID();
 

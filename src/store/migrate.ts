@@ -13,6 +13,7 @@ import { networkPortsMigration } from './migrations/0004_network_ports.js';
 import { networkSecurityGroupsMigration } from './migrations/0005_network_security_groups.js';
 import { networkRoutersMigration } from './migrations/0006_network_routers.js';
 import { networkPortBindingMigration } from './migrations/0007_network_port_binding.js';
+import { containerMigration } from './migrations/0008_container.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -23,6 +24,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0005_network_security_groups': networkSecurityGroupsMigration,
     '0006_network_routers': networkRoutersMigration,
     '0007_network_port_binding': networkPortBindingMigration,
+    '0008_container': containerMigration,
   };
 }
 

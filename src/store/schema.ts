@@ -4,6 +4,7 @@
  */
 import type { IdentityTables } from '../identity/schema.js';
 import type { NetworkTables } from '../network/schema.js';
+import type { ContainerTables } from '../container/schema.js';
 
 export interface RevisionTable {
   /** The counter's name, e.g. `identity`. */
@@ -12,6 +13,6 @@ export interface RevisionTable {
   value: number;
 }
 
-export interface Database extends IdentityTables, NetworkTables {
+export interface Database extends IdentityTables, NetworkTables, ContainerTables {
   kumo_revision: RevisionTable;
 }

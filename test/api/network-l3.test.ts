@@ -16,13 +16,7 @@ for (const dialect of DIALECTS) {
     before(async () => {
       k = await startTestKumo(dialect);
       admin = await k.adminToken();
-      const V3 = '/identity/v3';
-      const project = JSON.parse((await k.request('POST', `${V3}/projects`, { token: admin, body: { project: { name: 'tenant-l3' } } })).body).project;
-      projectId = project.id;
-      const user = JSON.parse((await k.request('POST', `${V3}/users`, { token: admin, body: { user: { name: 'bob', password: 'pw' } } })).body).user;
-      const role = JSON.parse((await k.request('GET', `${V3}/roles?name=member`, { token: admin })).body).roles[0];
-      await k.request('PUT', `${V3}/projects/${project.id}/users/${user.id}/roles/${role.id}`, { token: admin });
-      member = await k.login('bob', 'pw', 'tenant-l3');
+      ({ token: member, projectId } = await k.member('tenant-l3', 'bob'));
       publicNet = json((await post(admin, 'network', { name: 'public', 'router:external': true, 'provider:network_type': 'flat', 'provider:physical_network': 'public' })).body).network;
       assert.equal((await post(admin, 'subnet', { network_id: publicNet.id, cidr: '203.0.113.0/24', ip_version: 4, enable_dhcp: false })).statusCode, 201);
     });

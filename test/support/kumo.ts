@@ -21,6 +21,8 @@ export interface TestKumo {
   /** A project-scoped token for the user (password method). */
   login(user: string, password: string, project?: string): Promise<string>;
   adminToken(): Promise<string>;
+  /** A new project with a new user holding `member` in it, and that user's project-scoped token. */
+  member(projectName: string, userName: string): Promise<{ token: string; projectId: string }>;
   close(): Promise<void>;
 }
 
@@ -61,6 +63,15 @@ export async function startTestKumo(dialect: TestDialect, options: { tokenExpira
     request,
     login,
     adminToken: async () => (admin ??= await login('admin', kumo.adminPassword)),
+    member: async (projectName, userName) => {
+      const token = (admin ??= await login('admin', kumo.adminPassword));
+      const V3 = '/identity/v3';
+      const project = JSON.parse((await request('POST', `${V3}/projects`, { token, body: { project: { name: projectName } } })).body).project;
+      const user = JSON.parse((await request('POST', `${V3}/users`, { token, body: { user: { name: userName, password: 'pw' } } })).body).user;
+      const role = JSON.parse((await request('GET', `${V3}/roles?name=member`, { token })).body).roles[0];
+      await request('PUT', `${V3}/projects/${project.id}/users/${user.id}/roles/${role.id}`, { token });
+      return { token: await login(userName, 'pw', projectName), projectId: project.id as string };
+    },
     close: async () => {
       await kumo.close();
       await db.drop();

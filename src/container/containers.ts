@@ -1,0 +1,361 @@
+/**
+ * Zun containers as desired state: the API validates, records what the user wants and which
+ * ports the container has, and returns; the agent's container controller drives the host there
+ * and writes status back. Actions are checked against Zun's state table first, so a refused
+ * action changes nothing.
+ * @module
+ */
+import type { Db } from '../store/database.js';
+import {
+  adoptWorkloadPort, createWorkloadPort, defaultProjectNetwork, releaseWorkloadPorts, resolveNetworkRef, workloadAddresses,
+} from '../network/workload-ports.js';
+import { containerNotFound, invalid, markContainersChanged, zunError, zunTime } from './context.js';
+import type { Caller, ContainerDeps } from './context.js';
+import type { ContainerTable } from './schema.js';
+import { checkContainerQuota } from './quotas.js';
+
+export const ZUN_DEVICE_OWNER = 'compute:kuryr';
+
+export interface RestartPolicy { Name: 'no' | 'always' | 'on-failure' | 'unless-stopped'; MaximumRetryCount: number }
+
+export interface NetRequest { network?: string; port?: string; 'v4-fixed-ip'?: string; 'v6-fixed-ip'?: string; preserve_on_delete?: boolean }
+
+/** What the agent needs to run the container, kept as one JSON document. */
+export interface ContainerSpecRecord {
+  command: string[] | null;
+  entrypoint: string[] | null;
+  environment: Record<string, string>;
+  workdir: string | null;
+  labels: Record<string, string>;
+  hostname: string | null;
+  restart_policy: RestartPolicy;
+  auto_remove: boolean;
+  interactive: boolean;
+  tty: boolean;
+  security_groups: string[];
+  image_pull_policy: string | null;
+  runtime: string;
+  exposed_ports: Record<string, unknown>;
+}
+
+export interface PortRecord { id: string; adopted: boolean }
+
+export interface ContainerInput {
+  name?: string | null;
+  image?: string;
+  command?: string[] | string | null;
+  entrypoint?: string[] | null;
+  cpu?: number | string | null;
+  memory?: number | string | null;
+  disk?: number | string | null;
+  environment?: Record<string, string> | null;
+  workdir?: string | null;
+  labels?: Record<string, string> | null;
+  hostname?: string | null;
+  restart_policy?: { Name?: string; MaximumRetryCount?: number | string | null } | null;
+  auto_remove?: boolean | null;
+  interactive?: boolean | null;
+  tty?: boolean | null;
+  image_driver?: string | null;
+  image_pull_policy?: string | null;
+  security_groups?: string[] | null;
+  nets?: NetRequest[] | null;
+  runtime?: string | null;
+  exposed_ports?: Record<string, unknown> | null;
+  [key: string]: unknown;
+}
+
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+/** Linux's limit for one argument string is 128 KiB; Zun has none, runc fails late. */
+const MAX_COMMAND_BYTES = 128 * 1024;
+const DEFAULT_CPU = 1;
+const DEFAULT_MEMORY_MIB = 2048;
+const MAX_CPU = 64;
+const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGSTOP', 'SIGCONT'];
+
+export const specOf = (row: ContainerTable): ContainerSpecRecord => JSON.parse(row.spec) as ContainerSpecRecord;
+export const portsOf = (row: ContainerTable): PortRecord[] => JSON.parse(row.port_ids) as PortRecord[];
+
+/** Zun's state table: which statuses allow which action. */
+const VALID_STATES: Record<string, string[]> = {
+  delete: ['Created', 'Error', 'Stopped', 'Deleted', 'Dead'],
+  delete_after_stop: ['Running', 'Created', 'Error', 'Stopped', 'Deleted', 'Dead', 'Paused'],
+  start: ['Created', 'Stopped', 'Error'],
+  stop: ['Running'],
+  reboot: ['Created', 'Running', 'Stopped', 'Error'],
+  pause: ['Running'],
+  unpause: ['Paused'],
+  kill: ['Running'],
+  execute: ['Running'],
+  update: ['Created', 'Running', 'Stopped', 'Paused'],
+  top: ['Running'],
+  stats: ['Running'],
+  logs: ['Created', 'Error', 'Paused', 'Running', 'Stopped', 'Unknown'],
+  get_archive: ['Created', 'Paused', 'Running', 'Stopped'],
+  put_archive: ['Created', 'Paused', 'Running', 'Stopped'],
+};
+
+export function checkState(row: ContainerTable, action: string): void {
+  if (!VALID_STATES[action].includes(row.status)) {
+    throw zunError('ERR_CONFLICT', `Cannot ${action.replace(/_/g, ' ')} container ${row.uuid} in ${row.status} state.`);
+  }
+}
+
+export async function renderContainer(deps: ContainerDeps, row: ContainerTable, baseUrl: string) {
+  const spec = specOf(row);
+  return {
+    uuid: row.uuid,
+    links: [
+      { href: `${baseUrl}/v1/containers/${row.uuid}`, rel: 'self' },
+      { href: `${baseUrl}/containers/${row.uuid}`, rel: 'bookmark' },
+    ],
+    name: row.name,
+    image: row.image,
+    command: spec.command ?? [],
+    status: row.status,
+    status_reason: row.status_reason,
+    status_detail: row.status_detail,
+    task_state: row.task_state,
+    cpu: row.cpu,
+    memory: row.memory_mib === null ? null : String(row.memory_mib),
+    environment: spec.environment,
+    workdir: spec.workdir,
+    ports: Object.keys(spec.exposed_ports).map((p) => Number(p.split('/')[0])).filter(Number.isFinite),
+    hostname: spec.hostname,
+    labels: spec.labels,
+    addresses: await workloadAddresses(deps.network, portsOf(row).map((p) => p.id)),
+    image_pull_policy: spec.image_pull_policy,
+    host: row.host,
+    restart_policy: spec.restart_policy,
+    interactive: spec.interactive,
+    tty: spec.tty,
+    image_driver: row.image_driver,
+    security_groups: spec.security_groups,
+    auto_remove: spec.auto_remove,
+    runtime: spec.runtime,
+    disk: row.disk_gib ?? 0,
+    auto_heal: false,
+    privileged: false,
+    healthcheck: {},
+    cpu_policy: 'shared',
+    registry_id: null,
+    entrypoint: spec.entrypoint ?? [],
+    user_id: row.user_id,
+    project_id: row.project_id,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+export async function visibleContainers(db: Db, caller: Caller, allProjects: boolean): Promise<ContainerTable[]> {
+  if (allProjects && !caller.isAdmin) throw zunError('ERR_FORBIDDEN', 'Policy doesn\'t allow container:get_all_all_projects to be performed.');
+  let q = db.selectFrom('container_container').selectAll().where('desired', '!=', 'deleted').orderBy('created_at');
+  if (!allProjects) q = q.where('project_id', '=', caller.projectId);
+  return q.execute();
+}
+
+/** By UUID, or by name within the caller's project (Zun resolves names server-side). */
+export async function getContainer(db: Db, caller: Caller, ident: string, allProjects = false): Promise<ContainerTable> {
+  const scoped = (q: ReturnType<typeof base>) => (caller.isAdmin && allProjects ? q : q.where('project_id', '=', caller.projectId));
+  const base = () => db.selectFrom('container_container').selectAll().where('desired', '!=', 'deleted');
+  const byId = await scoped(base().where('uuid', '=', ident)).executeTakeFirst();
+  if (byId) return byId;
+  const byName = await scoped(base().where('name', '=', ident)).execute();
+  if (byName.length > 1) throw zunError('ERR_CONFLICT', `Multiple containers exist with same name ${ident}. Please use the container uuid instead.`);
+  if (!byName.length) throw containerNotFound(ident);
+  return byName[0];
+}
+
+function positiveNumber(field: string, value: number | string | null | undefined, max: number): number | null {
+  if (value === undefined || value === null || value === '') return null;
+  const n = typeof value === 'number' ? value : /^[0-9]*(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw invalid(`Invalid input for field/attribute ${field}. Value: ${String(value)}. It must be a number greater than 0 and at most ${max}.`);
+  return n;
+}
+
+function memoryMib(value: number | string | null | undefined): number | null {
+  if (value === undefined || value === null || value === '') return null;
+  const text = String(value);
+  const m = /^([0-9]+)([kKmMgG]?)$/.exec(text);
+  if (!m) throw invalid(`Invalid input for field/attribute memory. Value: ${text}. It must be a number of MiB (e.g. 512), optionally with a unit k, m or g.`);
+  const n = Number(m[1]);
+  const mib = m[2].toLowerCase() === 'g' ? n * 1024 : m[2].toLowerCase() === 'k' ? Math.ceil(n / 1024) : n;
+  if (mib < 4) throw invalid(`Invalid input for field/attribute memory. Value: ${text}. It must be at least 4 MiB.`);
+  return mib;
+}
+
+function restartPolicy(input: ContainerInput['restart_policy'], autoRemove: boolean): RestartPolicy {
+  if (!input) return { Name: 'no', MaximumRetryCount: 0 };
+  const name = input.Name;
+  if (name !== 'no' && name !== 'always' && name !== 'on-failure' && name !== 'unless-stopped') {
+    throw invalid(`Invalid input for field/attribute restart_policy. Value: ${String(name)}. Name must be one of no, always, on-failure, unless-stopped.`);
+  }
+  const count = Number(input.MaximumRetryCount ?? 0);
+  if (!Number.isInteger(count) || count < 0) throw invalid(`Invalid input for field/attribute restart_policy. MaximumRetryCount must be a non-negative integer.`);
+  if (count > 0 && name !== 'on-failure') throw invalid(`maximum retry count not valid with restart policy of ${name}.`);
+  if (autoRemove && name !== 'no') throw invalid('Conflicting options: auto_remove with a restart policy other than no.');
+  return { Name: name, MaximumRetryCount: count };
+}
+
+function commandOf(value: ContainerInput['command']): string[] | null {
+  if (value === undefined || value === null) return null;
+  const list = typeof value === 'string' ? (value.match(/"[^"]*"|'[^']*'|\S+/g) ?? []).map((t) => t.replace(/^["']|["']$/g, '')) : value;
+  if (!Array.isArray(list) || list.some((a) => typeof a !== 'string')) throw invalid('Invalid input for field/attribute command: it must be a list of strings.');
+  if (Buffer.byteLength(list.join(' ')) > MAX_COMMAND_BYTES) throw invalid(`Invalid input for field/attribute command: it is longer than ${MAX_COMMAND_BYTES} bytes.`);
+  return list;
+}
+
+export interface CreateOptions { run: boolean; host: string | null; baseUrl: string }
+
+export async function createContainer(deps: ContainerDeps, caller: Caller, input: ContainerInput, options: CreateOptions): Promise<ContainerTable> {
+  if (typeof input.image !== 'string' || input.image.length < 2) throw invalid("Invalid input for field/attribute image. A container needs an image (at least 2 characters).");
+  const name = input.name ?? `zun-${deps.newId().slice(0, 8)}`;
+  if (!NAME.test(name) || name.length > 255) throw invalid(`Invalid input for field/attribute name. Value: ${name}. It must match ${NAME.source}.`);
+  const driver = input.image_driver ?? 'docker';
+  if (driver !== 'docker' && driver !== 'glance') throw invalid(`Invalid input for field/attribute image_driver. Value: ${driver}. It must be docker or glance.`);
+  if (driver === 'glance') throw zunError('ERR_VALIDATION', 'The glance image driver needs the image service, which this Kumo does not have yet; use image_driver docker.');
+  const cpu = positiveNumber('cpu', input.cpu, MAX_CPU) ?? DEFAULT_CPU;
+  const memory = memoryMib(input.memory) ?? DEFAULT_MEMORY_MIB;
+  const disk = positiveNumber('disk', input.disk, 1024);
+  const autoRemove = input.auto_remove === true;
+  const spec: ContainerSpecRecord = {
+    command: commandOf(input.command),
+    entrypoint: input.entrypoint ?? null,
+    environment: input.environment ?? {},
+    workdir: input.workdir ?? null,
+    labels: input.labels ?? {},
+    hostname: input.hostname ?? null,
+    restart_policy: restartPolicy(input.restart_policy, autoRemove),
+    auto_remove: autoRemove,
+    interactive: input.interactive === true,
+    tty: input.tty ?? input.interactive === true,
+    security_groups: [...new Set(input.security_groups ?? [])],
+    image_pull_policy: input.image_pull_policy ?? null,
+    runtime: input.runtime ?? 'runc',
+    exposed_ports: input.exposed_ports ?? {},
+  };
+  if (spec.runtime !== 'runc') throw invalid(`Invalid input for field/attribute runtime. Value: ${spec.runtime}. The runtimes here: runc.`);
+  for (const [k, v] of Object.entries(spec.environment)) if (typeof v !== 'string') throw invalid(`Invalid input for field/attribute environment: the value of ${k} must be a string.`);
+
+  // Networks are resolved before anything is written, so a bad one changes nothing.
+  const nets = input.nets ?? [];
+  const wanted: { networkId?: string; portId?: string; fixedIps: string[] }[] = [];
+  for (const n of nets) {
+    if (n.port) wanted.push({ portId: n.port, fixedIps: [] });
+    else if (n.network) wanted.push({ networkId: (await resolveNetworkRef(deps.network, caller, n.network)).id, fixedIps: [n['v4-fixed-ip'], n['v6-fixed-ip']].filter((x): x is string => !!x) });
+    else throw invalid('Invalid input for field/attribute nets: each entry needs a network or a port.');
+  }
+  if (!wanted.length) wanted.push({ networkId: (await defaultProjectNetwork(deps.network, { projectId: caller.projectId, isAdmin: false })).id, fixedIps: [] });
+
+  const now = zunTime(deps.now());
+  const row: ContainerTable = {
+    uuid: deps.newId(), project_id: caller.projectId, user_id: caller.userId, name, image: input.image, image_driver: driver,
+    spec: JSON.stringify(spec), cpu, memory_mib: memory, disk_gib: disk, host: options.host,
+    desired: options.run ? 'running' : 'created', status: 'Creating', status_reason: null, status_detail: null, task_state: null,
+    exit_code: null, restart_count: 0, port_ids: '[]', created_at: now, updated_at: now,
+  };
+  await deps.db.transaction().execute(async (trx) => {
+    const taken = await trx.selectFrom('container_container').select('uuid').where('project_id', '=', caller.projectId).where('name', '=', name).where('desired', '!=', 'deleted').executeTakeFirst();
+    if (taken) throw zunError('ERR_CONFLICT', `A container with name ${name} already exists.`);
+    await checkContainerQuota(trx, caller.projectId, { containers: 1, cpu, memory, disk: disk ?? 0 });
+    // Inserted not yet visible to the agent (no host) until its ports exist.
+    await trx.insertInto('container_container').values({ ...row, host: null }).execute();
+  });
+  const ports: PortRecord[] = [];
+  try {
+    for (const w of wanted) {
+      ports.push(w.portId
+        ? { id: await adoptWorkloadPort(deps.network, { projectId: caller.projectId, isAdmin: false }, w.portId, row.uuid, ZUN_DEVICE_OWNER), adopted: true }
+        : { id: await createWorkloadPort(deps.network, { projectId: caller.projectId, isAdmin: false }, { networkId: w.networkId!, fixedIps: w.fixedIps, securityGroups: spec.security_groups, deviceId: row.uuid, deviceOwner: ZUN_DEVICE_OWNER }), adopted: false });
+    }
+  } catch (err) {
+    await releaseWorkloadPorts(deps.network, ports);
+    await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
+    throw err;
+  }
+  const final = { ...row, port_ids: JSON.stringify(ports) };
+  await deps.db.transaction().execute(async (trx) => {
+    await trx.updateTable('container_container').set({ port_ids: final.port_ids, host: final.host }).where('uuid', '=', row.uuid).execute();
+    await markContainersChanged(trx);
+  });
+  return final;
+}
+
+/** Moves a container's desired state (and the status users see meanwhile) in one write. */
+async function setDesired(deps: ContainerDeps, row: ContainerTable, patch: Partial<ContainerTable>): Promise<ContainerTable> {
+  const next = { ...row, ...patch, updated_at: zunTime(deps.now()) };
+  await deps.db.transaction().execute(async (trx) => {
+    await trx.updateTable('container_container').set(next).where('uuid', '=', row.uuid).execute();
+    await markContainersChanged(trx);
+  });
+  return next;
+}
+
+export async function startContainer(deps: ContainerDeps, row: ContainerTable): Promise<ContainerTable> {
+  checkState(row, 'start');
+  return setDesired(deps, row, { desired: 'running', task_state: 'container_starting' });
+}
+
+export async function stopContainer(deps: ContainerDeps, row: ContainerTable, timeout: number): Promise<ContainerTable> {
+  checkState(row, 'stop');
+  return setDesired(deps, row, { desired: 'stopped', task_state: 'container_stopping', status_detail: `stop timeout ${timeout}` });
+}
+
+export async function rebootContainer(deps: ContainerDeps, row: ContainerTable, timeout: number): Promise<ContainerTable> {
+  checkState(row, 'reboot');
+  return setDesired(deps, row, { desired: 'running', status: 'Restarting', task_state: 'container_rebooting', status_detail: `stop timeout ${timeout}` });
+}
+
+export async function pauseContainer(deps: ContainerDeps, row: ContainerTable): Promise<ContainerTable> {
+  checkState(row, 'pause');
+  return setDesired(deps, row, { desired: 'paused', task_state: 'container_pausing' });
+}
+
+export async function unpauseContainer(deps: ContainerDeps, row: ContainerTable): Promise<ContainerTable> {
+  checkState(row, 'unpause');
+  return setDesired(deps, row, { desired: 'running', task_state: 'container_unpausing' });
+}
+
+export function checkSignal(signal: string | undefined): string {
+  const s = (signal ?? 'SIGKILL').toUpperCase();
+  const name = /^\d+$/.test(s) ? s : s.startsWith('SIG') ? s : `SIG${s}`;
+  if (!/^\d+$/.test(name) && !SIGNALS.includes(name)) throw invalid(`Invalid input for field/attribute signal. Value: ${signal}. Use one of ${SIGNALS.join(', ')} or a number.`);
+  return name;
+}
+
+export async function renameContainer(deps: ContainerDeps, row: ContainerTable, name: string): Promise<ContainerTable> {
+  if (!NAME.test(name) || name.length > 255) throw invalid(`Invalid input for field/attribute name. Value: ${name}. It must match ${NAME.source}.`);
+  if (name === row.name) throw zunError('ERR_CONFLICT', 'The new name for the container is the same as the old name.');
+  const taken = await deps.db.selectFrom('container_container').select('uuid').where('project_id', '=', row.project_id).where('name', '=', name).where('desired', '!=', 'deleted').executeTakeFirst();
+  if (taken) throw zunError('ERR_CONFLICT', `A container with name ${name} already exists.`);
+  return setDesired(deps, row, { name });
+}
+
+export async function updateContainer(deps: ContainerDeps, row: ContainerTable, patch: { cpu?: number | string; memory?: number | string; name?: string }): Promise<ContainerTable> {
+  const unknown = Object.keys(patch).filter((k) => !['cpu', 'memory', 'name'].includes(k));
+  if (unknown.length) throw invalid(`Invalid input: only cpu, memory and name can be updated, not ${unknown.join(', ')}.`);
+  if (patch.name !== undefined) row = await renameContainer(deps, row, patch.name);
+  if (patch.cpu === undefined && patch.memory === undefined) {
+    if (patch.name === undefined) throw invalid('Please update at least one of cpu, memory or name.');
+    return row;
+  }
+  checkState(row, 'update');
+  const cpu = patch.cpu === undefined ? row.cpu : positiveNumber('cpu', patch.cpu, MAX_CPU);
+  const memory = patch.memory === undefined ? row.memory_mib : memoryMib(patch.memory);
+  await deps.db.transaction().execute(async (trx) => {
+    await checkContainerQuota(trx, row.project_id, { containers: 0, cpu: (cpu ?? 0) - (row.cpu ?? 0), memory: (memory ?? 0) - (row.memory_mib ?? 0), disk: 0 });
+  });
+  return setDesired(deps, row, { cpu, memory_mib: memory });
+}
+
+/** Zun's delete: refused while running unless `force` (kill) or `stop` (stop first). */
+export async function deleteContainer(deps: ContainerDeps, row: ContainerTable, opts: { force: boolean; stop: boolean }): Promise<void> {
+  if (!opts.force) checkState(row, opts.stop ? 'delete_after_stop' : 'delete');
+  if (!row.host) {
+    // Never reached a host: nothing to undo there.
+    await releaseWorkloadPorts(deps.network, portsOf(row));
+    await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
+    return;
+  }
+  await setDesired(deps, row, { desired: 'deleted', status: 'Deleting', task_state: 'container_deleting', status_detail: opts.stop ? 'stop first' : null });
+}

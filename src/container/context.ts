@@ -1,0 +1,43 @@
+/**
+ * What every container-service function receives, the caller's view Zun policy needs, and
+ * Zun's error helpers.
+ * @module
+ */
+import { KumoError } from '../errors.js';
+import type { KumoErrorCode } from '../errors.js';
+import type { ValidatedToken } from '../identity/tokens.js';
+import type { NetworkDeps } from '../network/context.js';
+import type { Db } from '../store/database.js';
+import type { ServiceDeps } from '../service-deps.js';
+import { bumpRevision, readRevision } from '../store/revision.js';
+import type { HostRuntimeAccess } from './host-access.js';
+
+export interface ContainerDeps extends ServiceDeps {
+  /** The network service, reached only through src/network/workload-ports.ts. */
+  readonly network: NetworkDeps;
+  /** Live operations on a container's host (logs, exec, top, ...); absent when no agent runs here. */
+  readonly hosts: HostRuntimeAccess | undefined;
+}
+
+export interface Caller {
+  readonly projectId: string;
+  readonly userId: string;
+  readonly isAdmin: boolean;
+}
+
+export function callerOf(token: ValidatedToken): Caller {
+  if (!token.project) throw new KumoError('ERR_UNAUTHORIZED', 'A project-scoped token is required.');
+  return { projectId: token.project.id, userId: token.user.id, isAdmin: token.roles.some((r) => r.name === 'admin') };
+}
+
+export const zunError = (code: KumoErrorCode, message: string) => new KumoError(code, message);
+export const invalid = (message: string) => zunError('ERR_VALIDATION', message);
+export const containerNotFound = (ident: string) => zunError('ERR_NOT_FOUND', `Container ${ident} could not be found.`);
+
+/** Zun's timestamps: ISO-8601 seconds with an explicit UTC offset. */
+export const zunTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+
+/** The store-wide counter the container controller watches. */
+export const CONTAINER_REVISION = 'container';
+export const markContainersChanged = (db: Db): Promise<void> => bumpRevision(db, CONTAINER_REVISION);
+export const containerRevision = (db: Db): Promise<number> => readRevision(db, CONTAINER_REVISION);

@@ -1,0 +1,47 @@
+/**
+ * The container service's tables. What the user asked for that the agent needs as a whole
+ * (command, environment, nets, restart policy, ...) is one JSON `spec`; what lists filter on or
+ * quotas sum has columns of its own.
+ * @module
+ */
+
+export interface ContainerTable {
+  uuid: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  /** The image reference as the user gave it. */
+  image: string;
+  image_driver: string;
+  /** JSON `ContainerSpecRecord`. */
+  spec: string;
+  cpu: number | null;
+  memory_mib: number | null;
+  disk_gib: number | null;
+  /** The agent host that runs it (set at create: the only host until scheduling exists). */
+  host: string | null;
+  /** What the agent drives it to: `created`, `running`, `stopped`, `paused` or `deleted`. */
+  desired: string;
+  /** Zun's status: Creating, Created, Running, Stopped, Paused, Restarting, Deleting, Error. */
+  status: string;
+  status_reason: string | null;
+  status_detail: string | null;
+  task_state: string | null;
+  exit_code: number | null;
+  restart_count: number;
+  /** JSON array of the Neutron port ids Kumo created for it (deleted with it). */
+  port_ids: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ContainerQuotaTable {
+  project_id: string;
+  resource: string;
+  hard_limit: number;
+}
+
+export interface ContainerTables {
+  container_container: ContainerTable;
+  container_quota: ContainerQuotaTable;
+}

@@ -1,0 +1,146 @@
+/**
+ * What other services (containers now, servers later) use to give their workloads network
+ * ports: name-or-id resolution, the project's default network, port creation and adoption,
+ * binding to a host and a namespace, addresses for display, release. The only door into the
+ * network service's tables for them.
+ * @module
+ */
+import { fromJsonArray, neutronError } from './context.js';
+import type { Caller, NetworkDeps } from './context.js';
+import { ipVersion } from './ip.js';
+import { networkNotFound, visibleNetworks } from './networks.js';
+import { createPort, deletePort, fixedIpsByPort, getPort, updatePort } from './ports.js';
+import type { FixedIpRequest } from './ports.js';
+import type { NetworkTable } from './schema.js';
+import { listGroups } from './security-groups.js';
+
+export interface WorkloadPortRequest {
+  readonly networkId: string;
+  readonly fixedIps: readonly string[];
+  /** Security group names or ids of the caller's project; empty: the project's default group. */
+  readonly securityGroups: readonly string[];
+  readonly deviceId: string;
+  readonly deviceOwner: string;
+}
+
+export interface WorkloadAddress {
+  readonly addr: string;
+  readonly version: 4 | 6;
+  readonly port: string;
+  readonly subnet_id: string;
+  readonly preserve_on_delete: boolean;
+}
+
+/** A network the caller may attach to, by id or by unique name. */
+export async function resolveNetworkRef(deps: NetworkDeps, caller: Caller, ref: string): Promise<NetworkTable> {
+  const visible = (await visibleNetworks(deps.db, caller)).filter((n) => caller.isAdmin || n.project_id === caller.projectId || n.shared === 1);
+  const byId = visible.find((n) => n.id === ref);
+  if (byId) return byId;
+  const byName = visible.filter((n) => n.name === ref);
+  if (byName.length > 1) throw neutronError('ERR_CONFLICT', 'Conflict', `Multiple networks exist with name ${ref}; use the network id.`);
+  if (!byName.length) throw networkNotFound(ref);
+  return byName[0];
+}
+
+/** The project's own network when it has exactly one (external ones do not count). */
+export async function defaultProjectNetwork(deps: NetworkDeps, caller: Caller): Promise<NetworkTable> {
+  const own = (await visibleNetworks(deps.db, caller)).filter((n) => n.project_id === caller.projectId && n.external !== 1);
+  if (own.length === 1) return own[0];
+  throw neutronError('ERR_VALIDATION', 'BadRequest', own.length === 0
+    ? 'The project has no network; create one or name one with --net network=NAME.'
+    : `The project has ${own.length} networks; say which with --net network=NAME.`);
+}
+
+async function groupIds(deps: NetworkDeps, caller: Caller, refs: readonly string[]): Promise<string[] | undefined> {
+  if (!refs.length) return undefined;
+  const { groups } = await listGroups(deps, caller);
+  const own = groups.filter((g) => g.project_id === caller.projectId);
+  return refs.map((ref) => {
+    const byId = own.find((g) => g.id === ref);
+    if (byId) return byId.id;
+    const byName = own.filter((g) => g.name === ref);
+    if (byName.length !== 1) {
+      throw neutronError(byName.length ? 'ERR_CONFLICT' : 'ERR_NOT_FOUND', 'SecurityGroupNotFound', byName.length ? `Multiple security groups are named ${ref}; use the id.` : `Security group ${ref} not found.`);
+    }
+    return byName[0].id;
+  });
+}
+
+export async function createWorkloadPort(deps: NetworkDeps, caller: Caller, request: WorkloadPortRequest): Promise<string> {
+  const fixed_ips: FixedIpRequest[] | undefined = request.fixedIps.length ? request.fixedIps.map((ip) => ({ ip_address: ip })) : undefined;
+  const { port } = await createPort(deps, caller, {
+    network_id: request.networkId,
+    fixed_ips,
+    security_groups: await groupIds(deps, caller, request.securityGroups),
+    device_id: request.deviceId,
+    device_owner: request.deviceOwner,
+  });
+  return port.id;
+}
+
+/** Takes over an existing, unattached port of the caller's (`--net port=`). */
+export async function adoptWorkloadPort(deps: NetworkDeps, caller: Caller, portId: string, deviceId: string, deviceOwner: string): Promise<string> {
+  const port = await getPort(deps.db, caller, portId);
+  if (port.device_id || port.device_owner) {
+    throw neutronError('ERR_CONFLICT', 'PortInUse', `Port ${port.id} is in use by ${port.device_owner || 'another device'} ${port.device_id}.`);
+  }
+  await updatePort(deps, caller, port.id, { device_id: deviceId, device_owner: deviceOwner });
+  return port.id;
+}
+
+const system = (projectId: string): Caller => ({ projectId, isAdmin: true });
+
+/** Binds ports to `host`, with their far ends in `netns`: the network agent plugs them and reports ACTIVE. */
+export async function bindWorkloadPorts(deps: NetworkDeps, portIds: readonly string[], host: string, netns: string): Promise<void> {
+  for (const id of portIds) {
+    const port = await getPort(deps.db, system(''), id);
+    const profile = JSON.parse(port.binding_profile) as { kumo_netns?: string };
+    if (port.host_id === host && profile.kumo_netns === netns) continue;
+    await updatePort(deps, system(port.project_id), id, { 'binding:host_id': host, 'binding:profile': { kumo_netns: netns, kumo_ifname: `eth${portIds.indexOf(id)}` } });
+  }
+}
+
+/** Ports of `portIds` that are not (yet) ACTIVE; missing ports count as not active. */
+export async function inactivePorts(deps: NetworkDeps, portIds: readonly string[]): Promise<string[]> {
+  if (!portIds.length) return [];
+  const rows = await deps.db.selectFrom('network_port').select(['id', 'status']).where('id', 'in', [...portIds]).execute();
+  return portIds.filter((id) => rows.find((r) => r.id === id)?.status !== 'ACTIVE');
+}
+
+/** Deletes the ports Kumo created for a workload and gives adopted ones back (unbound, no device). */
+export async function releaseWorkloadPorts(deps: NetworkDeps, ports: readonly { readonly id: string; readonly adopted: boolean }[]): Promise<void> {
+  for (const p of ports) {
+    const row = await deps.db.selectFrom('network_port').select(['id', 'project_id']).where('id', '=', p.id).executeTakeFirst();
+    if (!row) continue;
+    if (p.adopted) {
+      await updatePort(deps, system(row.project_id), p.id, { device_id: '', device_owner: '', 'binding:host_id': '', 'binding:profile': {} });
+    } else {
+      await deletePort(deps, system(row.project_id), p.id);
+    }
+  }
+}
+
+/** Zun's `addresses`: network id → the ports' addresses. */
+export async function workloadAddresses(deps: NetworkDeps, portIds: readonly string[]): Promise<Record<string, WorkloadAddress[]>> {
+  if (!portIds.length) return {};
+  const ports = await deps.db.selectFrom('network_port').select(['id', 'network_id']).where('id', 'in', [...portIds]).execute();
+  const ips = await fixedIpsByPort(deps.db, ports.map((p) => p.id));
+  const out: Record<string, WorkloadAddress[]> = {};
+  for (const id of portIds) {
+    const port = ports.find((p) => p.id === id);
+    if (!port) continue;
+    for (const f of ips.get(id) ?? []) {
+      (out[port.network_id] ??= []).push({ addr: f.ip_address, version: ipVersion(f.ip_address) ?? 4, port: id, subnet_id: f.subnet_id, preserve_on_delete: false });
+    }
+  }
+  return out;
+}
+
+/** The DNS servers and gateway of a port's first IPv4 subnet, for the workload's /etc/resolv.conf. */
+export async function workloadDns(deps: NetworkDeps, portIds: readonly string[]): Promise<string[]> {
+  const ips = await fixedIpsByPort(deps.db, [...portIds]);
+  const subnetIds = [...ips.values()].flat().map((f) => f.subnet_id);
+  if (!subnetIds.length) return [];
+  const subnets = await deps.db.selectFrom('network_subnet').select(['dns_nameservers']).where('id', 'in', subnetIds).execute();
+  return [...new Set(subnets.flatMap((s) => fromJsonArray<string>(s.dns_nameservers)))];
+}
