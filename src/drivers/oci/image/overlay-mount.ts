@@ -1,0 +1,70 @@
+/**
+ * Overlay mounts: the `mount`/`umount` argv (pure, unit-tested) and the reading of
+ * /proc/self/mountinfo that tells whether a root filesystem is mounted.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { KumoError } from '../../../errors.js';
+
+/** The kernel copies mount options into one page. */
+const MAX_MOUNT_OPTIONS = 4095;
+
+export interface OverlayMount {
+  /** Top first, as overlayfs wants them; relative to the mount command's working directory or absolute. */
+  readonly lowerDirs: readonly string[];
+  readonly upperDir: string;
+  readonly workDir: string;
+  readonly target: string;
+  /** What mountinfo shows as the source: the owner label, so a listing says whose it is. */
+  readonly source: string;
+}
+
+/** Characters overlayfs reads as option syntax (`,` between options, `:` between lower dirs). */
+export function hasOverlaySyntax(path: string): boolean {
+  return /[,:\\\s]/.test(path);
+}
+
+export function overlayMountArgv(m: OverlayMount): string[] {
+  if (m.lowerDirs.length === 0) throw new KumoError('ERR_VALIDATION', 'an overlay mount needs at least one lower layer');
+  for (const p of [...m.lowerDirs, m.upperDir, m.workDir]) {
+    if (hasOverlaySyntax(p)) throw new KumoError('ERR_VALIDATION', `overlay path ${JSON.stringify(p)} contains a character overlayfs options cannot carry (, : \\ or white space)`);
+  }
+  const options = `lowerdir=${m.lowerDirs.join(':')},upperdir=${m.upperDir},workdir=${m.workDir}`;
+  if (options.length > MAX_MOUNT_OPTIONS) {
+    throw new KumoError('ERR_VALIDATION', `an image with ${m.lowerDirs.length} distinct layers is more than one overlay mount can stack here (the options exceed ${MAX_MOUNT_OPTIONS} bytes)`);
+  }
+  // -i: no /sbin/mount.* helpers; -n: no /etc/mtab; the mount is ours alone.
+  return ['mount', '-i', '-n', '-t', 'overlay', '-o', options, m.source, m.target];
+}
+
+export function umountArgv(target: string): string[] {
+  return ['umount', '-i', '-n', target];
+}
+
+export interface MountEntry {
+  readonly mountPoint: string;
+  readonly fsType: string;
+  readonly source: string;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as `\ooo`. */
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Parses /proc/<pid>/mountinfo (proc(5)): `id parent maj:min root mountpoint opts [optional...] - fstype source superopts`. */
+export function parseMountInfo(text: string): MountEntry[] {
+  const entries: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-', 6);
+    if (dash < 0 || fields.length < dash + 3) continue;
+    entries.push({ mountPoint: unescape(fields[4]), fsType: fields[dash + 1], source: unescape(fields[dash + 2]) });
+  }
+  return entries;
+}
+
+export async function readMounts(): Promise<MountEntry[]> {
+  return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
+}
