@@ -15,6 +15,8 @@ export interface KumoPaths {
   openrc: string;
   /** The net driver's pid files, dnsmasq configs and leases. */
   networkStateDir: string;
+  /** Files Kumo writes for each container (hosts, resolv.conf, hostname). */
+  containerFilesDir: string;
 }
 
 export function kumoPaths(dataDir: string): KumoPaths {
@@ -26,6 +28,7 @@ export function kumoPaths(dataDir: string): KumoPaths {
     cloudsYaml: join(dataDir, 'clouds.yaml'),
     openrc: join(dataDir, 'admin-openrc.sh'),
     networkStateDir: join(dataDir, 'network'),
+    containerFilesDir: join(dataDir, 'containers', 'files'),
   };
 }
 

@@ -28,6 +28,9 @@ import { newUuid } from './network/context.js';
 import type { NetworkDeps } from './network/context.js';
 import { networkController } from './network/controller.js';
 import type { ContainerDeps } from './container/context.js';
+import { containerController } from './container/controller.js';
+import { localHostAccess } from './container/host-access.js';
+import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
@@ -59,6 +62,8 @@ export interface StartOptions {
   listen?: boolean;
   /** Runs the agent with this driver whatever the config says (tests: a recording fake). */
   netDriver?: NetDriver;
+  /** The container runtime and image store the agent drives (tests: fakes); with `netDriver` only. */
+  containerDrivers?: { runtime: ContainerRuntime; images: ImageStore };
 }
 
 /** A short, stable label for the host objects of the Kumo that owns this data directory. */
@@ -85,17 +90,23 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     await bootstrapIdentity(identity, { adminPassword, adminPasswordHash, region: config.region, services: catalogServices(config) });
     const changes = new ChangeSignal();
     const network: NetworkDeps = { db, config, logger: logger.child({ service: 'network' }), now, newId: newUuid, changes };
-    const container: ContainerDeps = { db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network, hosts: undefined };
+    const driver = options.netDriver ?? (config.agent.enabled ? await linuxNetDriver(config, paths, logger) : undefined);
+    const containerDrivers = driver ? options.containerDrivers : undefined;
+    const container: ContainerDeps = {
+      db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
+      hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime) : undefined,
+    };
     const app = await buildApp({ config, db, logger, identity, network, container });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);
     } else await app.ready();
     let agent: RunningAgent | undefined;
-    const driver = options.netDriver ?? (config.agent.enabled ? await linuxNetDriver(config, paths, logger) : undefined);
     if (driver) {
+      const controllers = [networkController(network, { host: config.agent.host, networkNode: config.agent.networkNode }, driver)];
+      if (containerDrivers) controllers.push(containerController(container, { host: config.agent.host, ...containerDrivers, filesDir: paths.containerFilesDir }));
       agent = startAgent({
-        controllers: [networkController(network, { host: config.agent.host, networkNode: config.agent.networkNode }, driver)],
+        controllers,
         logger: logger.child({ component: 'agent' }),
         pollMs: config.agent.pollMs,
         resyncMs: config.agent.resyncSeconds * 1000,

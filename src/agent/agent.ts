@@ -12,8 +12,12 @@ export interface Controller {
   readonly name: string;
   /** The store revision whose movement means there may be work (cheap: one indexed read). */
   revision(): Promise<number>;
-  /** Drives the host to the desired state and records what it observed. Idempotent. */
-  reconcile(): Promise<void>;
+  /**
+   * Drives the host to the desired state and records what it observed. Idempotent. Returns
+   * `requeueMs` when it is waiting for something no revision announces (a port turning ACTIVE,
+   * a process exiting): another pass then runs after that delay.
+   */
+  reconcile(): Promise<void | { readonly requeueMs: number }>;
 }
 
 export interface AgentOptions {
@@ -125,7 +129,11 @@ class ControllerLoop {
       if (due) {
         this.forced = false;
         const started = this.now();
-        await this.controller.reconcile();
+        const result = await this.controller.reconcile();
+        if (result && result.requeueMs >= 0) {
+          this.forced = true;
+          delay = Math.min(delay, result.requeueMs);
+        }
         this.lastFull = this.now();
         this.done = revision;
         this.failures = 0;

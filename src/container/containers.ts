@@ -149,7 +149,8 @@ export async function renderContainer(deps: ContainerDeps, row: ContainerTable, 
 
 export async function visibleContainers(db: Db, caller: Caller, allProjects: boolean): Promise<ContainerTable[]> {
   if (allProjects && !caller.isAdmin) throw zunError('ERR_FORBIDDEN', 'Policy doesn\'t allow container:get_all_all_projects to be performed.');
-  let q = db.selectFrom('container_container').selectAll().where('desired', '!=', 'deleted').orderBy('created_at');
+  // Containers being deleted stay visible (status Deleting) until their host has removed them, as in Zun.
+  let q = db.selectFrom('container_container').selectAll().orderBy('created_at');
   if (!allProjects) q = q.where('project_id', '=', caller.projectId);
   return q.execute();
 }
@@ -157,7 +158,7 @@ export async function visibleContainers(db: Db, caller: Caller, allProjects: boo
 /** By UUID, or by name within the caller's project (Zun resolves names server-side). */
 export async function getContainer(db: Db, caller: Caller, ident: string, allProjects = false): Promise<ContainerTable> {
   const scoped = (q: ReturnType<typeof base>) => (caller.isAdmin && allProjects ? q : q.where('project_id', '=', caller.projectId));
-  const base = () => db.selectFrom('container_container').selectAll().where('desired', '!=', 'deleted');
+  const base = () => db.selectFrom('container_container').selectAll();
   const byId = await scoped(base().where('uuid', '=', ident)).executeTakeFirst();
   if (byId) return byId;
   const byName = await scoped(base().where('name', '=', ident)).execute();
@@ -255,7 +256,7 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
     exit_code: null, restart_count: 0, port_ids: '[]', created_at: now, updated_at: now,
   };
   await deps.db.transaction().execute(async (trx) => {
-    const taken = await trx.selectFrom('container_container').select('uuid').where('project_id', '=', caller.projectId).where('name', '=', name).where('desired', '!=', 'deleted').executeTakeFirst();
+    const taken = await trx.selectFrom('container_container').select('uuid').where('project_id', '=', caller.projectId).where('name', '=', name).executeTakeFirst();
     if (taken) throw zunError('ERR_CONFLICT', `A container with name ${name} already exists.`);
     await checkContainerQuota(trx, caller.projectId, { containers: 1, cpu, memory, disk: disk ?? 0 });
     // Inserted not yet visible to the agent (no host) until its ports exist.
@@ -326,7 +327,7 @@ export function checkSignal(signal: string | undefined): string {
 export async function renameContainer(deps: ContainerDeps, row: ContainerTable, name: string): Promise<ContainerTable> {
   if (!NAME.test(name) || name.length > 255) throw invalid(`Invalid input for field/attribute name. Value: ${name}. It must match ${NAME.source}.`);
   if (name === row.name) throw zunError('ERR_CONFLICT', 'The new name for the container is the same as the old name.');
-  const taken = await deps.db.selectFrom('container_container').select('uuid').where('project_id', '=', row.project_id).where('name', '=', name).where('desired', '!=', 'deleted').executeTakeFirst();
+  const taken = await deps.db.selectFrom('container_container').select('uuid').where('project_id', '=', row.project_id).where('name', '=', name).executeTakeFirst();
   if (taken) throw zunError('ERR_CONFLICT', `A container with name ${name} already exists.`);
   return setDesired(deps, row, { name });
 }
@@ -350,6 +351,7 @@ export async function updateContainer(deps: ContainerDeps, row: ContainerTable, 
 
 /** Zun's delete: refused while running unless `force` (kill) or `stop` (stop first). */
 export async function deleteContainer(deps: ContainerDeps, row: ContainerTable, opts: { force: boolean; stop: boolean }): Promise<void> {
+  if (row.desired === 'deleted') return;
   if (!opts.force) checkState(row, opts.stop ? 'delete_after_stop' : 'delete');
   if (!row.host) {
     // Never reached a host: nothing to undo there.

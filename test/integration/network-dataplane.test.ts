@@ -14,18 +14,10 @@ import { kumoUp, purgeHostObjects, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { dhcpLease, endpointNamespace, isRoot, peerEchoServer, ping, randomTag, sh, succeeds, tcpPeerAddress } from '../support/netns.js';
 import { ownerLabel } from '../../src/server.js';
+import { waitFor as eventually } from '../support/wait.js';
 
 const N = '/network/v2.0';
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describe('network data plane through kumo up and the Neutron API', { skip: isRoot ? false : 'needs root' }, () => {
   const tag = randomTag();

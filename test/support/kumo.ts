@@ -8,7 +8,7 @@ import type { KumoConfig } from '../../src/config.js';
 import { createSilentLogger } from '../../src/log.js';
 import { startKumo } from '../../src/server.js';
 import type { NetDriver } from '../../src/drivers/net/types.js';
-import type { RunningKumo } from '../../src/server.js';
+import type { RunningKumo, StartOptions } from '../../src/server.js';
 import { freshDatabase } from './db.js';
 import type { TestDialect } from './db.js';
 
@@ -26,12 +26,12 @@ export interface TestKumo {
   close(): Promise<void>;
 }
 
-export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number; netDriver?: NetDriver } = {}): Promise<TestKumo> {
+export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number; netDriver?: NetDriver; containerDrivers?: StartOptions['containerDrivers'] } = {}): Promise<TestKumo> {
   const dir = mkdtempSync(join(tmpdir(), 'kumo-test-'));
   const db = await freshDatabase(dialect, dir);
   const config = testConfig({ dataDir: dir, database: db.config, tokenExpirationSeconds: options.tokenExpirationSeconds });
   let offset = 0;
-  const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset, netDriver: options.netDriver });
+  const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset, netDriver: options.netDriver, containerDrivers: options.containerDrivers });
   const request: TestKumo['request'] = (method, url, opts = {}) =>
     kumo.app.inject({
       method: method as 'GET',

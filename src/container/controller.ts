@@ -1,0 +1,252 @@
+/**
+ * The container service's controller, run by the agent of a host: drives runc (through the
+ * OCI driver) to what the store says for every container assigned to the host, and writes
+ * back Zun's status, exit codes and reasons. Containers of this owner that nothing wants any
+ * more are removed, with their root filesystems and namespaces.
+ * @module
+ */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Controller } from '../agent/agent.js';
+import type { ContainerRuntime, ImageStore, ObservedContainer, StoredImage } from '../drivers/oci/types.js';
+import { bindWorkloadPorts, inactivePorts, releaseWorkloadPorts, workloadAddresses, workloadDns } from '../network/workload-ports.js';
+import { containerRevision, zunTime } from './context.js';
+import type { ContainerDeps } from './context.js';
+import { portsOf, specOf } from './containers.js';
+import type { ContainerSpecRecord } from './containers.js';
+import type { ContainerTable } from './schema.js';
+
+export interface ContainerHost {
+  readonly host: string;
+  readonly runtime: ContainerRuntime;
+  readonly images: ImageStore;
+  /** Per-container files Kumo writes (hosts, resolv.conf), one directory each. */
+  readonly filesDir: string;
+}
+
+/** How long a pass waits before looking again at something in progress (ports, a stop). */
+const REQUEUE_MS = 200;
+
+/** Docker's rule: the container's entrypoint replaces the image's, and then the image's cmd no longer applies. */
+export function mergeCommand(image: StoredImage['config'], spec: Pick<ContainerSpecRecord, 'entrypoint' | 'command'>): string[] {
+  const entrypoint = spec.entrypoint && spec.entrypoint.length ? spec.entrypoint : (image.entrypoint ?? []);
+  const cmd = spec.command && spec.command.length ? spec.command : spec.entrypoint && spec.entrypoint.length ? [] : (image.cmd ?? []);
+  return [...entrypoint, ...cmd];
+}
+
+/** Image env first, the container's environment over it (by key). */
+export function mergeEnv(image: readonly string[], own: Record<string, string>, hostname: string): string[] {
+  const out = new Map<string, string>();
+  for (const kv of image) {
+    const at = kv.indexOf('=');
+    if (at > 0) out.set(kv.slice(0, at), kv.slice(at + 1));
+  }
+  out.set('HOSTNAME', hostname);
+  for (const [k, v] of Object.entries(own)) out.set(k, v);
+  if (!out.has('PATH')) out.set('PATH', '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+  return [...out].map(([k, v]) => `${k}=${v}`);
+}
+
+/** Zun shows how a container ended in status_detail, as Docker's status line does. */
+const exited = (o: ObservedContainer) => `Exited(${o.exitCode ?? '?'})${o.finishedAt ? ` at ${o.finishedAt}` : ''}`;
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+export function containerController(deps: ContainerDeps, host: ContainerHost): Controller {
+  const log = deps.logger.child({ host: host.host });
+  const { runtime, images } = host;
+  /** Limits applied to running containers in this process's life (re-applied once after a restart). */
+  const applied = new Map<string, string>();
+
+  const write = async (row: ContainerTable, patch: Partial<ContainerTable>) => {
+    const changed = Object.entries(patch).some(([k, v]) => row[k as keyof ContainerTable] !== v);
+    if (!changed) return row;
+    const next = { ...row, ...patch, updated_at: zunTime(deps.now()) };
+    await deps.db.updateTable('container_container').set(next).where('uuid', '=', row.uuid).execute();
+    return next;
+  };
+
+  const teardown = async (row: ContainerTable, observed: ObservedContainer | undefined) => {
+    if (observed) {
+      if (row.status_detail === 'stop first' && observed.state === 'running') await runtime.stop(row.uuid, 10);
+      await runtime.delete(row.uuid, true);
+    }
+    await images.removeRootfs(row.uuid);
+    await runtime.removeNetns(row.uuid);
+    await runtime.removeLogs(row.uuid);
+    await rm(join(host.filesDir, row.uuid), { recursive: true, force: true });
+    applied.delete(row.uuid);
+    await releaseWorkloadPorts(deps.network, portsOf(row));
+    await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
+  };
+
+  /** Everything up to a created runc container; returns false while waiting for the network. */
+  const bringUp = async (row: ContainerTable): Promise<ContainerTable | 'waiting'> => {
+    const spec = specOf(row);
+    let image = await images.get(row.image);
+    if (!image || spec.image_pull_policy === 'always') {
+      row = await write(row, { status_detail: `pulling ${row.image}` });
+      try {
+        image = await images.pull(row.image);
+      } catch (err) {
+        return write(row, { status: 'Error', status_reason: `Image ${row.image} could not be pulled: ${message(err)}`, status_detail: null, task_state: null, desired: 'stopped' });
+      }
+    }
+    const ports = portsOf(row).map((p) => p.id);
+    const netns = await runtime.ensureNetns(row.uuid);
+    await bindWorkloadPorts(deps.network, ports, host.host, netns);
+    if ((await inactivePorts(deps.network, ports)).length) {
+      await write(row, { status_detail: 'waiting for the network' });
+      return 'waiting';
+    }
+    const args = mergeCommand(image.config, spec);
+    if (!args.length) return write(row, { status: 'Error', status_reason: `No command specified: the image ${row.image} has none and the container gave none.`, status_detail: null, desired: 'stopped' });
+    const hostname = spec.hostname ?? row.uuid.slice(0, 12);
+    const files = join(host.filesDir, row.uuid);
+    await mkdir(files, { recursive: true });
+    const addresses = Object.values(await workloadAddresses(deps.network, ports)).flat().filter((a) => a.version === 4);
+    await writeFile(join(files, 'hosts'), ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', ...addresses.map((a) => `${a.addr}\t${hostname}`), ''].join('\n'));
+    const dns = await workloadDns(deps.network, ports);
+    await writeFile(join(files, 'resolv.conf'), dns.map((d) => `nameserver ${d}`).join('\n') + '\n');
+    await writeFile(join(files, 'hostname'), `${hostname}\n`);
+    const rootfs = await images.mountRootfs(image.id, row.uuid);
+    try {
+      await runtime.create({
+        id: row.uuid,
+        rootfs,
+        args,
+        env: mergeEnv(image.config.env, spec.environment, hostname),
+        workdir: spec.workdir || image.config.workingDir || '/',
+        hostname,
+        user: image.config.user,
+        netns,
+        limits: { cpu: row.cpu, memoryBytes: row.memory_mib === null ? null : row.memory_mib * 1024 * 1024, pids: null },
+        tty: spec.tty,
+        interactive: spec.interactive,
+        mounts: ['hosts', 'resolv.conf', 'hostname'].map((f) => ({ source: join(files, f), destination: `/etc/${f}`, readonly: false })),
+        labels: spec.labels,
+      });
+    } catch (err) {
+      await images.removeRootfs(row.uuid);
+      return write(row, { status: 'Error', status_reason: `The container could not be created: ${message(err)}`, status_detail: null, task_state: null, desired: 'stopped' });
+    }
+    applied.set(row.uuid, `${row.cpu}/${row.memory_mib}`);
+    return write(row, { status: 'Created', status_reason: null, status_detail: null });
+  };
+
+  /**
+   * Runs a container again: a runc container that has stopped cannot be started, so it is
+   * created afresh from the same root filesystem (its files are kept, as Docker keeps them).
+   */
+  const runAgain = async (row: ContainerTable, patch: Partial<ContainerTable>): Promise<ContainerTable | 'waiting'> => {
+    await runtime.delete(row.uuid, true);
+    const created = await bringUp(row);
+    if (created === 'waiting' || created.status !== 'Created') return created;
+    await runtime.start(row.uuid);
+    return write(created, { status: 'Running', task_state: null, status_detail: null, ...patch });
+  };
+
+  /** What the runtime shows, as Zun's status; and the restart policy when it stopped on its own. */
+  const follow = async (row: ContainerTable, observed: ObservedContainer): Promise<ContainerTable | 'waiting'> => {
+    const spec = specOf(row);
+    if (row.task_state === 'container_rebooting') {
+      if (observed.state === 'running' || observed.state === 'paused') await runtime.stop(row.uuid, Number(/\d+/.exec(row.status_detail ?? '')?.[0] ?? 10));
+      return runAgain(row, { status_reason: null, exit_code: null });
+    }
+    switch (row.desired) {
+      case 'running':
+        if (observed.state === 'created') {
+          await runtime.start(row.uuid);
+          return write(row, { status: 'Running', task_state: null, status_reason: null });
+        }
+        if (observed.state === 'paused') {
+          await runtime.unpause(row.uuid);
+          return write(row, { status: 'Running', task_state: null });
+        }
+        if (observed.state === 'stopped' && row.task_state === 'container_starting') return runAgain(row, { status_reason: null, exit_code: null });
+        if (observed.state === 'stopped') {
+          const policy = spec.restart_policy;
+          const failed = (observed.exitCode ?? 0) !== 0;
+          const again = policy.Name === 'always' || policy.Name === 'unless-stopped' ||
+            (policy.Name === 'on-failure' && failed && (policy.MaximumRetryCount === 0 || row.restart_count < policy.MaximumRetryCount));
+          const reason = observed.oomKilled ? 'OOMKilled' : failed ? `Exited with code ${observed.exitCode}` : null;
+          if (again) return runAgain(row, { restart_count: row.restart_count + 1, exit_code: observed.exitCode, status_reason: reason });
+          // It ended on its own: the user can start it again.
+          return write(row, { status: 'Stopped', desired: 'stopped', exit_code: observed.exitCode, status_reason: reason, task_state: null, status_detail: exited(observed) });
+        }
+        break;
+      case 'stopped':
+        if (observed.state === 'running' || observed.state === 'paused') {
+          await runtime.stop(row.uuid, Number(/\d+/.exec(row.status_detail ?? '')?.[0] ?? 10));
+          return 'waiting';
+        }
+        if (observed.state === 'stopped') {
+          return write(row, { status: 'Stopped', exit_code: observed.exitCode, status_reason: observed.oomKilled ? 'OOMKilled' : row.status_reason, task_state: null, status_detail: exited(observed) });
+        }
+        break;
+      case 'paused':
+        if (observed.state === 'running') await runtime.pause(row.uuid);
+        if (observed.state === 'running' || observed.state === 'paused') return write(row, { status: 'Paused', task_state: null });
+        break;
+      case 'created':
+        if (observed.state === 'created') return write(row, { status: 'Created', task_state: null });
+        break;
+    }
+    const status = { running: 'Running', paused: 'Paused', stopped: 'Stopped', created: 'Created' }[observed.state];
+    return write(row, observed.state === 'stopped' ? { status, exit_code: observed.exitCode, status_detail: exited(observed) } : { status });
+  };
+
+  return {
+    name: 'container',
+    revision: () => containerRevision(deps.db),
+    async reconcile() {
+      const rows = await deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
+      const observed = new Map((await runtime.list()).map((o) => [o.id, o]));
+      let waiting = false;
+      for (let row of rows) {
+        try {
+          const obs = observed.get(row.uuid);
+          observed.delete(row.uuid);
+          if (row.desired === 'deleted') {
+            await teardown(row, obs);
+            continue;
+          }
+          let result: ContainerTable | 'waiting' = row;
+          if (!obs) {
+            if (row.status === 'Error' && row.desired === 'stopped') continue;
+            result = await bringUp(row);
+            if (result !== 'waiting' && result.status === 'Created') {
+              const now = await runtime.state(row.uuid);
+              if (now) result = await follow(result, now);
+            }
+          } else {
+            result = await follow(row, obs);
+            if (result !== 'waiting' && obs.state === 'running' && applied.get(row.uuid) !== `${row.cpu}/${row.memory_mib}`) {
+              await runtime.update(row.uuid, { cpu: row.cpu, memoryBytes: row.memory_mib === null ? null : row.memory_mib * 1024 * 1024, pids: null });
+              applied.set(row.uuid, `${row.cpu}/${row.memory_mib}`);
+            }
+          }
+          if (result === 'waiting') waiting = true;
+          else {
+            row = result;
+            if (row.status === 'Stopped' && specOf(row).auto_remove) await teardown(row, await runtime.state(row.uuid) ?? undefined);
+          }
+        } catch (err) {
+          log.warn({ err, container: row.uuid }, 'container could not be converged');
+          await write(row, { status: 'Error', status_reason: message(err), task_state: null });
+        }
+      }
+      // Containers of this owner that no row wants: left by a delete that a crash interrupted.
+      for (const orphan of observed.values()) {
+        log.info({ container: orphan.id }, 'removing a container nothing wants');
+        await runtime.delete(orphan.id, true).catch((err: unknown) => log.warn({ err, container: orphan.id }, 'orphan removal failed'));
+        await runtime.removeNetns(orphan.id).catch(() => undefined);
+      }
+      const wanted = new Set(rows.filter((r) => r.desired !== 'deleted').map((r) => r.uuid));
+      for (const id of await images.listRootfs()) if (!wanted.has(id)) await images.removeRootfs(id);
+      // A running container is watched for its exit, which no revision announces.
+      const live = rows.some((r) => r.desired === 'running' || r.status === 'Running');
+      return waiting ? { requeueMs: REQUEUE_MS } : live ? { requeueMs: 1000 } : undefined;
+    },
+  };
+}

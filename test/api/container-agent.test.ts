@@ -1,0 +1,183 @@
+/**
+ * The container controller without a host: the API records desired state, the in-process agent
+ * drives fake runtime and image store (in-memory, as unit tests may) and writes Zun's status
+ * back. The real runc/conmon driver and image store are proven in test/integration.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DIALECTS } from '../support/db.js';
+import { startTestKumo } from '../support/kumo.js';
+import type { TestKumo } from '../support/kumo.js';
+import type {
+  ContainerLimits, ContainerRuntime, ContainerSpec, ExecResult, ImageStore, ObservedContainer, StoredImage,
+} from '../../src/drivers/oci/types.js';
+import type { HostNetworkState, NetDriver, SyncReport } from '../../src/drivers/net/types.js';
+import { waitFor as eventually } from '../support/wait.js';
+
+const Z = '/container/v1';
+
+class PlugEverything implements NetDriver {
+  async sync(desired: HostNetworkState): Promise<SyncReport> {
+    return { activePorts: desired.ports.map((p) => p.id), failures: [], removed: [] };
+  }
+  async inventory() {
+    return { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [] };
+  }
+  async removeAll() {}
+}
+
+const BUSYBOX: StoredImage = {
+  id: 'sha256:bb', manifestDigest: 'sha256:m', repoTags: ['docker.io/library/busybox:latest'], size: 1, architecture: 'amd64', os: 'linux', layers: [], createdAt: null,
+  config: { entrypoint: null, cmd: ['sh'], env: ['PATH=/bin'], workingDir: '', user: '', exposedPorts: [], labels: {}, stopSignal: null },
+};
+
+class FakeImages implements ImageStore {
+  readonly rootfs = new Set<string>();
+  async pull(reference: string) {
+    if (reference !== 'busybox') throw new Error(`manifest unknown: ${reference}`);
+    return BUSYBOX;
+  }
+  async importArchive() { return []; }
+  async list() { return [BUSYBOX]; }
+  async get(name: string) { return name === 'busybox' || name === BUSYBOX.id ? BUSYBOX : null; }
+  async remove() {}
+  async mountRootfs(_image: string, id: string) { this.rootfs.add(id); return `/fake/${id}`; }
+  async removeRootfs(id: string) { this.rootfs.delete(id); }
+  async listRootfs() { return [...this.rootfs]; }
+  async garbageCollect() { return { removedLayers: 0, freedBytes: 0 }; }
+}
+
+class FakeRuntime implements ContainerRuntime {
+  readonly containers = new Map<string, { spec: ContainerSpec; state: ObservedContainer['state']; exitCode: number | null; limits: ContainerLimits }>();
+  readonly netns = new Set<string>();
+  async ensureNetns(id: string) { this.netns.add(id); return `ns-${id}`; }
+  async removeNetns(id: string) { this.netns.delete(id); }
+  async create(spec: ContainerSpec) { this.containers.set(spec.id, { spec, state: 'created', exitCode: null, limits: spec.limits }); }
+  private get(id: string) {
+    const c = this.containers.get(id);
+    if (!c) throw new Error(`no container ${id}`);
+    return c;
+  }
+  /** As runc: only a created container starts. */
+  async start(id: string) {
+    const c = this.get(id);
+    if (c.state !== 'created') throw new Error(`cannot start a container in state ${c.state}`);
+    c.state = 'running';
+    this.starts.set(id, (this.starts.get(id) ?? 0) + 1);
+  }
+  readonly starts = new Map<string, number>();
+  async stop(id: string) { const c = this.get(id); if (c.state !== 'stopped') { c.state = 'stopped'; c.exitCode = 143; } }
+  async kill(id: string, signal: string) { const c = this.get(id); c.state = 'stopped'; c.exitCode = signal === 'SIGKILL' ? 137 : 128 + 15; }
+  async pause(id: string) { this.get(id).state = 'paused'; }
+  async unpause(id: string) { this.get(id).state = 'running'; }
+  async delete(id: string) { this.containers.delete(id); }
+  async update(id: string, limits: ContainerLimits) { this.get(id).limits = limits; }
+  async exec(id: string, args: readonly string[]): Promise<ExecResult> { this.get(id); return { exitCode: args[0] === 'false' ? 1 : 0, output: `ran ${args.join(' ')}\n` }; }
+  async logs(id: string) { this.get(id); return 'hello\nworld\n'; }
+  async removeLogs() {}
+  async top() { return { titles: ['PID', 'CMD'], processes: [['1', 'sleep']] }; }
+  async stats() { return { cpuNanos: 1, memoryBytes: 1048576, memoryLimitBytes: 67108864, pids: 1 }; }
+  async putArchive() {}
+  async getArchive() { return Buffer.from('tar'); }
+  async state(id: string) {
+    const c = this.containers.get(id);
+    return c ? { id, state: c.state, pid: c.state === 'running' ? 42 : null, exitCode: c.exitCode, oomKilled: false, startedAt: null, finishedAt: null } : null;
+  }
+  async list(): Promise<ObservedContainer[]> {
+    const all = await Promise.all([...this.containers.keys()].map((id) => this.state(id)));
+    return all.filter((x) => x !== null) as ObservedContainer[];
+  }
+  /** The process ends by itself. */
+  exit(id: string, code: number) { const c = this.get(id); c.state = 'stopped'; c.exitCode = code; }
+}
+
+
+for (const dialect of DIALECTS) {
+  describe(`container agent: desired state to the runtime, status back (${dialect})`, () => {
+    let k: TestKumo;
+    let member: string;
+    const runtime = new FakeRuntime();
+    const images = new FakeImages();
+    before(async () => {
+      k = await startTestKumo(dialect, { netDriver: new PlugEverything(), containerDrivers: { runtime, images } });
+      ({ token: member } = await k.member('agent-zun', 'dave'));
+      const net = JSON.parse((await k.request('POST', '/network/v2.0/networks', { token: member, body: { network: { name: 'n' } } })).body).network;
+      await k.request('POST', '/network/v2.0/subnets', { token: member, body: { subnet: { network_id: net.id, cidr: '10.88.0.0/24', ip_version: 4, dns_nameservers: ['10.88.0.53'] } } });
+    });
+    after(() => k.close());
+    const json = (body: string) => JSON.parse(body) as Record<string, any>;
+    const zun = (method: string, path: string, body?: unknown) => k.request(method, `${Z}${path}`, { token: member, body, headers: { 'openstack-api-version': 'container 1.40' } });
+    const show = async (ident: string) => json((await zun('GET', `/containers/${ident}`)).body);
+    const statusIs = async (ident: string, status: string) => {
+      let last: Record<string, any> = {};
+      try {
+        return await eventually(`${ident} ${status}`, async () => {
+          last = await show(ident);
+          return last.status === status && last;
+        });
+      } catch (err) {
+        throw new Error(`${(err as Error).message}; last seen ${JSON.stringify({ status: last.status, status_reason: last.status_reason, status_detail: last.status_detail, task_state: last.task_state })}`);
+      }
+    };
+
+    test('run: image, network, runtime spec as Docker merges it, then Running; exec, logs, stop, start', async () => {
+      const res = await zun('POST', '/containers?run=true', { name: 'web', image: 'busybox', command: ['httpd', '-f'], environment: { A: 'b' }, memory: '64', cpu: 0.5 });
+      assert.equal(res.statusCode, 202, res.body);
+      const c = await statusIs('web', 'Running');
+      const spec = runtime.containers.get(c.uuid)!.spec;
+      assert.deepEqual(spec.args, ['httpd', '-f']);
+      assert.ok(spec.env.includes('A=b') && spec.env.includes('PATH=/bin'));
+      assert.equal(spec.netns, `ns-${c.uuid}`);
+      assert.equal(spec.limits.memoryBytes, 64 * 1024 * 1024);
+      assert.deepEqual(spec.mounts.map((m) => m.destination), ['/etc/hosts', '/etc/resolv.conf', '/etc/hostname']);
+
+      const exec = json((await zun('POST', '/containers/web/execute?command=%22echo%22+%22hi+there%22')).body);
+      assert.deepEqual(exec, { output: 'ran echo hi there\n', exit_code: 0, exec_id: null, proxy_url: null });
+      const logs = await zun('GET', '/containers/web/logs?stdout=True&stderr=True&timestamps=False&tail=all');
+      assert.match(String(logs.headers['content-type']), /application\/json/);
+      assert.equal(JSON.parse(logs.body), 'hello\nworld\n');
+
+      assert.equal((await zun('POST', '/containers/web/stop?timeout=1')).statusCode, 202);
+      const stopped = await statusIs('web', 'Stopped');
+      assert.match(stopped.status_detail, /^Exited\(143\)/);
+      assert.equal((await zun('POST', '/containers/web/execute?command=ls')).statusCode, 409, 'exec in a stopped container');
+      assert.equal((await zun('POST', '/containers/web/start')).statusCode, 202);
+      await statusIs('web', 'Running');
+      assert.equal((await zun('PATCH', '/containers/web', { memory: 128 })).statusCode, 200);
+      await eventually('the new memory limit applied', async () => runtime.containers.get(c.uuid)!.limits.memoryBytes === 128 * 1024 * 1024);
+    });
+
+    test('restart policy on-failure:2 restarts twice, then the container stays Stopped with its exit code', async () => {
+      await zun('POST', '/containers?run=true', { name: 'flaky', image: 'busybox', command: ['false'], restart_policy: { Name: 'on-failure', MaximumRetryCount: 2 } });
+      const c = await statusIs('flaky', 'Running');
+      for (let i = 0; i < 3; i++) {
+        const before = runtime.starts.get(c.uuid)!;
+        runtime.exit(c.uuid, 1);
+        if (i < 2) await eventually('a restart', async () => runtime.starts.get(c.uuid) === before + 1 && runtime.containers.get(c.uuid)!.state === 'running');
+      }
+      const done = await statusIs('flaky', 'Stopped');
+      assert.match(done.status_detail, /^Exited\(1\)/);
+      assert.equal(done.status_reason, 'Exited with code 1');
+      assert.equal(runtime.starts.get(c.uuid), 3);
+    });
+
+    test('an unknown image ends in Error with the reason; delete rules; orphans are removed', async () => {
+      await zun('POST', '/containers?run=true', { name: 'ghost', image: 'nosuchimage' });
+      const err = await statusIs('ghost', 'Error');
+      assert.match(err.status_reason, /nosuchimage could not be pulled: manifest unknown/);
+      assert.equal((await zun('DELETE', '/containers/ghost')).statusCode, 204, 'Error containers delete without force');
+
+      const web = await show('web');
+      const refused = await zun('DELETE', '/containers/web');
+      assert.equal(refused.statusCode, 409);
+      assert.equal((await zun('DELETE', '/containers/web?stop=True')).statusCode, 204);
+      await eventually('web gone', async () => (await zun('GET', '/containers/web')).statusCode === 404);
+      assert.ok(!runtime.containers.has(web.uuid) && !runtime.netns.has(web.uuid) && !images.rootfs.has(web.uuid));
+
+      // A container the store does not know (a delete interrupted by kill -9) is removed.
+      await runtime.create({ ...runtime.containers.get((await show('flaky')).uuid)!.spec, id: 'orphan-1' });
+      k.kumo.agent!.resync();
+      await eventually('orphan removed', async () => !runtime.containers.has('orphan-1'));
+    });
+  });
+}
