@@ -533,7 +533,7 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
       });
     },
 
-    mountRootfs(imageId, containerId) {
+    async mountRootfs(imageId, containerId) {
       const id = parseContainerId(containerId);
       return perContainer(id, async () => {
         await ready();
@@ -582,7 +582,7 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
       });
     },
 
-    removeRootfs(containerId) {
+    async removeRootfs(containerId) {
       const id = parseContainerId(containerId);
       return perContainer(id, async () => {
         const dir = layout.containerDir(id);
