@@ -13,6 +13,12 @@ command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/nft ] || need+=(nftables)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v busybox >/dev/null 2>&1 || need+=(busybox)
+[ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+# Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
+if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
+  for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done
+  need+=(busybox-static)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "the tests need: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
