@@ -15,7 +15,7 @@ import { createGunzip } from 'node:zlib';
 import { KumoError } from '../../../errors.js';
 import { isDigest } from './digest.js';
 import { entryComponents } from './layer-unpack.js';
-import { parseManifest, selectPlatform, type ImageManifest, type Platform } from './manifest.js';
+import { formatPlatform, parseManifest, selectPlatform, type ImageManifest, type Platform } from './manifest.js';
 import { readTar } from './tar-reader.js';
 
 export interface ArchiveFile {
@@ -145,7 +145,10 @@ async function ociImages(archive: ExtractedArchive, index: unknown, source: stri
   const top = parseManifest(Buffer.from(JSON.stringify(index)), null, `${source} index.json`);
   if (top.kind !== 'index') throw invalid(source, 'index.json is not an image index');
   const images: ArchiveImage[] = [];
-  for (const entry of top.manifests) {
+  // A multi-platform layout lists one entry per platform under the same name: only this host's are imported.
+  const entries = top.manifests.filter((m) => m.platform === null || (m.platform.os === platform.os && m.platform.architecture === platform.architecture));
+  if (entries.length === 0) throw new KumoError('ERR_NOT_FOUND', `${source} has no image for ${formatPlatform(platform)}`);
+  for (const entry of entries) {
     const names = [entry.annotations['io.containerd.image.name'], entry.annotations['org.opencontainers.image.ref.name']]
       // A bare tag names no repository; only full references become names.
       .filter((n): n is string => typeof n === 'string' && (n.includes('/') || n.includes(':')));

@@ -1,6 +1,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KumoError } from '../../../errors.js';
@@ -18,7 +18,7 @@ const C1 = '11111111-2222-4333-8444-555555555555';
 const C2 = '66666666-7777-4888-8999-aaaaaaaaaaaa';
 
 /** A store on a temp root with a fake registry, fake mount table and a `mount` that only records. */
-function env(t: TestContext, registry = new FakeRegistry()) {
+function env(t: TestContext, registry = new FakeRegistry(), now = Date.now) {
   const root = mkdtempSync(join(tmpdir(), 'kumo-imgstore-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   const table: MountEntry[] = [];
@@ -35,7 +35,7 @@ function env(t: TestContext, registry = new FakeRegistry()) {
   };
   const store: ImageStore = createImageStore({ owner: 'ut1', root, insecureRegistries: [] }, createSilentLogger(), {
     fetch: registry.fetch, run, mounts: async () => [...table], platform: { os: 'linux', architecture: 'amd64' },
-    preserveOwnership: false, applyWhiteouts: async () => undefined,
+    preserveOwnership: false, applyWhiteouts: async () => undefined, now: () => now(),
   });
   return {
     root, store, registry, calls, table,
@@ -270,4 +270,40 @@ test('store: owner and root are validated up front', () => {
   assert.throws(() => createImageStore({ owner: 'Bad-Owner', root: '/tmp/x', insecureRegistries: [] }, log), /owner must be/);
   assert.throws(() => createImageStore({ owner: 'ok', root: 'relative', insecureRegistries: [] }, log), /absolute path/);
   assert.throws(() => createImageStore({ owner: 'ok', root: '/tmp/a:b', insecureRegistries: [] }, log), /cannot carry/);
+});
+
+test('garbageCollect: tmp debris of a crash goes once it is old (scratch mounts under it unmounted first); fresh entries stay', async (t) => {
+  let clock = Date.now();
+  const e = env(t, new FakeRegistry(), () => clock);
+  await e.store.list();
+  mkdirSync(join(e.root, 'tmp', 'layer-dead', 'merged'), { recursive: true });
+  writeFileSync(join(e.root, 'tmp', 'blob-dead'), 'partial');
+  e.table.push({ mountPoint: join(e.root, 'tmp', 'layer-dead', 'merged'), fsType: 'overlay', source: 'kumo-ut1' });
+  await e.store.garbageCollect();
+  assert.deepEqual(e.ls('tmp'), ['blob-dead', 'layer-dead']);
+  clock += 2 * 60 * 60 * 1000;
+  await e.store.garbageCollect();
+  assert.deepEqual(e.ls('tmp'), []);
+  assert.deepEqual(e.calls.filter((c) => c.argv[0] === 'umount').map((c) => c.argv.at(-1)), [join(e.root, 'tmp', 'layer-dead', 'merged')]);
+});
+
+test('importArchive: a multi-platform OCI layout imports this host\'s entry only', async (t) => {
+  const e = env(t);
+  const dir = mkdtempSync(join(tmpdir(), 'kumo-archive-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const files: { name: string; data: Buffer }[] = [];
+  const blob = (b: Buffer) => (files.push({ name: `blobs/sha256/${digestHex(sha256Digest(b))}`, data: b }), { digest: sha256Digest(b), size: b.length });
+  const image = (arch: string) => {
+    const layer = buildTar([{ name: 'arch', data: arch }]);
+    const l = blob(layer);
+    const c = blob(Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256Digest(layer)] } })));
+    const m = blob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE.ociManifest, config: { mediaType: MEDIA_TYPE.ociConfig, ...c }, layers: [{ mediaType: MEDIA_TYPE.ociLayer, ...l }] })));
+    return { mediaType: MEDIA_TYPE.ociManifest, ...m, platform: { os: 'linux', architecture: arch }, annotations: { 'io.containerd.image.name': 'reg.fake/multi:1' }, config: c.digest };
+  };
+  const arm = image('arm64');
+  const amd = image('amd64');
+  const index = { schemaVersion: 2, manifests: [arm, amd].map(({ config: _c, ...m }) => m) };
+  writeFileSync(join(dir, 'multi.tar'), buildTar([{ name: 'oci-layout', data: '{"imageLayoutVersion":"1.0.0"}' }, { name: 'index.json', data: JSON.stringify(index) }, ...files]));
+  const imported = await e.store.importArchive(join(dir, 'multi.tar'));
+  assert.deepEqual(imported.map((i) => [i.id, i.architecture, i.repoTags]), [[amd.config, 'amd64', ['reg.fake/multi:1']]]);
 });

@@ -131,7 +131,7 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
   const mounts = deps.mounts ?? readMounts;
   const now = deps.now ?? Date.now;
   const preserveOwnership = deps.preserveOwnership ?? process.getuid?.() === 0;
-  const applyWhiteouts = deps.applyWhiteouts ?? createOverlayWhiteoutApplier(run);
+  const applyWhiteouts = deps.applyWhiteouts ?? createOverlayWhiteoutApplier(run, `kumo-${owner}`);
   const log = logger.child({ component: 'image-store', owner });
 
   let readyPromise: Promise<void> | null = null;
@@ -630,11 +630,15 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
           await rm(path, { force: true });
           removedBlobs++;
         }
+        const mountPoints = (await mounts()).map((m) => m.mountPoint);
         for (const name of await readdirOrEmpty(layout.tmpDir)) {
-          if (activeTmp.has(name) || name.startsWith('whiteouts-')) continue;
+          if (activeTmp.has(name)) continue;
           const path = join(layout.tmpDir, name);
           const st = await statOrNull(path);
-          if (st && now() - st.mtimeMs > TMP_DEBRIS_AGE_MS) await rm(path, { recursive: true, force: true });
+          if (!st || now() - st.mtimeMs <= TMP_DEBRIS_AGE_MS) continue;
+          // A crash during whiteout creation can leave its scratch overlay mounted.
+          for (const mp of mountPoints.filter((m) => m.startsWith(`${path}/`)).sort((a, b) => b.length - a.length)) await run(umountArgv(mp));
+          await rm(path, { recursive: true, force: true });
         }
         log.info({ removedLayers, removedBlobs, freedBytes }, 'image store garbage collected');
         return { removedLayers, freedBytes };

@@ -35,7 +35,8 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-export function createOverlayWhiteoutApplier(run: CommandRunner): WhiteoutApplier {
+/** `source` labels the scratch mount in mountinfo (the owner's label, as every host object carries). */
+export function createOverlayWhiteoutApplier(run: CommandRunner, source: string): WhiteoutApplier {
   return async (scratchParent, request) => {
     if (request.files.length === 0 && request.opaqueDirs.length === 0) return;
     const scratch = join(scratchParent, `whiteouts-${randomBytes(6).toString('hex')}`);
@@ -46,7 +47,7 @@ export function createOverlayWhiteoutApplier(run: CommandRunner): WhiteoutApplie
       const opaque = [...request.opaqueDirs].sort((a, b) => a.split('/').length - b.split('/').length);
       for (const [i] of opaque.entries()) await mkdir(join(lower, `o${i}`));
       for (const [i] of request.files.entries()) await writeFile(join(lower, `w${i}`), '');
-      const mount = await run(overlayMountArgv({ lowerDirs: [lower], upperDir: upper, workDir: work, target: merged, source: 'kumo-whiteouts' }));
+      const mount = await run(overlayMountArgv({ lowerDirs: [lower], upperDir: upper, workDir: work, target: merged, source }));
       if (mount.code !== 0) {
         throw new KumoError('ERR_INTERNAL', `cannot create overlay whiteouts: mounting a scratch overlay failed: ${failureText(mount)} (overlayfs is needed to run images whose layers delete files)`);
       }
