@@ -260,7 +260,7 @@ export async function unpackLayer(o: UnpackOptions): Promise<UnpackResult> {
       }
     }
     // Zero padding after the end-of-archive blocks is part of the diff id too.
-    for await (const _ of hashed); // eslint-disable-line @typescript-eslint/no-unused-vars
+    for await (const _ of hashed);
   } catch (err) {
     stream.destroy();
     if (err instanceof KumoError) throw new KumoError(err.code, `layer ${o.layerDigest}: ${err.message}`, { cause: err });

@@ -93,7 +93,7 @@ class ByteReader {
   }
 
   async skip(n: number): Promise<void> {
-    for await (const _ of this.stream(n)); // eslint-disable-line @typescript-eslint/no-unused-vars
+    for await (const _ of this.stream(n));
   }
 }
 
