@@ -42,7 +42,6 @@ test('conmon sync messages: a pid, or runc\'s error', () => {
 
 test('conmon launcher: reads the sync pipe (fd 3), reports a silent exit with its stderr, and times out', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kumo-conmon-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const fake = (name: string, body: string) => {
     const file = path.join(dir, name);
     writeFileSync(file, `#!${process.execPath}\n${body}\n`);
@@ -57,13 +56,15 @@ test('conmon launcher: reads the sync pipe (fd 3), reports a silent exit with it
   assert.deepEqual(await launcher.launch([failing], options), { error: 'boom' });
   const silent = fake('silent', `process.stderr.write('conmon: bad flag\\n'); process.exit(1);`);
   assert.deepEqual(await launcher.launch([silent], options), { error: 'conmon exited without reporting: conmon: bad flag' });
-  const hangs = fake('hangs', `require('fs').writeFileSync('hangs.pid', String(process.pid)); setTimeout(() => {}, 60000);`);
+  const hangs = fake('hangs', `require('fs').writeFileSync('hangs.pid', String(process.pid)); setTimeout(() => {}, 10000);`);
+  // One hook, in this order: the pid file goes with the dir.
   t.after(() => {
     try {
       process.kill(Number(readFileSync(path.join(dir, 'hangs.pid'), 'utf8')), 'SIGKILL');
     } catch {
       // already gone
     }
+    rmSync(dir, { recursive: true, force: true });
   });
   assert.match((await launcher.launch([hangs], { ...options, timeoutMs: 200 }) as { error: string }).error, /did not report within 200 ms/);
   assert.match((await launcher.launch([path.join(dir, 'missing')], options) as { error: string }).error, /cannot start conmon/);
