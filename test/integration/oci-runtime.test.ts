@@ -245,6 +245,16 @@ test('stop: a TERM handler exits 143, a process ignoring TERM is killed after th
   assert.equal(e.pid, null);
   await r.stop(exits.id, 1); // no-op on a stopped container
 
+  // Created but never started: stop ends it without a grace period; delete needs no force.
+  const idle = spec(['sleep', '3600']);
+  await r.create(idle);
+  await r.stop(idle.id, 10);
+  assert.deepEqual([(await r.state(idle.id))?.state, (await r.state(idle.id))?.exitCode], ['stopped', 137]);
+  const idle2 = spec(['sleep', '3600']);
+  await r.create(idle2);
+  await r.delete(idle2.id, false);
+  assert.equal(await r.state(idle2.id), null);
+
   // A stopped container starts again from its bundle, as Docker restarts one.
   await r.start(exits.id);
   const again = await waitForState(r, exits.id, 'stopped');

@@ -464,6 +464,12 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
           // A frozen process only acts on the signal once thawed.
           if (rs.status === 'paused') await runc(runcArgv.resume(r.cli, rid));
         };
+        // A created container has not run its process yet: nothing to ask nicely.
+        if (rs.status === 'created') {
+          await signalIt('SIGKILL');
+          if (!(await waitForExit(r.cli, id, killTimeoutMs))) throw new KumoError('ERR_INTERNAL', `container ${id} did not die after SIGKILL`);
+          return;
+        }
         await signalIt(sig);
         if (await waitForExit(r.cli, id, Math.max(0, timeoutSeconds) * 1000)) return;
         log.info({ id, timeoutSeconds }, 'container ignored the stop signal; killing it');
