@@ -65,10 +65,3 @@ export async function resolveInRoot(root: string, containerPath: string, options
   }
   return path.join(root, ...resolved);
 }
-
-/** `child` relative to the container's root as a container path, or null when it is outside. */
-export function containerPathOf(root: string, hostPath: string): string | null {
-  const rel = path.relative(root, hostPath);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
-  return `/${rel}`;
-}

@@ -32,7 +32,7 @@ import {
   isNotExistError, normalizeSignal, parseRuncList, parseRuncState, runcArgv, runcErrorMessage, runcGlobalArgs, toRuntimeState,
   type RuncCli, type RuncState,
 } from './runc.js';
-import { buildRuntimeSpec, limitsToUpdate, type OciProcess, type OciSpec } from './spec.js';
+import { buildRuntimeSpec, limitsToResources, limitsToUpdate, type OciProcess, type OciSpec } from './spec.js';
 import { formatTopRow, parseBootTime, readProcesses, TOP_TITLES } from './top.js';
 import { parsePasswd, readUserDatabase, resolveUser } from './user.js';
 
@@ -279,7 +279,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
     if (state === 'stopped') {
       oomKilled = await exists(paths.oomFile);
       if (!oomKilled && rs && (await readOomKilled(ready.cgroup, cgroupsPath(owner, id))) === true) {
-        // conmon missed it (its v1 eventfd is only armed once the process runs); keep what the cgroup says.
+        // conmon did not see it (it was killed, or its event never came); the cgroup's counter did, until runc delete removes it.
         oomKilled = true;
         await writeFile(paths.oomFile, '').catch(() => undefined);
       }
@@ -523,12 +523,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
         await runcOrThrow(id, 'update', runcArgv.update(r.cli, runcId(owner, id)), JSON.stringify(resources));
         // The bundle keeps the new limits too, for when a stopped container is started again.
         const config = await readConfig(id);
-        const { devices } = config.linux.resources;
-        const next = { devices, ...Object.fromEntries(Object.entries(resources).filter(([, v]) => v !== undefined)) };
-        if (limits.memoryBytes === null) delete (next as { memory?: unknown }).memory;
-        if (limits.cpu === null) delete (next as { cpu?: unknown }).cpu;
-        if (limits.pids === null) delete (next as { pids?: unknown }).pids;
-        config.linux.resources = next as OciSpec['linux']['resources'];
+        config.linux.resources = { devices: config.linux.resources.devices, ...limitsToResources(limits, r.cgroup.swapLimit) };
         await writeFile(pathsOf(id).config, JSON.stringify(config), { mode: 0o600 });
       });
     },
@@ -540,7 +535,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       const rs = await requireState(r.cli, id);
       if (rs.status !== 'running') throw new KumoError('ERR_CONFLICT', `container ${id} is ${toRuntimeState(rs.status)}, not running`);
       const config = await readConfig(id);
-      const process_: OciProcess = {
+      const execProcess: OciProcess = {
         ...config.process,
         terminal: false,
         args: [...args],
@@ -552,20 +547,29 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       const processFile = path.join(paths.bundle, `exec-${tag}.json`);
       const pidFile = path.join(paths.bundle, `exec-${tag}.pid`);
       const outFile = path.join(paths.bundle, `exec-${tag}.out`);
-      await writeFile(processFile, JSON.stringify(process_), { mode: 0o600 });
+      await writeFile(processFile, JSON.stringify(execProcess), { mode: 0o600 });
       const out = await open(outFile, 'w+', 0o600);
       const timeoutMs = execOptions.timeoutMs ?? 0;
       let timedOut = false;
-      const timer = timeoutMs > 0
-        ? setTimeout(() => {
-          timedOut = true;
-          // Killing runc would leave the process running in the container; kill the process, runc then returns.
-          void readTextOrNull(pidFile).then((text) => {
-            const pid = Number((text ?? '').trim());
-            if (pid > 0) process.kill(pid, 'SIGKILL');
-          }).catch(() => undefined);
-        }, timeoutMs)
-        : null;
+      let finished = false;
+      // Killing runc would leave the process running in the container: kill the process (once it
+      // has a pid), and runc returns with its status.
+      const killProcess = async () => {
+        timedOut = true;
+        while (!finished) {
+          const pid = Number(((await readTextOrNull(pidFile).catch(() => null)) ?? '').trim());
+          if (pid > 0) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // exited meanwhile
+            }
+            return;
+          }
+          await sleep(pollMs);
+        }
+      };
+      const timer = timeoutMs > 0 ? setTimeout(() => void killProcess(), timeoutMs) : null;
       try {
         const result = await runner.run(runcArgv.exec(r.cli, runcId(owner, id), processFile, pidFile), {
           outputFd: out.fd,
@@ -583,6 +587,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
         }
         return { exitCode: timedOut ? EXEC_TIMEOUT_EXIT_CODE : result.code, output };
       } finally {
+        finished = true;
         if (timer) clearTimeout(timer);
         await out.close();
         await Promise.all([processFile, pidFile, outFile].map((f) => rm(f, { force: true })));
