@@ -14,6 +14,9 @@ command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 command -v busybox >/dev/null 2>&1 || need+=(busybox)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
+[ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || need+=(runc)
+[ -x /usr/bin/conmon ] || need+=(conmon)
+python3 -c 'import zunclient' >/dev/null 2>&1 || need+=(python3-zunclient)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
   for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done

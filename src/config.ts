@@ -40,6 +40,8 @@ export interface AgentConfig {
   readonly physicalBridges: Readonly<Record<string, string>>;
   /** The local VTEP address for VXLAN networks. */
   readonly vxlanLocalIp: string;
+  /** Registries (`host:port`) the image store may reach over plain http; loopback ones always may. */
+  readonly insecureRegistries: readonly string[];
   /** How often the agent reads the store's revision, and how often it re-checks the host regardless. */
   readonly pollMs: number;
   readonly resyncSeconds: number;
@@ -137,6 +139,7 @@ export function loadConfig(
       networkNode: true,
       physicalBridges: parsePhysicalBridges(flags.physicalBridges ?? env.KUMO_PHYSICAL_BRIDGES ?? ''),
       vxlanLocalIp: env.KUMO_VXLAN_LOCAL_IP || '127.0.0.1',
+      insecureRegistries: (env.KUMO_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
       pollMs: 200,
       resyncSeconds: 60,
     },

@@ -17,6 +17,10 @@ export interface KumoPaths {
   networkStateDir: string;
   /** Files Kumo writes for each container (hosts, resolv.conf, hostname). */
   containerFilesDir: string;
+  /** runc's root, conmon's pid/exit files, bundles and logs. */
+  containerRuntimeDir: string;
+  /** Blobs, unpacked layers, image records and containers' upper layers. */
+  imageStoreDir: string;
 }
 
 export function kumoPaths(dataDir: string): KumoPaths {
@@ -29,6 +33,8 @@ export function kumoPaths(dataDir: string): KumoPaths {
     openrc: join(dataDir, 'admin-openrc.sh'),
     networkStateDir: join(dataDir, 'network'),
     containerFilesDir: join(dataDir, 'containers', 'files'),
+    containerRuntimeDir: join(dataDir, 'containers', 'runtime'),
+    imageStoreDir: join(dataDir, 'images'),
   };
 }
 

@@ -31,6 +31,7 @@ import type { ContainerDeps } from './container/context.js';
 import { containerController } from './container/controller.js';
 import { localHostAccess } from './container/host-access.js';
 import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
+import { findBinary } from './lib/find-binary.js';
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
@@ -91,7 +92,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     const changes = new ChangeSignal();
     const network: NetworkDeps = { db, config, logger: logger.child({ service: 'network' }), now, newId: newUuid, changes };
     const driver = options.netDriver ?? (config.agent.enabled ? await linuxNetDriver(config, paths, logger) : undefined);
-    const containerDrivers = driver ? options.containerDrivers : undefined;
+    const containerDrivers = driver ? (options.containerDrivers ?? (config.agent.enabled ? await linuxContainerDrivers(config, paths, logger) : undefined)) : undefined;
     const container: ContainerDeps = {
       db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime) : undefined,
@@ -136,6 +137,22 @@ async function linuxNetDriver(config: KumoConfig, paths: KumoPaths, logger: Logg
     physicalBridges: config.agent.physicalBridges,
     vxlanLocalIp: config.agent.vxlanLocalIp,
   }, logger.child({ driver: 'net' }));
+}
+
+/** runc under conmon and the OCI image store, when this host has the tools; else containers stay in Creating. */
+async function linuxContainerDrivers(config: KumoConfig, paths: KumoPaths, logger: Logger): Promise<{ runtime: ContainerRuntime; images: ImageStore } | undefined> {
+  const runc = findBinary('runc');
+  const conmon = findBinary('conmon');
+  if (!runc || !conmon) {
+    logger.warn({ runc: runc ?? null, conmon: conmon ?? null }, 'containers need runc and conmon (apt-get install runc conmon); the container controller is off');
+    return undefined;
+  }
+  const { createContainerRuntime, createImageStore } = await import('./drivers/oci/index.js');
+  const owner = ownerLabel(config.dataDir);
+  return {
+    runtime: createContainerRuntime('runc', { owner, stateDir: paths.containerRuntimeDir, runtimePath: runc, conmonPath: conmon }, logger.child({ driver: 'oci-runtime' })),
+    images: createImageStore({ owner, root: paths.imageStoreDir, insecureRegistries: config.agent.insecureRegistries }, logger.child({ driver: 'oci-image' })),
+  };
 }
 
 function writeClientConfig(config: KumoConfig, paths: KumoPaths, adminPassword: string): void {

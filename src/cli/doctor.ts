@@ -4,7 +4,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findBinary } from '../lib/find-binary.js';
+
+export { findBinary };
 
 export interface Capability {
   name: string;
@@ -12,19 +14,6 @@ export interface Capability {
   detail: string;
   /** Debian package that provides it. */
   aptPackage?: string;
-}
-
-export function findBinary(name: string, path = process.env.PATH ?? ''): string | undefined {
-  for (const dir of [...path.split(delimiter), '/usr/sbin', '/sbin']) {
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  return undefined;
 }
 
 function binary(name: string, label: string, aptPackage: string, versionArgs: string[] = ['--version']): Capability {

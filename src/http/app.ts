@@ -56,6 +56,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       done(new KumoError('ERR_VALIDATION', 'The request body is not valid JSON.'), undefined);
     }
   });
+  // Raw bodies (zunclient sends this type even on bodiless DELETEs; image uploads later) stay a
+  // stream for the route to consume: nothing is buffered here.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
   app.setValidatorCompiler(lazyValidatorCompiler);
 

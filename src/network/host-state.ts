@@ -41,10 +41,14 @@ export interface HostPlan {
 const SERVICE_OWNERS = [ROUTER_INTERFACE, ROUTER_GATEWAY, 'network:floatingip', DHCP_OWNER];
 const withPrefix = (ip: string, cidr: string) => `${ip}/${parseCidr(cidr)!.prefix}`;
 
-function plugOf(port: PortTable): PortSpec['plug'] {
-  const profile = JSON.parse(port.binding_profile) as { kumo_netns?: unknown; kumo_ifname?: unknown };
+function plugOf(port: PortTable, fixedIps: FixedIp[], subnets: Map<string, SubnetTable>): PortSpec['plug'] {
+  const profile = JSON.parse(port.binding_profile) as { kumo_netns?: unknown; kumo_ifname?: unknown; kumo_static?: unknown };
   if (typeof profile.kumo_netns === 'string' && profile.kumo_netns) {
-    return { kind: 'veth', netns: profile.kumo_netns, ifname: typeof profile.kumo_ifname === 'string' && profile.kumo_ifname ? profile.kumo_ifname : 'eth0' };
+    const ifname = typeof profile.kumo_ifname === 'string' && profile.kumo_ifname ? profile.kumo_ifname : 'eth0';
+    if (profile.kumo_static !== true) return { kind: 'veth', netns: profile.kumo_netns, ifname };
+    const known = fixedIps.filter((f) => subnets.has(f.subnet_id));
+    const gateway = known.map((f) => subnets.get(f.subnet_id)!).find((s) => s.ip_version === 4 && s.gateway_ip)?.gateway_ip ?? null;
+    return { kind: 'veth', netns: profile.kumo_netns, ifname, static: { addresses: known.map((f) => withPrefix(f.ip_address, subnets.get(f.subnet_id)!.cidr)), gateway } };
   }
   return { kind: 'tap' };
 }
@@ -150,7 +154,7 @@ export async function planHostNetwork(deps: NetworkDeps, scope: HostScope, dhcpP
     networkId: p.network_id,
     macAddress: p.mac_address,
     fixedIps: (ips.get(p.id) ?? []).map((f) => ({ subnetId: f.subnet_id, ipAddress: f.ip_address })),
-    plug: plugOf(p),
+    plug: plugOf(p, ips.get(p.id) ?? [], subnetById),
     adminStateUp: p.admin_state_up === 1,
     portSecurityEnabled: p.port_security_enabled === 1,
     allowedAddressPairs: fromJsonArray<AddressPair>(p.allowed_address_pairs).map((a) => ({ ipAddress: a.ip_address, macAddress: a.mac_address ?? null })),

@@ -90,13 +90,13 @@ export async function adoptWorkloadPort(deps: NetworkDeps, caller: Caller, portI
 
 const system = (projectId: string): Caller => ({ projectId, isAdmin: true });
 
-/** Binds ports to `host`, with their far ends in `netns`: the network agent plugs them and reports ACTIVE. */
+/** Binds ports to `host`, with their far ends in `netns` and their addresses set there (no DHCP client in a container); the network agent plugs them and reports ACTIVE. */
 export async function bindWorkloadPorts(deps: NetworkDeps, portIds: readonly string[], host: string, netns: string): Promise<void> {
   for (const id of portIds) {
     const port = await getPort(deps.db, system(''), id);
     const profile = JSON.parse(port.binding_profile) as { kumo_netns?: string };
     if (port.host_id === host && profile.kumo_netns === netns) continue;
-    await updatePort(deps, system(port.project_id), id, { 'binding:host_id': host, 'binding:profile': { kumo_netns: netns, kumo_ifname: `eth${portIds.indexOf(id)}` } });
+    await updatePort(deps, system(port.project_id), id, { 'binding:host_id': host, 'binding:profile': { kumo_netns: netns, kumo_ifname: `eth${portIds.indexOf(id)}`, kumo_static: true } });
   }
 }
 

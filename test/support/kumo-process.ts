@@ -64,12 +64,30 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promis
 
 /**
  * Removes every host object the Kumo of `dir` created (what a failed or stopped test left
- * behind), with the same driver `kumo` uses. A no-op when not root: nothing was created.
+ * behind: containers, their root filesystems and namespaces, then networking), with the same
+ * drivers `kumo` uses. A no-op when not root: nothing was created.
  */
 export async function purgeHostObjects(dir: string): Promise<void> {
   if (process.getuid?.() !== 0) return;
   const { createNetDriver } = await import('../../src/drivers/net/index.js');
+  const { createContainerRuntime, createImageStore } = await import('../../src/drivers/oci/index.js');
+  const { findBinary } = await import('../../src/lib/find-binary.js');
   const { createSilentLogger } = await import('../../src/log.js');
+  const { kumoPaths } = await import('../../src/paths.js');
   const { ownerLabel } = await import('../../src/server.js');
-  await createNetDriver('linux', { owner: ownerLabel(dir), stateDir: join(dir, 'network'), physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, createSilentLogger()).removeAll();
+  const owner = ownerLabel(dir);
+  const paths = kumoPaths(dir);
+  const logger = createSilentLogger();
+  const runc = findBinary('runc');
+  const conmon = findBinary('conmon');
+  if (runc && conmon) {
+    const runtime = createContainerRuntime('runc', { owner, stateDir: paths.containerRuntimeDir, runtimePath: runc, conmonPath: conmon }, logger);
+    for (const c of await runtime.list().catch(() => [])) {
+      await runtime.delete(c.id, true).catch(() => undefined);
+      await runtime.removeNetns(c.id).catch(() => undefined);
+    }
+    const images = createImageStore({ owner, root: paths.imageStoreDir, insecureRegistries: [] }, logger);
+    for (const id of await images.listRootfs().catch(() => [])) await images.removeRootfs(id).catch(() => undefined);
+  }
+  await createNetDriver('linux', { owner, stateDir: paths.networkStateDir, physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, logger).removeAll();
 }

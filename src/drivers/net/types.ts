@@ -57,7 +57,16 @@ export interface DhcpPortSpec {
  * as `ifname` with the port's MAC. `tap`: a tap device `tap<11>` on the bridge for QEMU to open.
  */
 export type PortPlug =
-  | { readonly kind: 'veth'; readonly netns: string; readonly ifname: string }
+  | {
+    readonly kind: 'veth';
+    readonly netns: string;
+    readonly ifname: string;
+    /**
+     * Addresses (CIDR form) and default gateway the driver configures on the far end when the
+     * veth is made: containers have no DHCP client. Absent: the endpoint asks DHCP.
+     */
+    readonly static?: { readonly addresses: readonly string[]; readonly gateway: string | null };
+  }
   | { readonly kind: 'tap' };
 
 export interface PortSpec {

@@ -8,6 +8,8 @@ import { createRuncContainerRuntime, type RuntimeDeps } from './runtime/index.js
 import type { ContainerRuntime, ContainerRuntimeOptions } from './types.js';
 
 export type * from './types.js';
+/** The image store has one implementation: distribution client, layer store, overlay root filesystems. */
+export { createImageStore } from './image/index.js';
 export type { RuntimeDeps } from './runtime/index.js';
 
 export const CONTAINER_RUNTIMES = {

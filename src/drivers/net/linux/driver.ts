@@ -264,6 +264,13 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     }
     for (const r of plan.removed) if (!failures.has(r.resourceId)) removed.push(r.name);
 
+    // One batch per new far end, inside its namespace: only made veths get here, so steady state runs none.
+    for (const e of plan.staticEndpoints) {
+      if (failures.has(e.portId)) continue;
+      const lines = [...e.addresses.map((a) => `address replace ${a} dev ${e.ifname}`), ...(e.gateway ? [`route replace default via ${e.gateway} dev ${e.ifname}`] : [])];
+      const r = await exec.run(['ip', '-n', e.netns, '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
+      if (r.code !== 0) fail(e.portId, `addresses in ${e.netns}: ${r.stderr.trim()}`);
+    }
     for (const intent of plan.dhcp) {
       if (failures.has(intent.resourceId)) continue;
       try {

@@ -77,6 +77,8 @@ export interface Plan {
   readonly portsUp: readonly string[];
   readonly dhcp: readonly DhcpIntent[];
   readonly routers: readonly RouterIntent[];
+  /** Far ends made by this plan that need their static addresses configured inside their namespace. */
+  readonly staticEndpoints: readonly { readonly portId: string; readonly netns: string; readonly ifname: string; readonly addresses: readonly string[]; readonly gateway: string | null }[];
   /** Orphan links and namespaces this plan removes, by name, with the resource whose failure means it is still there. */
   readonly removed: readonly { readonly name: string; readonly resourceId: string }[];
   /** Orphan namespaces the ip batch deletes; processes in them must be stopped first. */
@@ -115,6 +117,7 @@ export function buildPlan(input: PlanInput): Plan {
   const bridges = new CommandBatch();
   const vxlans = new CommandBatch();
   const ports = new CommandBatch();
+  const staticEndpoints: { portId: string; netns: string; ifname: string; addresses: readonly string[]; gateway: string | null }[] = [];
   const nsLinks = new CommandBatch();
   const fdb = new CommandBatch();
   const removed: { name: string; resourceId: string }[] = [];
@@ -294,6 +297,7 @@ export function buildPlan(input: PlanInput): Plan {
         if (!ok) {
           // Created in the endpoint's namespace with its final name, MAC and UP flag, so the far end needs no command run inside that namespace.
           add(ports, ['link', 'add', 'name', ifname, 'netns', netns, 'address', port.macAddress.toLowerCase(), 'mtu', mtu, 'up', 'type', 'veth', 'peer', 'name', tap, 'mtu', mtu]);
+          if (port.plug.static) staticEndpoints.push({ portId: port.id, netns, ifname, ...port.plug.static });
         }
       } else {
         ok = link !== null && link.kind === 'tun' && link.tunType === 'tap';
@@ -405,7 +409,7 @@ export function buildPlan(input: PlanInput): Plan {
   // a veth takes ~20 ms, a batch of them long enough to be observed half done), and the explicit
   // deletes of their veths that follow tolerate the kernel having removed them already.
   const ip = new CommandBatch().append(nsDeletes).append(orphanDeletes).append(deletes).append(nsAdds).append(bridges).append(vxlans).append(ports).append(nsLinks);
-  return { ip, fdb, ruleset, securedPorts, failures, portsUp, dhcp, routers, removed, removedNamespaces };
+  return { ip, fdb, ruleset, securedPorts, failures, portsUp, dhcp, routers, staticEndpoints, removed, removedNamespaces };
 }
 
 function safeRouterInterfaces(router: RouterSpec) {

@@ -1,0 +1,111 @@
+/**
+ * Containers end to end on this host (root): `kumo up` with its agent, a loopback registry
+ * holding a busybox image the test builds, and the real `openstack appcontainer` CLI
+ * (python3-zunclient). What is proven is what a user sees: containers Running, one reaching
+ * another's HTTP server over the tenant network, logs, exec exit codes, stop/start, delete
+ * leaving nothing behind.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
+import type { Live } from '../support/kumo-process.js';
+import { isRoot } from '../support/netns.js';
+import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
+import type { Registry } from '../support/registry.js';
+import { waitFor } from '../support/wait.js';
+
+describe('containers through kumo up and `openstack appcontainer`', { skip: isRoot ? false : 'needs root' }, () => {
+  let live: Live;
+  let registry: Registry;
+  let env: NodeJS.ProcessEnv;
+  let image: string;
+  const scratch = mkdtempSync(join(tmpdir(), 'kumo-ctr-e2e-'));
+
+  const os = async (...args: string[]) => {
+    const r = await run('openstack', ['--os-cloud', 'kumo', ...args], env);
+    assert.equal(r.code, 0, `openstack ${args.join(' ')} failed:\n${r.stderr}`);
+    return r.stdout;
+  };
+  const osJson = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json')) as Record<string, any>;
+  const statusOf = async (name: string) => (await osJson('appcontainer', 'show', name)) as { status: string; status_reason: string | null; addresses: unknown };
+  const until = (name: string, status: string) => waitFor(`${name} ${status}`, async () => {
+    const c = await statusOf(name);
+    if (c.status === 'Error') throw new Error(`${name} went to Error: ${c.status_reason}`);
+    return c.status === status && c;
+  }, 90_000, 500);
+
+  before(async () => {
+    registry = await startRegistry();
+    const rootfs = join(scratch, 'rootfs');
+    buildBusyboxRootfs(rootfs);
+    await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
+    image = `${registry.host}/busybox:latest`;
+    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--log-level', 'info']);
+    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
+    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+  });
+
+  after(async () => {
+    if (live) {
+      await stop(live);
+      await purgeHostObjects(live.dir);
+      rmSync(live.dir, { recursive: true, force: true });
+    }
+    await registry?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  test('run, reach, logs, exec, stop/start, delete', async () => {
+    await os('network', 'create', 'ctr-net');
+    await os('subnet', 'create', '--network', 'ctr-net', '--subnet-range', '10.66.0.0/24', 'ctr-sub');
+    // httpd serves its working directory (a `-h` would be taken by the CLI for --help).
+    await os('appcontainer', 'run', '--name', 'web', '--workdir', '/etc', '--net', 'network=ctr-net', image, 'httpd', '-f', '-p', '8080');
+    await os('appcontainer', 'run', '--name', 'client', '--net', 'network=ctr-net', image, 'sleep', '300');
+    const web = await until('web', 'Running');
+    await until('client', 'Running');
+    const webIp = /10\.66\.0\.\d+/.exec(JSON.stringify(web.addresses))?.[0];
+    assert.ok(webIp, `web has an address: ${JSON.stringify(web.addresses)}`);
+
+    // The client reaches the web container's HTTP server over the tenant network.
+    let last = '';
+    const fetched = await waitFor('HTTP from client to web', async () => {
+      const r = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'wget', '-O', '-', `http://${webIp}:8080/hostname`], env);
+      last = `${r.code} ${r.stdout} ${r.stderr}`;
+      // The CLI's own options (-q, -h) must not appear in the command: it would take them.
+      return r.code === 0 && r.stdout;
+    }, 30_000, 500).catch(async (err: Error) => {
+      const addr = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'ip', 'addr'], env);
+      throw new Error(`${err.message}; last: ${last}; client ip addr: ${addr.stdout} ${addr.stderr}`);
+    });
+    assert.ok(fetched.trim().length > 0);
+
+    const failing = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'sh', '-c', 'echo out; exit 3'], env);
+    assert.equal(failing.code, 3, 'the exit code of the command becomes the CLI\'s');
+    assert.match(failing.stdout, /out/);
+
+    await os('appcontainer', 'run', '--name', 'talker', '--net', 'network=ctr-net', image, 'sh', '-c', 'echo hello from kumo; echo to stderr >&2');
+    await until('talker', 'Stopped');
+    const logs = await os('appcontainer', 'logs', 'talker');
+    assert.match(logs, /hello from kumo/);
+    assert.match(logs, /to stderr/);
+
+    await os('appcontainer', 'stop', 'web');
+    await until('web', 'Stopped');
+    await os('appcontainer', 'start', 'web');
+    await until('web', 'Running');
+
+    const refused = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'delete', 'web'], env);
+    assert.match(refused.stdout + refused.stderr, /Conflict|Cannot delete/i, 'a running container is not deleted without --force or --stop');
+    await os('appcontainer', 'delete', '--stop', 'web');
+    await os('appcontainer', 'delete', '--force', 'client');
+    await os('appcontainer', 'delete', 'talker');
+    await waitFor('all containers gone', async () => (await osJson('appcontainer', 'list')).length === 0, 60_000, 500);
+    const mounts = readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(live.dir));
+    assert.deepEqual(mounts, [], 'no overlay mount left');
+    const ports = await osJson('port', 'list', '--device-owner', 'compute:kuryr');
+    assert.deepEqual(ports, [], 'no container port left');
+  });
+});
