@@ -95,7 +95,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     const containerDrivers = driver ? (options.containerDrivers ?? (config.agent.enabled ? await linuxContainerDrivers(config, paths, logger) : undefined)) : undefined;
     const container: ContainerDeps = {
       db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
-      hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime) : undefined,
+      hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
     const app = await buildApp({ config, db, logger, identity, network, container });
     if (options.listen !== false) {

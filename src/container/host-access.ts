@@ -4,7 +4,7 @@
  * process; a container on another host would need that host's agent, which does not exist yet.
  * @module
  */
-import type { ContainerRuntime, ExecResult, LogOptions } from '../drivers/oci/types.js';
+import type { ContainerRuntime, ExecResult, ImageStore, LogOptions, StoredImage } from '../drivers/oci/types.js';
 import { zunError } from './context.js';
 
 export interface HostRuntimeAccess {
@@ -15,9 +15,14 @@ export interface HostRuntimeAccess {
   stats(host: string, id: string): ReturnType<ContainerRuntime['stats']>;
   putArchive(host: string, id: string, path: string, tar: Buffer): Promise<void>;
   getArchive(host: string, id: string, path: string): Promise<Buffer>;
+  pullImage(host: string, reference: string): Promise<StoredImage>;
+  listImages(host: string): Promise<StoredImage[]>;
+  removeImage(host: string, idOrName: string): Promise<void>;
+  /** The hosts this API can reach (all-in-one: one). */
+  readonly hosts: readonly string[];
 }
 
-export function localHostAccess(localHost: string, runtime: ContainerRuntime): HostRuntimeAccess {
+export function localHostAccess(localHost: string, runtime: ContainerRuntime, images: ImageStore): HostRuntimeAccess {
   const here = (host: string) => {
     if (host !== localHost) throw zunError('ERR_CONFLICT', `Container host ${host} is not reachable from this API process.`);
     return runtime;
@@ -30,5 +35,9 @@ export function localHostAccess(localHost: string, runtime: ContainerRuntime): H
     stats: (host, id) => here(host).stats(id),
     putArchive: (host, id, path, tar) => here(host).putArchive(id, path, tar),
     getArchive: (host, id, path) => here(host).getArchive(id, path),
+    pullImage: (host, reference) => (here(host), images.pull(reference)),
+    listImages: (host) => (here(host), images.list()),
+    removeImage: (host, idOrName) => (here(host), images.remove(idOrName)),
+    hosts: [localHost],
   };
 }

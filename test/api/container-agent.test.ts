@@ -161,6 +161,20 @@ for (const dialect of DIALECTS) {
       assert.equal(runtime.starts.get(c.uuid), 3);
     });
 
+    test('images on the host are for admins: pull, list, show, delete', async () => {
+      const admin = await k.adminToken();
+      const asAdmin = (method: string, path: string, body?: unknown) => k.request(method, `${Z}${path}`, { token: admin, body, headers: { 'openstack-api-version': 'container 1.40' } });
+      assert.equal((await zun('GET', '/images')).statusCode, 403);
+      const pulled = await asAdmin('POST', '/images', { repo: 'busybox', host: 'test-host' });
+      assert.equal(pulled.statusCode, 202, pulled.body);
+      const image = json(pulled.body);
+      assert.equal(image.image_id, 'sha256:bb');
+      assert.ok(json((await asAdmin('GET', '/images')).body).images.some((i: { uuid: string }) => i.uuid === image.uuid));
+      assert.equal(json((await asAdmin('GET', `/images/${image.uuid}`)).body).repo, 'docker.io/library/busybox');
+      assert.equal((await asAdmin('POST', '/images', { repo: 'busybox', host: 'elsewhere' })).statusCode, 404);
+      assert.equal((await asAdmin('GET', '/images/nope')).statusCode, 404);
+    });
+
     test('an unknown image ends in Error with the reason; delete rules; orphans are removed', async () => {
       await zun('POST', '/containers?run=true', { name: 'ghost', image: 'nosuchimage' });
       const err = await statusIs('ghost', 'Error');

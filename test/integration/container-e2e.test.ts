@@ -107,5 +107,14 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     assert.deepEqual(mounts, [], 'no overlay mount left');
     const ports = await osJson('port', 'list', '--device-owner', 'compute:kuryr');
     assert.deepEqual(ports, [], 'no container port left');
+
+    // Images on the host (admin): pull, list, show, delete.
+    const pulled = await osJson('appcontainer', 'image', 'pull', image, hostname());
+    assert.match(String(pulled.image_id), /^sha256:[0-9a-f]{64}$/);
+    const listed = await osJson('appcontainer', 'image', 'list');
+    assert.ok(listed.some((i: { uuid: string }) => i.uuid === pulled.uuid));
+    assert.equal((await osJson('appcontainer', 'image', 'show', pulled.uuid)).image_id, pulled.image_id);
+    await os('appcontainer', 'image', 'delete', pulled.uuid);
+    assert.ok(!(await osJson('appcontainer', 'image', 'list')).some((i: { uuid: string }) => i.uuid === pulled.uuid));
   });
 });
