@@ -30,7 +30,7 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     return r.stdout;
   };
   const osJson = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json')) as Record<string, any>;
-  const statusOf = async (name: string) => (await osJson('appcontainer', 'show', name)) as { status: string; status_reason: string | null; addresses: unknown };
+  const statusOf = async (name: string) => (await osJson('appcontainer', 'show', name)) as { status: string; status_reason: string | null; status_detail: string | null; addresses: unknown };
   const until = (name: string, status: string) => waitFor(`${name} ${status}`, async () => {
     const c = await statusOf(name);
     if (c.status === 'Error') throw new Error(`${name} went to Error: ${c.status_reason}`);
@@ -96,6 +96,20 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     await until('web', 'Stopped');
     await os('appcontainer', 'start', 'web');
     await until('web', 'Running');
+
+    // kill -9 of Kumo: containers keep running; one that exits meanwhile is seen with its exit code after the restart.
+    await os('appcontainer', 'run', '--name', 'blinker', '--net', 'network=ctr-net', image, 'sh', '-c', 'sleep 3; exit 4');
+    await until('blinker', 'Running');
+    live.proc.kill('SIGKILL');
+    await new Promise((r) => live.proc.once('exit', r));
+    await new Promise((r) => setTimeout(r, 5000));
+    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--log-level', 'info'], { dir: live.dir, port: Number(new URL(live.url).port) });
+    const ended = await until('blinker', 'Stopped');
+    assert.match(String(ended.status_detail), /^Exited\(4\)/);
+    assert.equal((await statusOf('web')).status, 'Running', 'the web container kept running through the restart');
+    const again = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'wget', '-O', '-', `http://${webIp}:8080/hostname`], env);
+    assert.equal(again.code, 0, `client still reaches web after the restart: ${again.stderr}`);
+    await os('appcontainer', 'delete', 'blinker');
 
     const refused = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'delete', 'web'], env);
     assert.match(refused.stdout + refused.stderr, /Conflict|Cannot delete/i, 'a running container is not deleted without --force or --stop');
