@@ -173,6 +173,11 @@ for (const dialect of DIALECTS) {
       assert.equal(json((await asAdmin('GET', `/images/${image.uuid}`)).body).repo, 'docker.io/library/busybox');
       assert.equal((await asAdmin('POST', '/images', { repo: 'busybox', host: 'elsewhere' })).statusCode, 404);
       assert.equal((await asAdmin('GET', '/images/nope')).statusCode, 404);
+      const hosts = json((await asAdmin('GET', '/hosts')).body).hosts;
+      assert.deepEqual(hosts.map((h: { hostname: string }) => h.hostname), ['test-host']);
+      assert.ok(hosts[0].cpus > 0 && hosts[0].mem_total > 0 && hosts[0].total_containers >= 1);
+      assert.equal(json((await asAdmin('GET', `/hosts/${hosts[0].uuid}`)).body).hostname, 'test-host');
+      assert.equal((await zun('GET', '/hosts')).statusCode, 403);
     });
 
     test('an unknown image ends in Error with the reason; delete rules; orphans are removed', async () => {
