@@ -7,7 +7,7 @@
  */
 import type { Db } from '../store/database.js';
 import {
-  adoptWorkloadPort, createWorkloadPort, defaultProjectNetwork, releaseWorkloadPorts, resolveNetworkRef, workloadAddresses,
+  adoptWorkloadPort, changeWorkloadGroup, createWorkloadPort, defaultProjectNetwork, releaseWorkloadPorts, resolveNetworkRef, workloadAddresses,
 } from '../network/workload-ports.js';
 import { containerNotFound, invalid, markContainersChanged, zunError, zunTime } from './context.js';
 import type { Caller, ContainerDeps } from './context.js';
@@ -93,6 +93,8 @@ const VALID_STATES: Record<string, string[]> = {
   logs: ['Created', 'Error', 'Paused', 'Running', 'Stopped', 'Unknown'],
   get_archive: ['Created', 'Paused', 'Running', 'Stopped'],
   put_archive: ['Created', 'Paused', 'Running', 'Stopped'],
+  add_security_group: ['Created', 'Running', 'Stopped', 'Paused'],
+  remove_security_group: ['Created', 'Running', 'Stopped', 'Paused'],
 };
 
 export function checkState(row: ContainerTable, action: string): void {
@@ -360,4 +362,53 @@ export async function deleteContainer(deps: ContainerDeps, row: ContainerTable, 
     return;
   }
   await setDesired(deps, row, { desired: 'deleted', status: 'Deleting', task_state: 'container_deleting', status_detail: opts.stop ? 'stop first' : null });
+}
+
+const asMember = (row: ContainerTable) => ({ projectId: row.project_id, isAdmin: false });
+
+/** Zun's network_attach: a new port on `network` (or the given port), plugged into the running container by the agent. */
+export async function attachNetwork(deps: ContainerDeps, row: ContainerTable, opts: { network?: string; port?: string; fixedIp?: string }): Promise<ContainerTable> {
+  checkState(row, 'update');
+  if (!opts.network && !opts.port) throw invalid('network_attach needs a network or a port.');
+  const ports = portsOf(row);
+  let added: PortRecord;
+  if (opts.port) {
+    added = { id: await adoptWorkloadPort(deps.network, asMember(row), opts.port, row.uuid, ZUN_DEVICE_OWNER), adopted: true };
+  } else {
+    const network = await resolveNetworkRef(deps.network, asMember(row), opts.network!);
+    const current = await workloadAddresses(deps.network, ports.map((p) => p.id));
+    if (current[network.id]) throw zunError('ERR_CONFLICT', `Container ${row.uuid} is already connected to network ${opts.network}.`);
+    added = {
+      id: await createWorkloadPort(deps.network, asMember(row), { networkId: network.id, fixedIps: opts.fixedIp ? [opts.fixedIp] : [], securityGroups: specOf(row).security_groups, deviceId: row.uuid, deviceOwner: ZUN_DEVICE_OWNER }),
+      adopted: false,
+    };
+  }
+  return setDesired(deps, row, { port_ids: JSON.stringify([...ports, added]) });
+}
+
+/** Zun's network_detach: the container's port(s) on `network`, or the given port, are released. */
+export async function detachNetwork(deps: ContainerDeps, row: ContainerTable, opts: { network?: string; port?: string }): Promise<ContainerTable> {
+  checkState(row, 'update');
+  const ports = portsOf(row);
+  let gone: PortRecord[];
+  if (opts.port) gone = ports.filter((p) => p.id === opts.port);
+  else if (opts.network) {
+    const network = await resolveNetworkRef(deps.network, asMember(row), opts.network);
+    const on = await workloadAddresses(deps.network, ports.map((p) => p.id));
+    const portIds = new Set((on[network.id] ?? []).map((a) => a.port));
+    gone = ports.filter((p) => portIds.has(p.id));
+  } else throw invalid('network_detach needs a network or a port.');
+  if (!gone.length) throw zunError('ERR_NOT_FOUND', `Container ${row.uuid} has no port ${opts.port ?? `on network ${opts.network}`}.`);
+  await releaseWorkloadPorts(deps.network, gone);
+  return setDesired(deps, row, { port_ids: JSON.stringify(ports.filter((p) => !gone.includes(p))) });
+}
+
+/** Zun's add/remove_security_group: on every port of the container, enforced by the network agent. */
+export async function changeSecurityGroup(deps: ContainerDeps, row: ContainerTable, name: string | undefined, add: boolean): Promise<ContainerTable> {
+  checkState(row, add ? 'add_security_group' : 'remove_security_group');
+  if (!name) throw invalid('A security group name is required: ?name=NAME.');
+  await changeWorkloadGroup(deps.network, asMember(row), portsOf(row).map((p) => p.id), name, add);
+  const spec = specOf(row);
+  const groups = add ? [...new Set([...spec.security_groups, name])] : spec.security_groups.filter((g) => g !== name);
+  return setDesired(deps, row, { spec: JSON.stringify({ ...spec, security_groups: groups }) });
 }

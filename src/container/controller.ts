@@ -57,6 +57,8 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
   const { runtime, images } = host;
   /** Limits applied to running containers in this process's life (re-applied once after a restart). */
   const applied = new Map<string, string>();
+  /** The port list last bound for each container, so attaching a network later plugs the new port. */
+  const boundPorts = new Map<string, string>();
 
   const write = async (row: ContainerTable, patch: Partial<ContainerTable>) => {
     const changed = Object.entries(patch).some(([k, v]) => row[k as keyof ContainerTable] !== v);
@@ -76,6 +78,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     await runtime.removeLogs(row.uuid);
     await rm(join(host.filesDir, row.uuid), { recursive: true, force: true });
     applied.delete(row.uuid);
+    boundPorts.delete(row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row));
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
   };
@@ -95,6 +98,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     const ports = portsOf(row).map((p) => p.id);
     const netns = await runtime.ensureNetns(row.uuid);
     await bindWorkloadPorts(deps.network, ports, host.host, netns);
+    boundPorts.set(row.uuid, row.port_ids);
     if ((await inactivePorts(deps.network, ports)).length) {
       await write(row, { status_detail: 'waiting for the network' });
       return 'waiting';
@@ -220,6 +224,10 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
               if (now) result = await follow(result, now);
             }
           } else {
+            if (boundPorts.get(row.uuid) !== row.port_ids) {
+              await bindWorkloadPorts(deps.network, portsOf(row).map((p) => p.id), host.host, await runtime.ensureNetns(row.uuid));
+              boundPorts.set(row.uuid, row.port_ids);
+            }
             result = await follow(row, obs);
             if (result !== 'waiting' && obs.state === 'running' && applied.get(row.uuid) !== `${row.cpu}/${row.memory_mib}`) {
               await runtime.update(row.uuid, { cpu: row.cpu, memoryBytes: row.memory_mib === null ? null : row.memory_mib * 1024 * 1024, pids: null });

@@ -51,7 +51,7 @@ export async function defaultProjectNetwork(deps: NetworkDeps, caller: Caller): 
     : `The project has ${own.length} networks; say which with --net network=NAME.`);
 }
 
-async function groupIds(deps: NetworkDeps, caller: Caller, refs: readonly string[]): Promise<string[] | undefined> {
+export async function groupIds(deps: NetworkDeps, caller: Caller, refs: readonly string[]): Promise<string[] | undefined> {
   if (!refs.length) return undefined;
   const { groups } = await listGroups(deps, caller);
   const own = groups.filter((g) => g.project_id === caller.projectId);
@@ -143,4 +143,29 @@ export async function workloadDns(deps: NetworkDeps, portIds: readonly string[])
   if (!subnetIds.length) return [];
   const subnets = await deps.db.selectFrom('network_subnet').select(['dns_nameservers']).where('id', 'in', subnetIds).execute();
   return [...new Set(subnets.flatMap((s) => fromJsonArray<string>(s.dns_nameservers)))];
+}
+
+/** Adds or removes a security group (name or id of the caller's project) on every one of `portIds`. */
+export async function changeWorkloadGroup(deps: NetworkDeps, caller: Caller, portIds: readonly string[], ref: string, add: boolean): Promise<void> {
+  const [groupId] = (await groupIds(deps, caller, [ref]))!;
+  for (const id of portIds) {
+    const port = await getPort(deps.db, caller, id);
+    const current = fromJsonArray<string>(port.security_groups);
+    if (add === current.includes(groupId)) {
+      throw neutronError('ERR_CONFLICT', 'Conflict', add ? `Security group ${ref} is already on port ${id}.` : `Security group ${ref} is not on port ${id}.`);
+    }
+    await updatePort(deps, caller, id, { security_groups: add ? [...current, groupId] : current.filter((g) => g !== groupId) });
+  }
+}
+
+/** The networks of a workload's ports with their addresses (Zun's network_list). */
+export async function workloadNetworks(deps: NetworkDeps, portIds: readonly string[]) {
+  if (!portIds.length) return [];
+  const ports = await deps.db.selectFrom('network_port').select(['id', 'network_id']).where('id', 'in', [...portIds]).execute();
+  const ips = await fixedIpsByPort(deps.db, ports.map((p) => p.id));
+  return ports.map((p) => ({
+    net_id: p.network_id,
+    port_id: p.id,
+    fixed_ips: (ips.get(p.id) ?? []).map((f) => ({ ip_address: f.ip_address, subnet_id: f.subnet_id, version: ipVersion(f.ip_address) ?? 4 })),
+  }));
 }

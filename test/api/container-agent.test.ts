@@ -161,6 +161,33 @@ for (const dialect of DIALECTS) {
       assert.equal(runtime.starts.get(c.uuid), 3);
     });
 
+    test('network attach/detach and security group add/remove act on the container\'s ports', async () => {
+      const net2 = JSON.parse((await k.request('POST', '/network/v2.0/networks', { token: member, body: { network: { name: 'n2' } } })).body).network;
+      await k.request('POST', '/network/v2.0/subnets', { token: member, body: { subnet: { network_id: net2.id, cidr: '10.89.0.0/24', ip_version: 4 } } });
+      const created = await zun('POST', '/containers?run=true', { name: 'multi', image: 'busybox', command: ['sleep', '1000'], nets: [{ network: 'n' }] });
+      assert.equal(created.statusCode, 202, created.body);
+      await statusIs('multi', 'Running');
+      assert.equal((await zun('POST', '/containers/multi/network_attach?network=n2')).statusCode, 202);
+      const nets = json((await zun('GET', '/containers/multi/network_list')).body).networks;
+      assert.equal(nets.length, 2);
+      assert.match(nets.find((n: { net_id: string }) => n.net_id === net2.id).fixed_ips[0].ip_address, /^10\.89\.0\./);
+      assert.equal((await zun('POST', '/containers/multi/network_attach?network=n2')).statusCode, 409, 'already on that network');
+      const sg = JSON.parse((await k.request('POST', '/network/v2.0/security-groups', { token: member, body: { security_group: { name: 'web' } } })).body).security_group;
+      assert.equal((await zun('POST', '/containers/multi/add_security_group?name=web')).statusCode, 202);
+      const portIds = nets.map((n: { port_id: string }) => n.port_id);
+      for (const id of portIds) {
+        const port = JSON.parse((await k.request('GET', `/network/v2.0/ports/${id}`, { token: member })).body).port;
+        assert.ok(port.security_groups.includes(sg.id));
+      }
+      assert.deepEqual((await show('multi')).security_groups, ['web']);
+      assert.equal((await zun('POST', '/containers/multi/add_security_group?name=web')).statusCode, 409);
+      assert.equal((await zun('POST', '/containers/multi/remove_security_group?name=web')).statusCode, 202);
+      assert.equal((await zun('POST', '/containers/multi/network_detach?network=n2')).statusCode, 202);
+      assert.equal(json((await zun('GET', '/containers/multi/network_list')).body).networks.length, 1);
+      assert.equal((await k.request('GET', `/network/v2.0/ports/${nets.find((n: { net_id: string }) => n.net_id === net2.id).port_id}`, { token: member })).statusCode, 404, 'the detached port is gone');
+      await zun('DELETE', '/containers/multi?force=true');
+    });
+
     test('images on the host are for admins: pull, list, show, delete', async () => {
       const admin = await k.adminToken();
       const asAdmin = (method: string, path: string, body?: unknown) => k.request(method, `${Z}${path}`, { token: admin, body, headers: { 'openstack-api-version': 'container 1.40' } });
@@ -181,7 +208,7 @@ for (const dialect of DIALECTS) {
     });
 
     test('an unknown image ends in Error with the reason; delete rules; orphans are removed', async () => {
-      await zun('POST', '/containers?run=true', { name: 'ghost', image: 'nosuchimage' });
+      await zun('POST', '/containers?run=true', { name: 'ghost', image: 'nosuchimage', nets: [{ network: 'n' }] });
       const err = await statusIs('ghost', 'Error');
       assert.match(err.status_reason, /nosuchimage could not be pulled: manifest unknown/);
       assert.equal((await zun('DELETE', '/containers/ghost')).statusCode, 204, 'Error containers delete without force');

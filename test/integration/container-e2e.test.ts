@@ -97,6 +97,14 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     await os('appcontainer', 'start', 'web');
     await until('web', 'Running');
 
+    // A second network attached to a running container appears inside it as eth1, and goes on detach.
+    await os('network', 'create', 'ctr-net2');
+    await os('subnet', 'create', '--network', 'ctr-net2', '--subnet-range', '10.67.0.0/24', 'ctr-sub2');
+    await os('appcontainer', 'network', 'attach', '--network', 'ctr-net2', 'client');
+    await waitFor('eth1 in the client', async () => /inet 10\.67\.0\.\d+/.test((await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'ip', 'addr', 'show', 'eth1'], env)).stdout), 30_000, 500);
+    await os('appcontainer', 'network', 'detach', '--network', 'ctr-net2', 'client');
+    await waitFor('eth1 gone', async () => (await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'ip', 'addr', 'show', 'eth1'], env)).code !== 0, 30_000, 500);
+
     // kill -9 of Kumo: containers keep running; one that exits meanwhile is seen with its exit code after the restart.
     await os('appcontainer', 'run', '--name', 'blinker', '--net', 'network=ctr-net', image, 'sh', '-c', 'sleep 3; exit 4');
     await until('blinker', 'Running');

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import {
+  attachNetwork, changeSecurityGroup, detachNetwork, portsOf,
   checkSignal, checkState, createContainer, deleteContainer, getContainer, pauseContainer, rebootContainer, renameContainer, renderContainer,
   startContainer, stopContainer, unpauseContainer, updateContainer, visibleContainers,
 } from '../containers.js';
@@ -9,6 +10,7 @@ import { invalid, markContainersChanged, zunError } from '../context.js';
 import type { ContainerDeps } from '../context.js';
 import type { HostRuntimeAccess } from '../host-access.js';
 import type { ContainerTable } from '../schema.js';
+import { workloadNetworks } from '../../network/workload-ports.js';
 import { boolParam, caller, identOf, nonNegativeInt, query } from './common.js';
 import type { ContainerRouteEnv } from './common.js';
 
@@ -111,6 +113,12 @@ export function registerContainerRoutes(app: FastifyInstance, env: ContainerRout
     // What the signal did is observed by the agent on its next pass.
     await markContainersChanged(deps.db);
   });
+
+  action('network_attach', (row, q) => attachNetwork(deps, row, { network: q.network, port: q.port, fixedIp: q.fixed_ip }));
+  action('network_detach', (row, q) => detachNetwork(deps, row, { network: q.network, port: q.port }));
+  action('add_security_group', (row, q) => changeSecurityGroup(deps, row, q.name, true));
+  action('remove_security_group', (row, q) => changeSecurityGroup(deps, row, q.name, false));
+  app.get('/v1/containers/:ident/network_list', async (request) => ({ networks: await workloadNetworks(deps.network, portsOf(await load(request)).map((p) => p.id)) }));
 
   app.get('/v1/containers/:ident/logs', async (request, reply) => {
     const row = await load(request);
