@@ -105,6 +105,46 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     await os('appcontainer', 'network', 'detach', '--network', 'ctr-net2', 'client');
     await waitFor('eth1 gone', async () => (await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'ip', 'addr', 'show', 'eth1'], env)).code !== 0, 30_000, 500);
 
+    // A security group that opens TCP 8080 only: 8080 answers, 8081 does not.
+    await os('security', 'group', 'create', 'only8080');
+    await os('security', 'group', 'rule', 'create', '--protocol', 'tcp', '--dst-port', '8080', 'only8080');
+    await os('appcontainer', 'run', '--name', 'guarded', '--security-group', 'only8080', '--net', 'network=ctr-net', image, 'sh', '-c', 'httpd -p 8081 -h /etc; httpd -f -p 8080 -h /etc');
+    const guarded = await until('guarded', 'Running');
+    const guardedIp = /10\.66\.0\.\d+/.exec(JSON.stringify(guarded.addresses))![0];
+    // (busybox-static's `wget -T` crashes, even on the host: plain wget where it connects, nc -w where it must not.)
+    const fetch8080 = () => run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'wget', '-O', '-', `http://${guardedIp}:8080/hostname`], env);
+    let lastTry = '';
+    await waitFor('8080 through the group', async () => {
+      const r = await fetch8080();
+      lastTry = `${r.code} ${r.stdout} ${r.stderr}`;
+      return r.code === 0;
+    }, 30_000, 500).catch((err: Error) => { throw new Error(`${err.message}: ${lastTry}`); });
+    const open = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'sh', '-c', `echo | nc -w 3 ${guardedIp} 8080 && echo connected`], env);
+    assert.match(open.stdout, /connected/, 'nc reaches 8080');
+    const closed = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'sh', '-c', `echo | nc -w 3 ${guardedIp} 8081 && echo connected`], env);
+    assert.notEqual(closed.code, 0, '8081 is blocked by the security group');
+    await os('appcontainer', 'delete', '--force', 'guarded');
+
+    // A memory limit is enforced, and the kill is reported as an OOM kill.
+    await os('appcontainer', 'run', '--name', 'hog', '--memory', '16', '--net', 'network=ctr-net', image, 'sh', '-c', 'x=aaaaaaaa; while true; do x=$x$x; done');
+    const hog = await until('hog', 'Stopped');
+    assert.equal(hog.status_reason, 'OOMKilled');
+    await os('appcontainer', 'delete', 'hog');
+
+    // Another project sees none of this project's containers.
+    await os('project', 'create', 'ctr-other');
+    await os('user', 'create', '--project', 'ctr-other', '--password', 'pw', 'ctr-eve');
+    await os('role', 'add', '--project', 'ctr-other', '--user', 'ctr-eve', 'member');
+    const eve: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH, HOME: process.env.HOME, OS_AUTH_URL: `${live.url}/identity/v3`, OS_USERNAME: 'ctr-eve', OS_PASSWORD: 'pw', OS_PROJECT_NAME: 'ctr-other',
+      OS_USER_DOMAIN_NAME: 'Default', OS_PROJECT_DOMAIN_NAME: 'Default', OS_IDENTITY_API_VERSION: '3', OS_REGION_NAME: 'RegionOne',
+    };
+    const theirs = await run('openstack', ['appcontainer', 'list', '-f', 'json'], eve);
+    assert.equal(theirs.code, 0, theirs.stderr);
+    assert.deepEqual(JSON.parse(theirs.stdout), []);
+    const peek = await run('openstack', ['appcontainer', 'show', 'web'], eve);
+    assert.notEqual(peek.code, 0, 'web is invisible to another project');
+
     // kill -9 of Kumo: containers keep running; one that exits meanwhile is seen with its exit code after the restart.
     await os('appcontainer', 'run', '--name', 'blinker', '--net', 'network=ctr-net', image, 'sh', '-c', 'sleep 3; exit 4');
     await until('blinker', 'Running');
