@@ -12,7 +12,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
-import { isRoot } from '../support/netns.js';
+import { endpointNamespace, isRoot, randomTag, sh } from '../support/netns.js';
 import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
 import type { Registry } from '../support/registry.js';
 import { waitFor } from '../support/wait.js';
@@ -22,6 +22,10 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
   let registry: Registry;
   let env: NodeJS.ProcessEnv;
   let image: string;
+  // "The outside": a bridge of this test's with a namespace holding the external gateway address.
+  const tag = randomTag();
+  const outsideBridge = `ktc${tag}`;
+  let outside: { name: string; remove(): Promise<void> } | undefined;
   const scratch = mkdtempSync(join(tmpdir(), 'kumo-ctr-e2e-'));
 
   const os = async (...args: string[]) => {
@@ -43,7 +47,14 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     buildBusyboxRootfs(rootfs);
     await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
     image = `${registry.host}/busybox:latest`;
-    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--log-level', 'info']);
+    await sh('ip', ['link', 'add', outsideBridge, 'type', 'bridge']);
+    await sh('ip', ['link', 'set', outsideBridge, 'up']);
+    outside = await endpointNamespace(`c${tag}`);
+    await sh('ip', ['link', 'add', `kco${tag}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name]);
+    await sh('ip', ['link', 'set', `kco${tag}`, 'master', outsideBridge, 'up']);
+    await sh('ip', ['-n', outside.name, 'addr', 'add', '198.18.0.1/24', 'dev', 'eth0']);
+    await sh('ip', ['-n', outside.name, 'link', 'set', 'eth0', 'up']);
+    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info']);
     env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
     for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
   });
@@ -55,6 +66,8 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
       rmSync(live.dir, { recursive: true, force: true });
     }
     await registry?.stop();
+    await outside?.remove();
+    await sh('ip', ['link', 'del', outsideBridge]).catch(() => undefined);
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -97,6 +110,27 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     await os('appcontainer', 'start', 'web');
     await until('web', 'Running');
 
+    // A floating IP reaches the web container from "the outside", once a group lets TCP 8080 in.
+    await os('security', 'group', 'create', 'only8080');
+    await os('security', 'group', 'rule', 'create', '--protocol', 'tcp', '--dst-port', '8080', 'only8080');
+    await os('appcontainer', 'add', 'security', 'group', 'web', 'only8080');
+    await os('network', 'create', '--external', '--provider-network-type', 'flat', '--provider-physical-network', 'public', 'ctr-public');
+    await os('subnet', 'create', '--network', 'ctr-public', '--subnet-range', '198.18.0.0/24', '--gateway', '198.18.0.1', '--allocation-pool', 'start=198.18.0.10,end=198.18.0.99', '--no-dhcp', 'ctr-public-sub');
+    await os('router', 'create', 'ctr-router');
+    await os('router', 'set', '--external-gateway', 'ctr-public', 'ctr-router');
+    await os('router', 'add', 'subnet', 'ctr-router', 'ctr-sub');
+    const webPort = (await osJson('port', 'list', '--fixed-ip', `ip-address=${webIp}`)) as unknown as { ID: string }[];
+    const fip = await osJson('floating', 'ip', 'create', 'ctr-public');
+    await os('floating', 'ip', 'set', '--port', webPort[0].ID, fip.id);
+    const fromOutside = await waitFor('web through its floating IP', async () => {
+      const r = await run('ip', ['netns', 'exec', outside!.name, 'busybox', 'wget', '-O', '-', `http://${fip.floating_ip_address}:8080/hostname`], env);
+      return r.code === 0 && r.stdout;
+    }, 30_000, 500);
+    assert.ok(fromOutside.trim().length > 0);
+    await os('floating', 'ip', 'delete', fip.id);
+    await os('router', 'remove', 'subnet', 'ctr-router', 'ctr-sub');
+    await os('router', 'delete', 'ctr-router');
+
     // A second network attached to a running container appears inside it as eth1, and goes on detach.
     await os('network', 'create', 'ctr-net2');
     await os('subnet', 'create', '--network', 'ctr-net2', '--subnet-range', '10.67.0.0/24', 'ctr-sub2');
@@ -106,8 +140,6 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     await waitFor('eth1 gone', async () => (await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'ip', 'addr', 'show', 'eth1'], env)).code !== 0, 30_000, 500);
 
     // A security group that opens TCP 8080 only: 8080 answers, 8081 does not.
-    await os('security', 'group', 'create', 'only8080');
-    await os('security', 'group', 'rule', 'create', '--protocol', 'tcp', '--dst-port', '8080', 'only8080');
     await os('appcontainer', 'run', '--name', 'guarded', '--security-group', 'only8080', '--net', 'network=ctr-net', image, 'sh', '-c', 'httpd -p 8081 -h /etc; httpd -f -p 8080 -h /etc');
     const guarded = await until('guarded', 'Running');
     const guardedIp = /10\.66\.0\.\d+/.exec(JSON.stringify(guarded.addresses))![0];
