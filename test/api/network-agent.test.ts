@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS } from '../support/db.js';
 import { startTestKumo } from '../support/kumo.js';
+import { waitFor } from '../support/wait.js';
 import type { TestKumo } from '../support/kumo.js';
 import type { HostNetworkState, NetDriver, SyncReport } from '../../src/drivers/net/types.js';
 
@@ -78,12 +79,16 @@ for (const dialect of DIALECTS) {
       assert.ok(group.memberAddresses.includes(port.fixed_ips[0].ip_address), 'remote_group_id rules need the members');
       assert.ok(group.rules.some((r) => r.direction === 'ingress' && r.remoteGroupId === group.id));
 
-      const shown = await show('port', port.id);
-      assert.equal(shown.status, 'ACTIVE');
+      // Status is written after the driver's sync: eventually, not necessarily by the pass settled() waited for.
+      const shown = await waitFor('the port ACTIVE', async () => {
+        const p = await show('port', port.id);
+        return p.status === 'ACTIVE' && p;
+      }, 10_000, 20);
       assert.equal(shown['binding:vif_type'], 'bridge');
-      const dhcp = json((await k.request('GET', `${N}/ports?device_owner=network:dhcp&network_id=${net.id}`, { token: admin })).body).ports;
-      assert.equal(dhcp.length, 1);
-      assert.equal(dhcp[0].status, 'ACTIVE');
+      const dhcp = await waitFor('the DHCP port ACTIVE', async () => {
+        const ports = json((await k.request('GET', `${N}/ports?device_owner=network:dhcp&network_id=${net.id}`, { token: admin })).body).ports;
+        return ports.length === 1 && ports[0].status === 'ACTIVE' && ports;
+      }, 10_000, 20);
       assert.equal(dhcp[0].fixed_ips[0].subnet_id, sub.id);
 
       // A failure the driver reports makes the port DOWN with a failed binding; the next good sync heals it.
