@@ -24,6 +24,23 @@ export interface ContainerHost {
   readonly filesDir: string;
 }
 
+/** Containers converged at once in a pass. */
+const CONVERGE_CONCURRENCY = 8;
+
+/** Runs `fn` over `items`, at most `limit` at a time; results in input order. */
+export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** How long a pass waits before looking again at something in progress (ports, a stop). */
 const REQUEUE_MS = 200;
 
@@ -205,24 +222,25 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     revision: () => containerRevision(deps.db),
     async reconcile() {
       const rows = await deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
-      const observed = new Map((await runtime.list()).map((o) => [o.id, o]));
-      let waiting = false;
-      for (let row of rows) {
+      const seen = new Map((await runtime.list()).map((o) => [o.id, o]));
+      // What is left after the rows take theirs: containers of this owner nothing wants.
+      const observed = new Map(seen);
+      for (const row of rows) observed.delete(row.uuid);
+      /** One container's pass; true while it waits for something no revision announces. */
+      const converge = async (original: ContainerTable): Promise<boolean> => {
+        let row = original;
         try {
-          const obs = observed.get(row.uuid);
-          observed.delete(row.uuid);
+          const obs = seen.get(row.uuid);
           if (row.desired === 'deleted') {
             await teardown(row, obs);
-            continue;
+            return false;
           }
           let result: ContainerTable | 'waiting' = row;
           if (!obs) {
-            if (row.status === 'Error' && row.desired === 'stopped') continue;
+            if (row.status === 'Error' && row.desired === 'stopped') return false;
             result = await bringUp(row);
-            if (result !== 'waiting' && result.status === 'Created') {
-              const now = await runtime.state(row.uuid);
-              if (now) result = await follow(result, now);
-            }
+            // Just created: no need to ask runc what it is.
+            if (result !== 'waiting' && result.status === 'Created') result = await follow(result, { id: row.uuid, state: 'created', pid: null, exitCode: null, oomKilled: false, startedAt: null, finishedAt: null });
           } else {
             if (boundPorts.get(row.uuid) !== row.port_ids) {
               await bindWorkloadPorts(deps.network, portsOf(row).map((p) => p.id), host.host, await runtime.ensureNetns(row.uuid));
@@ -234,16 +252,17 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
               applied.set(row.uuid, `${row.cpu}/${row.memory_mib}`);
             }
           }
-          if (result === 'waiting') waiting = true;
-          else {
-            row = result;
-            if (row.status === 'Stopped' && specOf(row).auto_remove) await teardown(row, await runtime.state(row.uuid) ?? undefined);
-          }
+          if (result === 'waiting') return true;
+          row = result;
+          if (row.status === 'Stopped' && specOf(row).auto_remove) await teardown(row, await runtime.state(row.uuid) ?? undefined);
         } catch (err) {
           log.warn({ err, container: row.uuid }, 'container could not be converged');
           await write(row, { status: 'Error', status_reason: message(err), task_state: null });
         }
-      }
+        return false;
+      };
+      // Containers are independent: several at once keep runc, conmon and the mounts busy in parallel.
+      const waiting = (await mapWithConcurrency(rows, CONVERGE_CONCURRENCY, converge)).some(Boolean);
       // Containers of this owner that no row wants: left by a delete that a crash interrupted.
       for (const orphan of observed.values()) {
         log.info({ container: orphan.id }, 'removing a container nothing wants');
