@@ -383,8 +383,12 @@ test('network namespace: named, idempotent, joined by the container; seccomp and
   const ping = await r.exec(s.id, ['ping', '-c', '1', '-W', '2', '127.0.0.1']);
   assert.equal(ping.exitCode, 0, ping.output);
   assert.ok(await eventually(async () => (await r.exec(s.id, ['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/index.html'])).output === 'hello from httpd\n'));
-  const nc = await r.exec(s.id, ['sh', '-c', '(nc -l -p 9000 > /tmp/nc.out &) ; sleep 0.3; echo over-nc | nc 127.0.0.1 9000; sleep 0.3; cat /tmp/nc.out']);
-  assert.match(nc.output, /over-nc/);
+  // Retried: on a loaded host the listener may not be up within the sleeps.
+  let ncOutput = '';
+  assert.ok(await eventually(async () => {
+    ncOutput = (await r.exec(s.id, ['sh', '-c', 'rm -f /tmp/nc.out; (nc -l -p 9000 > /tmp/nc.out &) ; sleep 0.5; echo over-nc | nc 127.0.0.1 9000; sleep 0.5; cat /tmp/nc.out'])).output;
+    return /over-nc/.test(ncOutput);
+  }), `nc inside the container: ${ncOutput}`);
   // What seccomp and the capability set forbid.
   assert.notEqual((await r.exec(s.id, ['mount', '-t', 'tmpfs', 'none', '/mnt'])).exitCode, 0);
   assert.notEqual((await r.exec(s.id, ['unshare', '-n', 'true'])).exitCode, 0);

@@ -49,7 +49,7 @@ process.once('exit', () => {
   if (udhcpcScript) rmSync(dirname(udhcpcScript), { recursive: true, force: true });
 });
 
-/** Runs busybox udhcpc on `ifname` in `ns` until it has a lease, applies it, and returns the address. */
+/** Runs busybox udhcpc on `ifname` in `ns` until it has a lease (up to 30 discovers: a loaded host starts dnsmasq late), applies it, and returns the address. */
 export async function dhcpLease(ns: string, ifname = 'eth0'): Promise<{ ip: string; router: string | null }> {
   if (!udhcpcScript) {
     udhcpcScript = join(mkdtempSync(join(tmpdir(), 'kumo-udhcpc-')), 'apply.sh');
@@ -65,7 +65,7 @@ export async function dhcpLease(ns: string, ifname = 'eth0'): Promise<{ ip: stri
     ].join('\n'));
     chmodSync(udhcpcScript, 0o755);
   }
-  const out = await sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '10', '-T', '1', '-s', udhcpcScript], { timeoutMs: 30_000 });
+  const out = await sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '30', '-T', '1', '-s', udhcpcScript], { timeoutMs: 45_000 });
   const m = /lease (\S+) ?(\S*)/.exec(out);
   if (!m) throw new Error(`no lease in ${ns}: ${out}`);
   return { ip: m[1], router: m[2] || null };
