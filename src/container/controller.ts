@@ -80,9 +80,10 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
   const write = async (row: ContainerTable, patch: Partial<ContainerTable>) => {
     const changed = Object.entries(patch).some(([k, v]) => row[k as keyof ContainerTable] !== v);
     if (!changed) return row;
-    const next = { ...row, ...patch, updated_at: zunTime(deps.now()) };
-    await deps.db.updateTable('container_container').set(next).where('uuid', '=', row.uuid).execute();
-    return next;
+    const stamp = { ...patch, updated_at: zunTime(deps.now()) };
+    // Only the observed columns: the row may have a newer desired state from the API by now.
+    await deps.db.updateTable('container_container').set(stamp).where('uuid', '=', row.uuid).execute();
+    return { ...row, ...stamp };
   };
 
   const teardown = async (row: ContainerTable, observed: ObservedContainer | undefined) => {
