@@ -4,7 +4,7 @@
  * ("Command failed -:N") become failures of the right resources while the other lines still run.
  * @module
  */
-import type { CommandResult } from './command-runner.js';
+import type { CommandResult } from '../../../lib/command-runner.js';
 
 export interface BatchLine {
   /** The resource (network, port, router id) a failure of this line is reported against. */

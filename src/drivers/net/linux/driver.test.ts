@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createSilentLogger } from '../../../log.js';
 import type { HostNetworkState, NetworkSpec, PortSpec } from '../types.js';
-import type { CommandResult, CommandRunner } from './command-runner.js';
+import type { CommandResult, CommandRunner } from '../../../lib/command-runner.js';
 import { buildDnsmasqArgv, dhcpPaths } from './dhcp.js';
 import { createLinuxNetDriver } from './driver.js';
 import type { DnsmasqProcess, HostAccess } from './host-access.js';

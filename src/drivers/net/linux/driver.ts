@@ -16,7 +16,7 @@ import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import type { HostInventory, HostNetworkState, NetDriver, NetDriverOptions, SyncReport } from '../types.js';
 import { batchFailures, type CommandBatch } from './command-batch.js';
-import { createCommandRunner, isNotInstalled, type CommandRunner } from './command-runner.js';
+import { createCommandRunner, isNotInstalled, type CommandRunner } from '../../../lib/command-runner.js';
 import { assignZones } from './conntrack-zones.js';
 import {
   buildDhcpInnerBatch,

@@ -5,8 +5,8 @@
  * iproute2 versions (empty output instead of `[]`, missing optional fields).
  * @module
  */
-import type { CommandRunner } from './command-runner.js';
-import { isNotInstalled } from './command-runner.js';
+import type { CommandRunner } from '../../../lib/command-runner.js';
+import { isNotInstalled } from '../../../lib/command-runner.js';
 
 export interface LinkState {
   readonly name: string;

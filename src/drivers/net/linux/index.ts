@@ -3,6 +3,6 @@
  * @module
  */
 export { createLinuxNetDriver } from './driver.js';
-export { createCommandRunner, type CommandOptions, type CommandResult, type CommandRunner } from './command-runner.js';
+export { createCommandRunner, type CommandOptions, type CommandResult, type CommandRunner } from '../../../lib/command-runner.js';
 export { createHostAccess, type DnsmasqProcess, type HostAccess } from './host-access.js';
 export * as naming from './naming.js';

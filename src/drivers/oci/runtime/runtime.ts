@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { findBinary } from '../../../lib/find-binary.js';
 import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import type {
@@ -93,18 +94,13 @@ async function exists(p: string): Promise<boolean> {
 
 /** An executable by absolute path, or looked up in PATH plus the sbin dirs (runc lives in /usr/sbin). */
 export function findExecutable(name: string): string | null {
-  const candidates = name.includes('/')
-    ? [path.resolve(name)]
-    : [...new Set([...(process.env.PATH ?? '').split(':'), ...CHILD_ENV.PATH.split(':')])].filter(Boolean).map((d) => path.join(d, name));
-  for (const c of candidates) {
-    try {
-      accessSync(c, fsConstants.X_OK);
-      return c;
-    } catch {
-      // next
-    }
+  if (!name.includes('/')) return findBinary(name) ?? null;
+  try {
+    accessSync(path.resolve(name), fsConstants.X_OK);
+    return path.resolve(name);
+  } catch {
+    return null;
   }
-  return null;
 }
 
 /** Serialises work per key; different keys run concurrently. */

@@ -1,7 +1,7 @@
 /**
- * How the driver runs host tools (`ip -batch -`, `nft -f -`, `bridge -batch -`, dnsmasq): one
- * process per call, argv only (never a shell string), optional stdin. Injected so unit tests
- * run the whole driver against a fake.
+ * How drivers run host tools (`ip -batch -`, `nft -f -`, `mount`, ...): one process per call,
+ * argv only (never a shell string), optional stdin and working directory. Injected so unit
+ * tests run a whole driver against a fake.
  * @module
  */
 import { spawn } from 'node:child_process';
@@ -18,6 +18,7 @@ export interface CommandOptions {
   readonly input?: string;
   /** Kill the process after this long (default 60 s). */
   readonly timeoutMs?: number;
+  readonly cwd?: string;
 }
 
 export interface CommandRunner {
@@ -36,6 +37,7 @@ export function createCommandRunner(): CommandRunner {
     run(argv, options = {}) {
       return new Promise((resolve, reject) => {
         const child = spawn(argv[0], argv.slice(1), {
+          cwd: options.cwd,
           stdio: ['pipe', 'pipe', 'pipe'],
           timeout: options.timeoutMs ?? 60_000,
           killSignal: 'SIGKILL',
