@@ -61,3 +61,29 @@ test('a failing reconcile rejects settled() and is retried until it succeeds', a
   assert.deepEqual(c.seen, [1]);
   await agent.stop();
 });
+
+test('settled() after a forced resync waits for a pass that began after it, not one already under way', async () => {
+  let world = 'old';
+  const observed: string[] = [];
+  let release: () => void = () => {};
+  const controller: Controller = {
+    name: 'slow',
+    revision: async () => 1,
+    reconcile: async () => {
+      const seen = world;
+      await new Promise<void>((r) => (release = r));
+      observed.push(seen);
+    },
+  };
+  const agent = startAgent({ controllers: [controller], logger: createSilentLogger(), pollMs: 60_000, resyncMs: 600_000 });
+  await new Promise((r) => setTimeout(r, 20)); // the first pass has read 'old' and is waiting
+  world = 'new';
+  agent.resync();
+  const settled = agent.settled();
+  release();
+  await new Promise((r) => setTimeout(r, 20));
+  release();
+  await settled;
+  assert.deepEqual(observed, ['old', 'new']);
+  await agent.stop();
+});

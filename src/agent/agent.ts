@@ -69,10 +69,13 @@ class ControllerLoop {
   private forced = true;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
   private stopped = false;
   private failures = 0;
   private again = false;
-  private waiters: { revision: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Passes started so far; a waiter is only answered by a pass that began after it asked. */
+  private passesStarted = 0;
+  private waiters: { revision: number; afterPass: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private readonly log: Logger;
 
   constructor(private readonly controller: Controller, private readonly options: AgentOptions, private readonly now: () => number) {
@@ -92,7 +95,7 @@ class ControllerLoop {
     const target = await this.controller.revision();
     if (this.done >= target && !this.forced) return;
     await new Promise<void>((resolve, reject) => {
-      this.waiters.push({ revision: target, resolve, reject });
+      this.waiters.push({ revision: target, afterPass: this.passesStarted, resolve, reject });
       this.schedule(0);
     });
   }
@@ -104,10 +107,17 @@ class ControllerLoop {
     for (const w of this.waiters.splice(0)) w.reject(new Error('agent stopped'));
   }
 
+  /** Keeps the earliest wake-up asked for: a pass ending must not push back a kick that came during it. */
   private schedule(ms: number): void {
     if (this.stopped) return;
+    const at = performance.now() + ms;
+    if (this.timer && this.timerAt <= at) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.tick();
+    }, ms);
   }
 
   private async tick(): Promise<void> {
@@ -123,6 +133,7 @@ class ControllerLoop {
 
   private async pass(): Promise<void> {
     let delay = this.options.pollMs;
+    const pass = ++this.passesStarted;
     try {
       const revision = await this.controller.revision();
       const due = this.forced || revision !== this.done || this.now() - this.lastFull >= this.options.resyncMs;
@@ -139,7 +150,9 @@ class ControllerLoop {
         this.failures = 0;
         this.log.debug({ revision, ms: this.now() - started }, 'reconciled');
       }
-      for (const w of this.waiters.filter((x) => x.revision <= this.done)) {
+      // A pass already under way when settled() was called may have read the world before the
+      // caller's change, so it does not count.
+      for (const w of this.waiters.filter((x) => x.revision <= this.done && x.afterPass < pass)) {
         this.waiters.splice(this.waiters.indexOf(w), 1);
         w.resolve();
       }
