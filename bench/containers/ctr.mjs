@@ -7,9 +7,13 @@
 //     test/integration/container-e2e.test.ts does), writes "127.0.0.1:PORT" to F, and keeps the
 //     registry up until SIGTERM/SIGINT (then stops it and removes its storage).
 //
-//   node ctr.mjs create --url U --token T --network NET --image IMG --prefix P --n N --c C [--poll-ms 250] [--timeout-s 600] [--out F]
-//     POST /container/v1/containers?run=true (at most C in flight), while polling GET /container/v1/containers
-//     every poll-ms until all N are Running. containers/s = N / (all Running - first POST).
+//   node ctr.mjs create --url U --token T --network NET --image IMG --prefix P --n N --c C [--poll-ms 250] [--timeout-s 600]
+//                       [--loop open|closed] [--out F]
+//     POST /container/v1/containers?run=true, while polling GET /container/v1/containers every poll-ms until all N are
+//     Running. containers/s = N / (all Running - first POST). --loop open (default): at most C POSTs in flight, so all N
+//     are asked for within moments and wait in Kumo's queue. --loop closed: C workers, each POSTs one container and waits
+//     until the poll shows it Running before the next, like the bare script's C workers; create->Running is then the
+//     latency of one container with C in the system.
 //
 //   node ctr.mjs delete --url U --token T --prefix P [--c C] [--timeout-s 600]
 //     DELETE ...?force=True for every container named P*, then polls the list until none is left.
@@ -25,7 +29,7 @@ const { positionals, values: o } = parseArgs({
     url: { type: 'string' }, token: { type: 'string' }, network: { type: 'string' }, image: { type: 'string' },
     prefix: { type: 'string' }, n: { type: 'string', default: '200' }, c: { type: 'string', default: '8' },
     'poll-ms': { type: 'string', default: '250' }, 'timeout-s': { type: 'string', default: '600' }, out: { type: 'string' },
-    repo: { type: 'string' }, 'ready-file': { type: 'string' }, 'conmon-match': { type: 'string' },
+    repo: { type: 'string' }, 'ready-file': { type: 'string' }, 'conmon-match': { type: 'string' }, loop: { type: 'string', default: 'open' },
   },
 });
 const mode = positionals[0];
@@ -78,7 +82,11 @@ async function create() {
   const n = Number(o.n), c = Number(o.c), pollMs = Number(o['poll-ms']), timeoutMs = Number(o['timeout-s']) * 1000;
   const network = need('network'), img = need('image'), prefix = need('prefix');
   const posted = new Array(n), returned = new Array(n), ids = new Array(n);
+  const closed = o.loop === 'closed';
+  if (!closed && o.loop !== 'open') die('--loop is open or closed');
   const runningAt = new Map(), errored = new Map(), errors = [];
+  /** Closed loop: the worker waiting for each container. */
+  const waiting = new Map();
   let polls = 0, pollTotal = 0, pollMax = 0, creating = true;
   const t0 = performance.now();
   const poller = (async () => {
@@ -91,6 +99,7 @@ async function create() {
       for (const r of rows) {
         if (r.status === 'Running' && !runningAt.has(r.uuid)) runningAt.set(r.uuid, at);
         if (r.status === 'Error' && !errored.has(r.uuid)) errored.set(r.uuid, `${r.name}: ${r.status_reason}`);
+        if ((runningAt.has(r.uuid) || errored.has(r.uuid)) && waiting.has(r.uuid)) { waiting.get(r.uuid)(); waiting.delete(r.uuid); }
       }
       if (!creating && ids.every((id) => id === undefined || runningAt.has(id) || errored.has(id))) return at;
       if (at - t0 > timeoutMs) return null;
@@ -103,7 +112,11 @@ async function create() {
     returned[i] = performance.now();
     if (r.status !== 202 && r.status !== 201) errors.push(`POST ${i}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
     else ids[i] = r.body.uuid;
-  });
+    if (closed && ids[i]) {
+      const deadline = sleep(Math.max(0, timeoutMs - (performance.now() - t0))).then(() => 'timeout');
+      if ((await Promise.race([new Promise((res) => waiting.set(ids[i], res)), deadline])) === 'timeout') throw new Error(`container ${i} not Running in time`);
+    }
+  }).catch((e) => errors.push(String(e)));
   creating = false;
   const tEnd = await poller;
   const running = ids.filter((id) => id && runningAt.has(id)).length;
@@ -112,7 +125,7 @@ async function create() {
   const postLat = returned.map((t, i) => t - posted[i]).sort((a, b) => a - b);
   const wall = tEnd === null ? null : (tEnd - first) / 1000;
   const result = {
-    n, c, created: ids.filter(Boolean).length, running, errored: errored.size, error_samples: [...errored.values()].slice(0, 3),
+    n, c, loop: o.loop, created: ids.filter(Boolean).length, running, errored: errored.size, error_samples: [...errored.values()].slice(0, 3),
     timed_out: tEnd === null, errors: errors.slice(0, 5), error_count: errors.length,
     wall_s: wall === null ? null : Math.round(wall * 1000) / 1000,
     containers_per_s: wall && running === n ? Math.round((n / wall) * 100) / 100 : null,

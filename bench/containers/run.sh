@@ -28,13 +28,19 @@
 # Env knobs [default]:
 #   BENCH_N [200] (the issue's target is 1000)   BENCH_C [8]   BENCH_ROUNDS [1]   BENCH_POLL_MS [250]
 #   BENCH_TIMEOUT [900] s per phase   BENCH_LOG_LEVEL [debug]   BENCH_ONLY [kumo,baseline]   BENCH_BUILD [auto|1|0]
+#   BENCH_NODE_ARGS [] extra node flags for Kumo, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+#   BENCH_DHCP [1] 0: the subnet has no DHCP   BENCH_PORT_SECURITY [1] 0: the network has port security off (no nftables per port)
+#   BENCH_LOOP [open] open: C POSTs in flight, all N asked for at once; closed: C workers, each waits for its container
+#     to be Running before the next (what the bare script's workers do; the create->Running latency is then meaningful)
+#   BENCH_HOLD_S [0] seconds to keep the N containers Running before the delete (to inspect them)
+#   BENCH_MAIN [dist/kumo.mjs] another entry point, e.g. dist/src/cli/main.js (unbundled: readable profiles)
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/usr/bin:/sbin:/bin
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 PROBE=${BENCH_PROBE_DIR:-/work/shared/tools/probe}
 N=${BENCH_N:-200}; C=${BENCH_C:-8}; ROUNDS=${BENCH_ROUNDS:-1}; POLL_MS=${BENCH_POLL_MS:-250}
-TIMEOUT=${BENCH_TIMEOUT:-900}; LEVEL=${BENCH_LOG_LEVEL:-debug}; ONLY=${BENCH_ONLY:-kumo,baseline}; DO_BUILD=${BENCH_BUILD:-auto}
+TIMEOUT=${BENCH_TIMEOUT:-900}; LOOP=${BENCH_LOOP:-open}; DHCP=$([ "${BENCH_DHCP:-1}" = 1 ] && echo true || echo false); PORT_SECURITY=$([ "${BENCH_PORT_SECURITY:-1}" = 1 ] && echo true || echo false); LEVEL=${BENCH_LOG_LEVEL:-debug}; ONLY=${BENCH_ONLY:-kumo,baseline}; DO_BUILD=${BENCH_BUILD:-auto}
 HOST=bench-host
 [[ $N =~ ^[0-9]+$ && $N -ge 1 && $N -le 4000 ]] || { echo "BENCH_N must be 1..4000" >&2; exit 2; }
 [[ $C =~ ^[0-9]+$ && $C -ge 1 && $C -le 64 ]] || { echo "BENCH_C must be 1..64" >&2; exit 2; }
@@ -49,7 +55,7 @@ rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 for t in curl jq runc conmon docker-registry bc; do command -v $t >/dev/null || { log "missing $t"; exit 2; }; done
 
 KUMO_COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-MAIN=$REPO/dist/kumo.mjs
+MAIN=${BENCH_MAIN:-$REPO/dist/kumo.mjs}
 if [ "$DO_BUILD" = 1 ] || { [ "$DO_BUILD" = auto ] && { [ ! -f "$MAIN" ] || [ ! -f "$REPO/dist/test/support/registry.js" ]; }; }; then
   log "npm run build"; (cd "$REPO" && npm run build) > "$OUT/build.log" 2>&1 || { tail -n 30 "$OUT/build.log" >&2; exit 1; }
 fi
@@ -92,7 +98,7 @@ RPID=$!
 for _ in $(seq 1 300); do [ -s "$OUT/registry" ] && break; kill -0 "$RPID" 2>/dev/null || { cat "$OUT/registry.log" >&2; exit 1; }; sleep 0.1; done
 IMAGE="$(cat "$OUT/registry")/busybox:latest"
 log "registry up, image $IMAGE"
-node "$MAIN" up --agent on --host "$HOST" --data-dir "$KDATA" --listen "127.0.0.1:$KPORT" --log-level "$LEVEL" > "$OUT/kumo.log" 2>&1 &
+node ${BENCH_NODE_ARGS:-} "$MAIN" up --agent on --host "$HOST" --data-dir "$KDATA" --listen "127.0.0.1:$KPORT" --log-level "$LEVEL" > "$OUT/kumo.log" 2>&1 &
 KPID=$!
 t0=$SECONDS
 until grep -q 'Kumo is up' "$OUT/kumo.log" 2>/dev/null; do
@@ -118,8 +124,8 @@ PROJECT=$(jq -r .token.project.id "$OUT/token.json")
 [ -n "$TOKEN" ] && [ "$PROJECT" != null ] || { log "no admin token"; exit 1; }
 api PUT "/container/v1/quotas/$PROJECT" '{"containers":-1,"cpu":-1,"memory":-1,"disk":-1}' > /dev/null
 api PUT "/network/v2.0/quotas/$PROJECT" '{"quota":{"port":-1}}' > /dev/null
-NET=$(api POST /network/v2.0/networks '{"network":{"name":"bench-ctr-net"}}' | jq -r .network.id)
-SUBNET=$(api POST /network/v2.0/subnets "{\"subnet\":{\"network_id\":\"$NET\",\"cidr\":\"10.78.0.0/16\",\"ip_version\":4,\"enable_dhcp\":true}}" | jq -r .subnet.id)
+NET=$(api POST /network/v2.0/networks "{\"network\":{\"name\":\"bench-ctr-net\",\"port_security_enabled\":$PORT_SECURITY}}" | jq -r .network.id)
+SUBNET=$(api POST /network/v2.0/subnets "{\"subnet\":{\"network_id\":\"$NET\",\"cidr\":\"10.78.0.0/16\",\"ip_version\":4,\"enable_dhcp\":$DHCP}}" | jq -r .subnet.id)
 log "fixtures: network $NET, subnet $SUBNET; warm-up container (image pull + unpack, untimed)"
 warm=$(node "$HERE/ctr.mjs" create --url "$KURL" --token "$TOKEN" --network "$NET" --image "$IMAGE" --prefix "${PREFIX}w" --n 1 --c 1 --poll-ms 100 --timeout-s 120) || { log "warm-up failed: $warm"; tail -n 20 "$OUT/kumo.log" >&2; exit 1; }
 node "$HERE/ctr.mjs" delete --url "$KURL" --token "$TOKEN" --prefix "${PREFIX}w" --c 1 --poll-ms 100 --timeout-s 120 > /dev/null
@@ -132,9 +138,10 @@ kumo_round() { # round
   rb=$(rss_kib "$KPID"); from=$(wc -l < "$OUT/kumo.log")
   log "kumo round $1: creating $N containers, C=$C"
   cr=$(node "$HERE/ctr.mjs" create --url "$KURL" --token "$TOKEN" --network "$NET" --image "$IMAGE" --prefix "${PREFIX}r$1-" \
-        --n "$N" --c "$C" --poll-ms "$POLL_MS" --timeout-s "$TIMEOUT") || { log "kumo create failed: $cr"; exit 1; }
+        --n "$N" --c "$C" --poll-ms "$POLL_MS" --timeout-s "$TIMEOUT" --loop "$LOOP") || { log "kumo create failed: $cr"; exit 1; }
   to=$(wc -l < "$OUT/kumo.log"); rr=$(rss_kib "$KPID")
   local conmons; conmons=$(pgrep -c -f "conmon.*$KDATA" || true)
+  [ "${BENCH_HOLD_S:-0}" -gt 0 ] && { log "holding $N Running containers for ${BENCH_HOLD_S} s"; sleep "$BENCH_HOLD_S"; }
   log "kumo round $1: $(echo "$cr" | jq -c '{containers_per_s,wall_s,running_p50_ms,running_p99_ms,post_p50_ms,post_p99_ms,errors}'), conmon processes $conmons"
   del=$(node "$HERE/ctr.mjs" delete --url "$KURL" --token "$TOKEN" --prefix "${PREFIX}r$1-" --c "$C" --poll-ms "$POLL_MS" --timeout-s "$TIMEOUT" --conmon-match "$KDATA") || { log "kumo delete failed: $del"; exit 1; }
   sleep 2; ra=$(rss_kib "$KPID")
@@ -169,7 +176,7 @@ LEFT_NS=$(ip netns list | grep -c . || true)
 log "after cleanup: mounts of this run $LEFT_MNT; netns $NS_BEFORE before -> $LEFT_NS now, conmon $CM_BEFORE -> $LEFT_CM (host-wide: other users' count too); runc (default root) $LEFT_CT"
 
 echo
-echo "== bench/containers $(date -Is)  Kumo $KUMO_COMMIT (dist $DIST_TIME), N=$N, C=$C, $ROUNDS round(s), $(nproc) CPUs, Kumo log level $LEVEL =="
+echo "== bench/containers $(date -Is)  Kumo $KUMO_COMMIT (dist $DIST_TIME), N=$N, C=$C, $LOOP loop, $ROUNDS round(s), $(nproc) CPUs, Kumo log level $LEVEL =="
 jq -rs '[.[] | select(.kind=="kumo")] as $k | [.[] | select(.kind=="baseline")] as $b
   | ($k[] | "kumo r\(.round): up \(.up.containers_per_s)/s (\(.up.wall_s) s), create->Running p50 \(.up.running_p50_ms) ms p99 \(.up.running_p99_ms) ms; down \(.down.containers_per_s)/s (\(.down.wall_s) s; host clean \(.down.host_clean_s) s = \(.down.host_containers_per_s)/s); RSS MiB before \(.rss_mib.before) running \(.rss_mib.running) after \(.rss_mib.after); agent passes \(.profile.passes // "-") sum \(.profile.pass_ms_sum // "-") ms"),
     ($b[] | "baseline r\(.round): up \(.up_rate)/s (\(.up_wall) ms), down \(.down_rate)/s (\(.down_wall) ms), running \(.running)"),

@@ -4,14 +4,15 @@
  * to stay under the kernel's one-page limit on mount options). Injected so tests can fake it.
  * @module
  */
-import { createCommandRunner } from '../../../lib/command-runner.js';
+import { createShellRunner } from '../../../lib/shell-runner.js';
 import type { CommandResult } from '../../../lib/command-runner.js';
 
 export type { CommandResult };
 
 export type CommandRunner = (argv: readonly string[], options?: { readonly cwd?: string; readonly timeoutMs?: number }) => Promise<CommandResult>;
 
-const shared = createCommandRunner();
+// Started by a long-lived shell rather than forked from Node (see shell-runner.ts).
+const shared = createShellRunner();
 
 /** Resolves with the exit status (non-zero is a result); rejects only when the program cannot start. */
 export const runCommand: CommandRunner = (argv, options = {}) => shared.run(argv, options);

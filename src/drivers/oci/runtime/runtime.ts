@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createShellRunner } from '../../../lib/shell-runner.js';
 import { findBinary } from '../../../lib/find-binary.js';
 import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
@@ -29,6 +30,7 @@ import {
 import { detectNofileLimit } from './host-limits.js';
 import { ensureNamedNetns, removeNamedNetns } from './netns.js';
 import { resolveInRoot } from './rootfs-path.js';
+import { listRuncIds, readRuncState } from './runc-state.js';
 import {
   isNotExistError, normalizeSignal, parseRuncList, parseRuncState, runcArgv, runcErrorMessage, runcGlobalArgs, toRuntimeState,
   type RuncCli, type RuncState,
@@ -70,6 +72,7 @@ const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 /** Exit code of an exec that ran out of time, as timeout(1) reports it. */
 export const EXEC_TIMEOUT_EXIT_CODE = 124;
 
+const toBytes = (r: { code: number; stdout: string; stderr: string }): CommandResult => ({ ...r, stdout: Buffer.from(r.stdout) });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const errCode = (err: unknown) => (err as NodeJS.ErrnoException).code;
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -124,6 +127,12 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   if (!isValidOwner(owner)) throw new KumoError('ERR_VALIDATION', `container runtime owner must be 1-8 characters [a-z0-9], got ${JSON.stringify(owner)}`);
   const layout = stateLayout(options.stateDir);
   const runner = deps.runner ?? createCommandRunner();
+  // Host commands without stdin (runc start/kill/delete, ip netns) are started by a long-lived
+  // shell rather than forked from Node (see shell-runner.ts); a runner given by a test takes them all.
+  const batched = deps.runner ? null : createShellRunner();
+  const hostRunner: CommandRunner = batched
+    ? { run: async (argv, o = {}) => (o.input !== undefined || o.outputFd !== undefined ? runner.run(argv, o) : toBytes(await batched.run(argv, { timeoutMs: o.timeoutMs }))) }
+    : runner;
   const launcher = deps.conmon ?? createConmonLauncher();
   const now = deps.now ?? (() => new Date());
   const logSizeMax = deps.logSizeMax ?? 32 * 1024 * 1024;
@@ -164,7 +173,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
 
   async function runc(argv: string[], input?: string): Promise<CommandResult> {
     log.debug({ argv }, 'runc');
-    return runner.run(argv, { input, env: CHILD_ENV, timeoutMs: 120_000 });
+    return hostRunner.run(argv, { input, env: CHILD_ENV, timeoutMs: 120_000 });
   }
 
   /** Runs a runc subcommand that must succeed; maps "does not exist" and state conflicts to user errors. */
@@ -180,11 +189,23 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   }
 
   async function runcState(cli: RuncCli, id: string): Promise<RuncState | null> {
+    if (readsStateFiles(cli)) {
+      try {
+        return await readRuncState(cli.root, runcId(owner, id));
+      } catch (err) {
+        log.debug({ id, err: message(err) }, 'runc state file not understood; asking runc');
+      }
+    }
     const r = await runc(runcArgv.state(cli, runcId(owner, id)));
     if (r.code === 0) return parseRuncState(r.stdout.toString('utf8'));
     const msg = runcErrorMessage(r.stderr);
     if (isNotExistError(msg)) return null;
     throw new KumoError('ERR_INTERNAL', `runc state ${id}: ${msg}`);
+  }
+
+  /** runc's state files are read directly (see runc-state.ts); any other runtime is asked. */
+  function readsStateFiles(cli: RuncCli): boolean {
+    return path.basename(cli.runtimePath) === 'runc';
   }
 
   // ---- files ----
@@ -385,13 +406,13 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
     async ensureNetns(containerId) {
       checkId(containerId);
       const name = netnsName(owner, containerId);
-      await ensureNamedNetns(runner, name);
+      await ensureNamedNetns(hostRunner, name);
       return name;
     },
 
     async removeNetns(containerId) {
       checkId(containerId);
-      await removeNamedNetns(runner, netnsName(owner, containerId));
+      await removeNamedNetns(hostRunner, netnsName(owner, containerId));
     },
 
     async create(spec: ContainerSpec) {
@@ -502,9 +523,12 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
         const rid = runcId(owner, id);
         if (rs && rs.status !== 'stopped' && rs.status !== 'created') {
           if (!force) throw new KumoError('ERR_CONFLICT', `container ${id} is ${toRuntimeState(rs.status)}; stop it first`);
-          await runc(runcArgv.kill(r.cli, rid, 'SIGKILL'));
-          if (rs.status === 'paused') await runc(runcArgv.resume(r.cli, rid));
-          if (!(await waitForExit(r.cli, id, killTimeoutMs))) throw new KumoError('ERR_INTERNAL', `container ${id} did not die after SIGKILL`);
+          // A running one is killed by the `runc delete --force` below; a frozen one must be thawed to die.
+          if (rs.status === 'paused') {
+            await runc(runcArgv.kill(r.cli, rid, 'SIGKILL'));
+            await runc(runcArgv.resume(r.cli, rid));
+            if (!(await waitForExit(r.cli, id, killTimeoutMs))) throw new KumoError('ERR_INTERNAL', `container ${id} did not die after SIGKILL`);
+          }
         }
         await removeLeftovers(r, id, true);
         log.info({ id }, 'container deleted');
@@ -657,12 +681,18 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
 
     async list() {
       const r = await init();
-      const result = await runc(runcArgv.list(r.cli));
-      if (result.code !== 0) throw new KumoError('ERR_INTERNAL', `runc list: ${runcErrorMessage(result.stderr)}`);
       const byId = new Map<string, RuncState>();
-      for (const s of parseRuncList(result.stdout.toString('utf8'))) {
-        const id = parseRuncId(owner, s.id);
-        if (id) byId.set(id, s);
+      if (readsStateFiles(r.cli)) {
+        const ids = (await listRuncIds(r.cli.root)).map((rid) => parseRuncId(owner, rid)).filter((id): id is string => id !== null);
+        const states = await Promise.all(ids.map((id) => runcState(r.cli, id)));
+        for (const s of states) if (s) byId.set(parseRuncId(owner, s.id)!, s);
+      } else {
+        const result = await runc(runcArgv.list(r.cli));
+        if (result.code !== 0) throw new KumoError('ERR_INTERNAL', `runc list: ${runcErrorMessage(result.stderr)}`);
+        for (const s of parseRuncList(result.stdout.toString('utf8'))) {
+          const id = parseRuncId(owner, s.id);
+          if (id) byId.set(id, s);
+        }
       }
       // Bundles without runc state: a create cut short by a crash, to be deleted by the reconciler.
       const dirs = (await readdir(layout.containersDir).catch(() => [] as string[])).filter(isUuid);

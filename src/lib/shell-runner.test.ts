@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { commandLine, createShellRunner, parseReportLine, shellQuote } from './shell-runner.js';
+import { isNotInstalled } from './command-runner.js';
+
+test('shellQuote, commandLine and parseReportLine', () => {
+  assert.equal(shellQuote(`it's $HOME`), `'it'\\''s $HOME'`);
+  assert.equal(commandLine(3, ['echo', 'a b']), `(r 3 '' 'echo' 'a b' &)\n`);
+  assert.equal(commandLine(4, ['ls'], '/tmp'), `(r 4 '/tmp' 'ls' &)\n`);
+  assert.deepEqual(['p 1 4242', '1 0', '0 3', 'noise'].map(parseReportLine), [{ started: 1, pid: 4242 }, { ended: 1, status: 0 }, { ended: 0, status: 3 }, null]);
+});
+
+test('one shell starts every command, each with its own status, output and directory, and nothing of our environment', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kumo-shell-test-'));
+  process.env.KUMO_SECRET_FOR_TEST = 'do-not-leak';
+  try {
+    const log = path.join(dir, 'shells');
+    const shell = path.join(dir, 'sh');
+    await writeFile(shell, `#!/bin/sh\necho started >> ${shellQuote(log)}\nexec /bin/sh "$@"\n`);
+    await chmod(shell, 0o755);
+    const runner = createShellRunner({ shell, tempDir: dir });
+    const tricky = `quote ' dollar $HOME star * newline\nend`;
+    const [echo, fail, cwd, env, stdin] = await Promise.all([
+      runner.run(['printf', '%s', tricky]),
+      runner.run(['sh', '-c', 'echo oops >&2; exit 3']),
+      runner.run(['pwd'], { cwd: '/usr' }),
+      runner.run(['sh', '-c', 'echo "${KUMO_SECRET_FOR_TEST:-unset} $PATH"']),
+      runner.run(['cat'], { input: 'through stdin' }),
+    ]);
+    assert.deepEqual(echo, { code: 0, stdout: tricky, stderr: '' });
+    assert.deepEqual([fail.code, fail.stderr], [3, 'oops\n']);
+    assert.equal(cwd.stdout.trim(), '/usr');
+    assert.match(env.stdout, /^unset \/usr\/local\/sbin:/);
+    assert.equal(stdin.stdout, 'through stdin', 'a command with stdin runs on its own');
+    // Later calls go to the same shell.
+    assert.equal((await runner.run(['true'])).code, 0);
+    assert.equal((await readFile(log, 'utf8')).trim().split('\n').length, 1, 'six commands, one shell');
+    await assert.rejects(runner.run(['kumo-no-such-program-xyz']), (err) => isNotInstalled(err));
+    const [work] = (await readdir(dir)).filter((f) => f.startsWith('kumo-sh-'));
+    assert.deepEqual(await readdir(path.join(dir, work)), [], 'outputs are removed once read');
+  } finally {
+    delete process.env.KUMO_SECRET_FOR_TEST;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a command past its time is killed and reported as such, while a quick one is answered at once', async () => {
+  const runner = createShellRunner();
+  const started = Date.now();
+  const slow = runner.run(['sleep', '30'], { timeoutMs: 300 });
+  assert.equal((await runner.run(['true'])).code, 0);
+  assert.equal((await slow).code, 137);
+  assert.ok(Date.now() - started < 10_000);
+});

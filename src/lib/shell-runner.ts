@@ -1,0 +1,181 @@
+/**
+ * A `CommandRunner` whose commands are started by one long-lived shell instead of by Node.
+ *
+ * Starting a process from Node forks the whole Node process: with ~150 MiB resident that costs
+ * milliseconds of kernel time on the event loop's thread, per command. The agent brings many
+ * containers up at once, each needing a mount, `ip netns`, `runc start`...: measured on the
+ * 2-core host (bench/containers), those forks were over a third of Kumo's own CPU. Here a `/bin/sh`
+ * (dash: a fork of it is cheap) reads commands on its stdin for as long as Kumo runs and starts
+ * each in the background as soon as it arrives, with its own working directory and its stdout
+ * and stderr in files of a private temp dir; it reports `p ID PID` when a command starts (the pid
+ * a timeout kills) and `ID STATUS` when it ends. Node writes one line and reads two.
+ *
+ * Commands that need stdin go to the direct runner. Every command runs with a minimal
+ * environment (PATH only), so nothing of Kumo's own (database URLs, secrets) reaches host tools.
+ * If the shell dies, the commands it had are answered as killed (137) and the next call starts
+ * a new one.
+ * @module
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { createCommandRunner } from './command-runner.js';
+import type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
+
+export const CHILD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Single-quoted for sh: the only character that needs care is the quote itself. */
+export function shellQuote(arg: string): string {
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The shell's prelude: `r ID CWD ARGV...` runs one command in the background and reports it. The
+ * outer `( ... &)` lets the command's subshell go at once, so the long-lived shell never keeps a
+ * finished job (it would not reap it before a `wait` that never comes); init reaps it.
+ */
+export const SHELL_PRELUDE = [
+  'd=$1',
+  // Kumo gone (stdin closed): nobody will read the outputs.
+  `trap 'rm -rf "$d"' EXIT`,
+  'r() { i=$1; c=$2; shift 2; if [ -n "$c" ]; then (cd "$c" && exec "$@") >"$d/$i.o" 2>"$d/$i.e" </dev/null & else "$@" >"$d/$i.o" 2>"$d/$i.e" </dev/null & fi; echo "p $i $!"; wait $!; echo "$i $?"; }',
+].join('\n') + '\n';
+
+/** One command's line for the shell. */
+export function commandLine(id: number, argv: readonly string[], cwd?: string): string {
+  return `(r ${id} ${shellQuote(cwd ?? '')} ${argv.map(shellQuote).join(' ')} &)\n`;
+}
+
+/** The shell's report lines: `p ID PID` when a command started, `ID STATUS` when it ended. */
+export function parseReportLine(line: string): { started: number; pid: number } | { ended: number; status: number } | null {
+  const t = line.trim();
+  let m = /^p (\d+) (\d+)$/.exec(t);
+  if (m) return { started: Number(m[1]), pid: Number(m[2]) };
+  m = /^(\d+) (\d+)$/.exec(t);
+  return m ? { ended: Number(m[1]), status: Number(m[2]) } : null;
+}
+
+/** A command that ended with 127 and the shell's "not found": as the direct runner says, "cannot be started". */
+function notFound(argv: readonly string[], stderr: string): Error | null {
+  if (!/not found|No such file or directory/.test(stderr)) return null;
+  return Object.assign(new Error(`${argv[0]}: not found`), { code: 'ENOENT' });
+}
+
+export interface ShellRunnerOptions {
+  /** Where commands with stdin go (default: one process each). */
+  readonly direct?: CommandRunner;
+  readonly shell?: string;
+  /** Parent of the shell's temp dir (default: the OS temp dir). */
+  readonly tempDir?: string;
+}
+
+interface Pending {
+  readonly argv: readonly string[];
+  readonly timeoutMs: number;
+  readonly shell: Shell;
+  timer?: NodeJS.Timeout;
+  resolve(r: CommandResult): void;
+  reject(err: unknown): void;
+}
+
+interface Shell {
+  readonly child: ChildProcessByStdio<Writable, Readable, null>;
+  readonly dir: string;
+  alive: boolean;
+}
+
+export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunner {
+  const direct = options.direct ?? createCommandRunner();
+  const shellPath = options.shell ?? '/bin/sh';
+  const pending = new Map<number, Pending>();
+  let nextId = 0;
+  let current: Shell | null = null;
+
+  /** The pipes keep Node alive only while a command is out. */
+  function refWhileBusy(shell: Shell): void {
+    const busy = [...pending.values()].some((p) => p.shell === shell);
+    const handles = [shell.child, shell.child.stdin, shell.child.stdout] as unknown as { ref(): void; unref(): void }[];
+    for (const h of handles) (busy ? h.ref() : h.unref());
+  }
+
+  async function finish(id: number, status: number): Promise<void> {
+    const p = pending.get(id);
+    if (!p) return;
+    pending.delete(id);
+    clearTimeout(p.timer);
+    const files = ['o', 'e'].map((ext) => path.join(p.shell.dir, `${id}.${ext}`));
+    const [stdout, stderr] = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
+    await Promise.all(files.map((f) => rm(f, { force: true })));
+    if (p.shell.alive) refWhileBusy(p.shell);
+    const missing = status === 127 ? notFound(p.argv, stderr) : null;
+    if (missing) p.reject(missing);
+    else p.resolve({ code: status, stdout, stderr });
+  }
+
+  function start(): Shell {
+    const dir = mkdtempSync(path.join(options.tempDir ?? tmpdir(), 'kumo-sh-'));
+    const child = spawn(shellPath, ['-s', dir], { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: CHILD_PATH } });
+    const shell: Shell = { child, dir, alive: true };
+    let partial = '';
+    child.stdout.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const report = parseReportLine(line);
+        if (!report) continue;
+        if ('pid' in report) {
+          const p = pending.get(report.started);
+          if (p) {
+            p.timer = setTimeout(() => {
+              try {
+                process.kill(report.pid, 'SIGKILL');
+              } catch {
+                // it ended meanwhile
+              }
+            }, p.timeoutMs);
+          }
+        } else {
+          void finish(report.ended, report.status);
+        }
+      }
+    });
+    const died = (err?: unknown) => {
+      if (!shell.alive) return;
+      shell.alive = false;
+      if (current === shell) current = null;
+      for (const [id, p] of pending) {
+        if (p.shell !== shell) continue;
+        if (err) {
+          pending.delete(id);
+          clearTimeout(p.timer);
+          p.reject(err);
+        } else {
+          void finish(id, 137);
+        }
+      }
+      rmSync(dir, { recursive: true, force: true });
+    };
+    child.on('error', died);
+    child.on('close', () => died());
+    child.stdin.on('error', () => {});
+    child.stdin.write(SHELL_PRELUDE);
+    return shell;
+  }
+
+  return {
+    run(argv, runOptions: CommandOptions = {}) {
+      if (runOptions.input !== undefined) return direct.run(argv, runOptions);
+      return new Promise<CommandResult>((resolve, reject) => {
+        const shell = (current ??= start());
+        const id = nextId++;
+        pending.set(id, { argv, timeoutMs: runOptions.timeoutMs ?? 60_000, shell, resolve, reject });
+        refWhileBusy(shell);
+        shell.child.stdin.write(commandLine(id, argv, runOptions.cwd));
+      });
+    },
+  };
+}
