@@ -113,8 +113,12 @@ async function create() {
     if (r.status !== 202 && r.status !== 201) errors.push(`POST ${i}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
     else ids[i] = r.body.uuid;
     if (closed && ids[i]) {
-      const deadline = sleep(Math.max(0, timeoutMs - (performance.now() - t0))).then(() => 'timeout');
-      if ((await Promise.race([new Promise((res) => waiting.set(ids[i], res)), deadline])) === 'timeout') throw new Error(`container ${i} not Running in time`);
+      let timer;
+      const deadline = new Promise((res) => { timer = setTimeout(() => res('timeout'), Math.max(0, timeoutMs - (performance.now() - t0))); });
+      const seen = new Promise((res) => (runningAt.has(ids[i]) || errored.has(ids[i]) ? res() : waiting.set(ids[i], res)));
+      const outcome = await Promise.race([seen, deadline]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') throw new Error(`container ${i} not Running in time`);
     }
   }).catch((e) => errors.push(String(e)));
   creating = false;

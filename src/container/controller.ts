@@ -27,18 +27,86 @@ export interface ContainerHost {
 /** Containers converged at once in a pass. */
 const CONVERGE_CONCURRENCY = 8;
 
-/** Runs `fn` over `items`, at most `limit` at a time; results in input order. */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
+/**
+ * Runs `work` over `initial`, at most `limit` at a time, and keeps going while more comes:
+ * whenever a worker is free it asks `more` for rows not taken yet (new containers), and
+ * `recheck` which of the rows `work` left waiting (true) can go again. `subscribe` wakes idle
+ * workers when something changed; without news they look again every 50 ms. Resolves with how
+ * many rows are still waiting when nothing is left to do.
+ */
+export async function rollingPool<T extends { uuid: string }>(
+  initial: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<boolean>,
+  more: (taken: ReadonlySet<string>) => Promise<T[]>,
+  recheck: (waiting: readonly T[]) => Promise<T[]>,
+  subscribe: (wake: () => void) => () => void,
+): Promise<number> {
+  const queue = [...initial];
+  const taken = new Set(initial.map((r) => r.uuid));
+  const waiting = new Map<string, T>();
+  const rechecked = new Set<string>();
+  let busy = 0;
+  let sleepers: (() => void)[] = [];
+  const wake = () => {
+    const all = sleepers;
+    sleepers = [];
+    for (const s of all) s();
+  };
+  const unsubscribe = subscribe(wake);
+  let refilling: Promise<void> | null = null;
+  const refill = () => (refilling ??= (async () => {
+    try {
+      for (const row of await more(taken)) {
+        if (taken.has(row.uuid)) continue;
+        taken.add(row.uuid);
+        queue.push(row);
+      }
+      // A row comes back once per pass at most: whatever it still waits for, the next pass sees.
+      const candidates = [...waiting.values()].filter((r) => !rechecked.has(r.uuid));
+      if (candidates.length) {
+        for (const row of await recheck(candidates)) {
+          if (!waiting.delete(row.uuid)) continue;
+          rechecked.add(row.uuid);
+          queue.push(row);
+        }
+      }
+    } finally {
+      refilling = null;
+    }
+  })());
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const item = queue.shift();
+      if (item) {
+        busy++;
+        try {
+          if (await work(item)) waiting.set(item.uuid, item);
+        } finally {
+          busy--;
+          wake();
+        }
+        continue;
+      }
+      await refill();
+      if (queue.length) continue;
+      // Nothing to do, and no one else working who could bring more: the pass is over.
+      if (busy === 0) {
+        wake();
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        sleepers.push(resolve);
+        setTimeout(resolve, 50);
+      });
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
+  try {
+    await Promise.all(Array.from({ length: limit }, worker));
+  } finally {
+    unsubscribe();
+  }
+  return waiting.size;
 }
 
 /** How long a pass waits before looking again at something in progress (ports, a stop). */
@@ -74,6 +142,8 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
   const { runtime, images } = host;
   /** Limits applied to running containers in this process's life (re-applied once after a restart). */
   const applied = new Map<string, string>();
+  /** Containers whose last bring-up stopped to wait for their ports to be plugged. */
+  const networkWaits = new Set<string>();
   /** The port list last bound for each container, so attaching a network later plugs the new port. */
   const boundPorts = new Map<string, string>();
 
@@ -97,6 +167,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     await rm(join(host.filesDir, row.uuid), { recursive: true, force: true });
     applied.delete(row.uuid);
     boundPorts.delete(row.uuid);
+    networkWaits.delete(row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row));
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
   };
@@ -119,8 +190,10 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     boundPorts.set(row.uuid, row.port_ids);
     if ((await inactivePorts(deps.network, ports)).length) {
       await write(row, { status_detail: 'waiting for the network' });
+      networkWaits.add(row.uuid);
       return 'waiting';
     }
+    networkWaits.delete(row.uuid);
     const args = mergeCommand(image.config, spec);
     if (!args.length) return write(row, { status: 'Error', status_reason: `No command specified: the image ${row.image} has none and the container gave none.`, status_detail: null, desired: 'stopped' });
     const hostname = spec.hostname ?? row.uuid.slice(0, 12);
@@ -222,7 +295,9 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     name: 'container',
     revision: () => containerRevision(deps.db),
     async reconcile() {
-      const rows = await deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
+      const hostRows = () => deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
+      let revisionAtStart = await containerRevision(deps.db);
+      const rows = await hostRows();
       const seen = new Map((await runtime.list()).map((o) => [o.id, o]));
       // What is left after the rows take theirs: containers of this owner nothing wants.
       const observed = new Map(seen);
@@ -262,15 +337,36 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         }
         return false;
       };
-      // Containers are independent: several at once keep runc, conmon and the mounts busy in parallel.
-      const waiting = (await mapWithConcurrency(rows, CONVERGE_CONCURRENCY, converge)).some(Boolean);
+      // Containers are independent: several at once keep runc, conmon and the mounts busy in
+      // parallel. The pass goes on while there is work: a container created meanwhile, or one
+      // whose ports the network controller has just plugged, is taken by the next free worker
+      // instead of waiting for the slowest of this pass (what made a container's start wait
+      // for a whole pass or two).
+      const waitingIds = await rollingPool(rows, CONVERGE_CONCURRENCY, converge, async (taken) => {
+        // Only when the store moved: containers created since the pass began.
+        const now = await containerRevision(deps.db);
+        if (now === revisionAtStart) return [];
+        revisionAtStart = now;
+        return (await hostRows()).filter((r) => !taken.has(r.uuid));
+      }, async (waiting) => {
+        // Only those waiting for their ports (a stop in progress is the next pass's business).
+        const ready: ContainerTable[] = [];
+        for (const row of waiting) {
+          if (seen.has(row.uuid) || !networkWaits.has(row.uuid)) continue;
+          if (!(await inactivePorts(deps.network, portsOf(row).map((p) => p.id))).length) ready.push(row);
+        }
+        if (!ready.length) return [];
+        // As the store has them now: the user may have changed or deleted one meanwhile.
+        return deps.db.selectFrom('container_container').selectAll().where('uuid', 'in', ready.map((r) => r.uuid)).execute();
+      }, (wake) => deps.changes.subscribe(wake));
+      const waiting = waitingIds > 0;
       // Containers of this owner that no row wants: left by a delete that a crash interrupted.
       for (const orphan of observed.values()) {
         log.info({ container: orphan.id }, 'removing a container nothing wants');
         await runtime.delete(orphan.id, true).catch((err: unknown) => log.warn({ err, container: orphan.id }, 'orphan removal failed'));
         await runtime.removeNetns(orphan.id).catch(() => undefined);
       }
-      const wanted = new Set(rows.filter((r) => r.desired !== 'deleted').map((r) => r.uuid));
+      const wanted = new Set((await hostRows()).filter((r) => r.desired !== 'deleted').map((r) => r.uuid));
       for (const id of await images.listRootfs()) if (!wanted.has(id)) await images.removeRootfs(id);
       // A running container is watched for its exit, which no revision announces.
       const live = rows.some((r) => r.desired === 'running' || r.status === 'Running');

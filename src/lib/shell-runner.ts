@@ -10,7 +10,7 @@
  * and stderr in files of a private temp dir; it reports `p ID PID` when a command starts (the pid
  * a timeout kills) and `ID STATUS` when it ends. Node writes one line and reads two.
  *
- * Commands that need stdin go to the direct runner. Every command runs with a minimal
+ * A command's stdin, if any, is written to a file of that dir first. Every command runs with a minimal
  * environment (PATH only), so nothing of Kumo's own (database URLs, secrets) reaches host tools.
  * If the shell dies, the commands it had are answered as killed (137) and the next call starts
  * a new one.
@@ -19,11 +19,10 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { createCommandRunner } from './command-runner.js';
 import type { CommandOptions, CommandResult, CommandRunner } from './command-runner.js';
 
 export const CHILD_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -42,12 +41,12 @@ export const SHELL_PRELUDE = [
   'd=$1',
   // Kumo gone (stdin closed): nobody will read the outputs.
   `trap 'rm -rf "$d"' EXIT`,
-  'r() { i=$1; c=$2; shift 2; if [ -n "$c" ]; then (cd "$c" && exec "$@") >"$d/$i.o" 2>"$d/$i.e" </dev/null & else "$@" >"$d/$i.o" 2>"$d/$i.e" </dev/null & fi; echo "p $i $!"; wait $!; echo "$i $?"; }',
+  'r() { i=$1; c=$2; f=${3:-/dev/null}; shift 3; if [ -n "$c" ]; then (cd "$c" && exec "$@") >"$d/$i.o" 2>"$d/$i.e" <"$f" & else "$@" >"$d/$i.o" 2>"$d/$i.e" <"$f" & fi; echo "p $i $!"; wait $!; echo "$i $?"; }',
 ].join('\n') + '\n';
 
-/** One command's line for the shell. */
-export function commandLine(id: number, argv: readonly string[], cwd?: string): string {
-  return `(r ${id} ${shellQuote(cwd ?? '')} ${argv.map(shellQuote).join(' ')} &)\n`;
+/** One command's line for the shell; `inputFile` becomes its stdin (else /dev/null). */
+export function commandLine(id: number, argv: readonly string[], cwd?: string, inputFile?: string): string {
+  return `(r ${id} ${shellQuote(cwd ?? '')} ${shellQuote(inputFile ?? '')} ${argv.map(shellQuote).join(' ')} &)\n`;
 }
 
 /** The shell's report lines: `p ID PID` when a command started, `ID STATUS` when it ended. */
@@ -66,8 +65,6 @@ function notFound(argv: readonly string[], stderr: string): Error | null {
 }
 
 export interface ShellRunnerOptions {
-  /** Where commands with stdin go (default: one process each). */
-  readonly direct?: CommandRunner;
   readonly shell?: string;
   /** Parent of the shell's temp dir (default: the OS temp dir). */
   readonly tempDir?: string;
@@ -89,7 +86,6 @@ interface Shell {
 }
 
 export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunner {
-  const direct = options.direct ?? createCommandRunner();
   const shellPath = options.shell ?? '/bin/sh';
   const pending = new Map<number, Pending>();
   let nextId = 0;
@@ -109,7 +105,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
     clearTimeout(p.timer);
     const files = ['o', 'e'].map((ext) => path.join(p.shell.dir, `${id}.${ext}`));
     const [stdout, stderr] = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
-    await Promise.all(files.map((f) => rm(f, { force: true })));
+    await Promise.all([...files, path.join(p.shell.dir, `${id}.i`)].map((f) => rm(f, { force: true })));
     if (p.shell.alive) refWhileBusy(p.shell);
     const missing = status === 127 ? notFound(p.argv, stderr) : null;
     if (missing) p.reject(missing);
@@ -166,16 +162,23 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
     return shell;
   }
 
-  return {
-    run(argv, runOptions: CommandOptions = {}) {
-      if (runOptions.input !== undefined) return direct.run(argv, runOptions);
+  const runner: CommandRunner = {
+    async run(argv, runOptions: CommandOptions = {}) {
+      const shell = (current ??= start());
+      const id = nextId++;
+      let inputFile: string | undefined;
+      if (runOptions.input !== undefined) {
+        inputFile = path.join(shell.dir, `${id}.i`);
+        await writeFile(inputFile, runOptions.input, { mode: 0o600 });
+        // The shell went away while the input was written: the next one takes the command.
+        if (!shell.alive) return runner.run(argv, runOptions);
+      }
       return new Promise<CommandResult>((resolve, reject) => {
-        const shell = (current ??= start());
-        const id = nextId++;
         pending.set(id, { argv, timeoutMs: runOptions.timeoutMs ?? 60_000, shell, resolve, reject });
         refWhileBusy(shell);
-        shell.child.stdin.write(commandLine(id, argv, runOptions.cwd));
+        shell.child.stdin.write(commandLine(id, argv, runOptions.cwd, inputFile));
       });
     },
   };
+  return runner;
 }
