@@ -9,6 +9,7 @@ import type { Db } from '../store/database.js';
 import {
   adoptWorkloadPort, changeWorkloadGroup, createWorkloadPort, defaultProjectNetwork, releaseWorkloadPorts, resolveNetworkRef, workloadAddresses,
 } from '../network/workload-ports.js';
+import type { WorkloadAddress } from '../network/workload-ports.js';
 import { containerNotFound, invalid, markContainersChanged, zunError, zunTime } from './context.js';
 import type { Caller, ContainerDeps } from './context.js';
 import type { ContainerTable } from './schema.js';
@@ -103,7 +104,8 @@ export function checkState(row: ContainerTable, action: string): void {
   }
 }
 
-export async function renderContainer(deps: ContainerDeps, row: ContainerTable, baseUrl: string) {
+/** A container as Zun shows it; `addresses` when the caller fetched them already (a list). */
+export async function renderContainer(deps: ContainerDeps, row: ContainerTable, baseUrl: string, addresses?: Record<string, WorkloadAddress[]>) {
   const spec = specOf(row);
   return {
     uuid: row.uuid,
@@ -125,7 +127,7 @@ export async function renderContainer(deps: ContainerDeps, row: ContainerTable, 
     ports: Object.keys(spec.exposed_ports).map((p) => Number(p.split('/')[0])).filter(Number.isFinite),
     hostname: spec.hostname,
     labels: spec.labels,
-    addresses: await workloadAddresses(deps.network, portsOf(row).map((p) => p.id)),
+    addresses: addresses ?? await workloadAddresses(deps.network, portsOf(row).map((p) => p.id)),
     image_pull_policy: spec.image_pull_policy,
     host: row.host,
     restart_policy: spec.restart_policy,

@@ -122,18 +122,36 @@ export async function releaseWorkloadPorts(deps: NetworkDeps, ports: readonly { 
 
 /** Zun's `addresses`: network id → the ports' addresses. */
 export async function workloadAddresses(deps: NetworkDeps, portIds: readonly string[]): Promise<Record<string, WorkloadAddress[]>> {
-  if (!portIds.length) return {};
-  const ports = await deps.db.selectFrom('network_port').select(['id', 'network_id']).where('id', 'in', [...portIds]).execute();
-  const ips = await fixedIpsByPort(deps.db, ports.map((p) => p.id));
-  const out: Record<string, WorkloadAddress[]> = {};
-  for (const id of portIds) {
-    const port = ports.find((p) => p.id === id);
-    if (!port) continue;
-    for (const f of ips.get(id) ?? []) {
-      (out[port.network_id] ??= []).push({ addr: f.ip_address, version: ipVersion(f.ip_address) ?? 4, port: id, subnet_id: f.subnet_id, preserve_on_delete: false });
-    }
+  return (await workloadAddressesOfMany(deps, [portIds]))[0];
+}
+
+/** Rows per `in (...)` list: well under SQLite's and PostgreSQL's limits on bound parameters. */
+const IN_CHUNK = 500;
+
+/**
+ * `workloadAddresses` for many workloads with two queries per 500 ports, not two per workload: a
+ * list of hundreds of containers otherwise queues hundreds of queries on the one SQLite connection.
+ */
+export async function workloadAddressesOfMany(deps: NetworkDeps, workloads: readonly (readonly string[])[]): Promise<Record<string, WorkloadAddress[]>[]> {
+  const all = [...new Set(workloads.flat())];
+  const networkOf = new Map<string, string>();
+  const ips = new Map<string, { subnet_id: string; ip_address: string }[]>();
+  for (let i = 0; i < all.length; i += IN_CHUNK) {
+    const chunk = all.slice(i, i + IN_CHUNK);
+    for (const p of await deps.db.selectFrom('network_port').select(['id', 'network_id']).where('id', 'in', chunk).execute()) networkOf.set(p.id, p.network_id);
+    for (const [id, list] of await fixedIpsByPort(deps.db, chunk)) ips.set(id, list);
   }
-  return out;
+  return workloads.map((portIds) => {
+    const out: Record<string, WorkloadAddress[]> = {};
+    for (const id of portIds) {
+      const network = networkOf.get(id);
+      if (!network) continue;
+      for (const f of ips.get(id) ?? []) {
+        (out[network] ??= []).push({ addr: f.ip_address, version: ipVersion(f.ip_address) ?? 4, port: id, subnet_id: f.subnet_id, preserve_on_delete: false });
+      }
+    }
+    return out;
+  });
 }
 
 /** The DNS servers and gateway of a port's first IPv4 subnet, for the workload's /etc/resolv.conf. */

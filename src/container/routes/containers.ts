@@ -6,6 +6,7 @@ import {
   startContainer, stopContainer, unpauseContainer, updateContainer, visibleContainers,
 } from '../containers.js';
 import type { ContainerInput } from '../containers.js';
+import { workloadAddressesOfMany } from '../../network/workload-ports.js';
 import { invalid, markContainersChanged, zunError } from '../context.js';
 import type { ContainerDeps } from '../context.js';
 import type { HostRuntimeAccess } from '../host-access.js';
@@ -79,7 +80,8 @@ export function registerContainerRoutes(app: FastifyInstance, env: ContainerRout
     const limit = nonNegativeInt('limit', q.limit, 0);
     const page = limit ? rows.slice(0, limit) : rows;
     const next = limit && rows.length > limit ? `${env.base}/v1/containers?limit=${limit}&marker=${page[page.length - 1].uuid}` : null;
-    return { containers: await Promise.all(page.map(render)), next };
+    const addresses = await workloadAddressesOfMany(deps.network, page.map((r) => portsOf(r).map((p) => p.id)));
+    return { containers: await Promise.all(page.map((r, i) => renderContainer(deps, r, env.base, addresses[i]))), next };
   });
   app.get('/v1/containers/:ident', async (request) => render(await load(request)));
   app.patch('/v1/containers/:ident', { schema: { body: UpdateBody } }, async (request) =>

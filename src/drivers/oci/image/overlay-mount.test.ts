@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KumoError } from '../../../errors.js';
-import { overlayMountArgv, parseMountInfo, umountArgv } from './overlay-mount.js';
+import { isMountPoint, overlayMountArgv, parseMountInfo, umountArgv } from './overlay-mount.js';
 import { lowerDirsTopFirst } from './store.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
@@ -40,4 +40,10 @@ test('mountinfo: mount points unescaped, optional fields skipped', () => {
     { mountPoint: '/var/lib/kumo/images/containers/ab-x/rootfs', fsType: 'overlay', source: 'kumo-ab' },
     { mountPoint: '/tmp/with space', fsType: 'tmpfs', source: 'tmpfs' },
   ]);
+});
+
+test('isMountPoint: a mount has another device than its parent; a plain directory or a missing path is not one', async () => {
+  assert.equal(await isMountPoint('/proc'), true);
+  assert.equal(await isMountPoint('/proc/self'), false);
+  assert.equal(await isMountPoint('/no/such/kumo/path'), false);
 });
