@@ -26,6 +26,8 @@ test('batch: "Command failed -:N" lines fail the resource of line N; gone object
   assert.deepEqual([...failures.keys()], ['net-1', 'port-3']);
   assert.match(failures.get('net-1')!, /File exists/);
   assert.equal(batchFailures(b.lines, { code: 0, stdout: '', stderr: 'noise' }).size, 0);
+  // A veth end that went with its peer between the host read and the delete.
+  assert.equal(batchFailures(b.lines, { code: 1, stdout: '', stderr: 'RTNETLINK answers: No such device\nCommand failed -:2\n' }).size, 0);
 });
 
 test('batch: an iproute2 exit without line number fails everything after the last reported line', () => {

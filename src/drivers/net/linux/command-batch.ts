@@ -64,7 +64,8 @@ export class CommandBatch {
   }
 }
 
-const MISSING = /Cannot find device|does not exist|No such file or directory|Cannot find/i;
+// "No such device": a veth end that went with its peer (a namespace deleted) between the read and the delete.
+const MISSING = /Cannot find device|No such device|does not exist|No such file or directory|Cannot find/i;
 
 /**
  * Maps the batch's stderr back to resources. With `-force` the tool runs every line and reports
