@@ -349,12 +349,11 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         revisionAtStart = now;
         return (await hostRows()).filter((r) => !taken.has(r.uuid));
       }, async (waiting) => {
-        // Only those waiting for their ports (a stop in progress is the next pass's business).
-        const ready: ContainerTable[] = [];
-        for (const row of waiting) {
-          if (seen.has(row.uuid) || !networkWaits.has(row.uuid)) continue;
-          if (!(await inactivePorts(deps.network, portsOf(row).map((p) => p.id))).length) ready.push(row);
-        }
+        // Only those waiting for their ports (a stop in progress is the next pass's business),
+        // all asked about in one query.
+        const candidates = waiting.filter((row) => !seen.has(row.uuid) && networkWaits.has(row.uuid));
+        const inactive = new Set(await inactivePorts(deps.network, candidates.flatMap((row) => portsOf(row).map((p) => p.id))));
+        const ready = candidates.filter((row) => portsOf(row).every((p) => !inactive.has(p.id)));
         if (!ready.length) return [];
         // As the store has them now: the user may have changed or deleted one meanwhile.
         return deps.db.selectFrom('container_container').selectAll().where('uuid', 'in', ready.map((r) => r.uuid)).execute();

@@ -100,11 +100,17 @@ export async function bindWorkloadPorts(deps: NetworkDeps, portIds: readonly str
   }
 }
 
+/** Rows per `in (...)` list: well under SQLite's and PostgreSQL's limits on bound parameters. */
+const IN_CHUNK = 500;
+
 /** Ports of `portIds` that are not (yet) ACTIVE; missing ports count as not active. */
 export async function inactivePorts(deps: NetworkDeps, portIds: readonly string[]): Promise<string[]> {
-  if (!portIds.length) return [];
-  const rows = await deps.db.selectFrom('network_port').select(['id', 'status']).where('id', 'in', [...portIds]).execute();
-  return portIds.filter((id) => rows.find((r) => r.id === id)?.status !== 'ACTIVE');
+  const status = new Map<string, string>();
+  for (let i = 0; i < portIds.length; i += IN_CHUNK) {
+    const rows = await deps.db.selectFrom('network_port').select(['id', 'status']).where('id', 'in', portIds.slice(i, i + IN_CHUNK)).execute();
+    for (const r of rows) status.set(r.id, r.status);
+  }
+  return portIds.filter((id) => status.get(id) !== 'ACTIVE');
 }
 
 /** Deletes the ports Kumo created for a workload and gives adopted ones back (unbound, no device). */
@@ -124,9 +130,6 @@ export async function releaseWorkloadPorts(deps: NetworkDeps, ports: readonly { 
 export async function workloadAddresses(deps: NetworkDeps, portIds: readonly string[]): Promise<Record<string, WorkloadAddress[]>> {
   return (await workloadAddressesOfMany(deps, [portIds]))[0];
 }
-
-/** Rows per `in (...)` list: well under SQLite's and PostgreSQL's limits on bound parameters. */
-const IN_CHUNK = 500;
 
 /**
  * `workloadAddresses` for many workloads with two queries per 500 ports, not two per workload: a
