@@ -39,7 +39,8 @@ export function shellQuote(arg: string): string {
  */
 export const SHELL_PRELUDE = [
   'd=$1',
-  // Kumo gone (stdin closed): nobody will read the outputs.
+  // Kumo gone (stdin closed): nobody will read the outputs. (Killed by a signal, the shell leaves
+  // the empty dir; a trap for the signal would wait for the next command line to act.)
   `trap 'rm -rf "$d"' EXIT`,
   'r() { i=$1; c=$2; f=${3:-/dev/null}; shift 3; if [ -n "$c" ]; then (cd "$c" && exec "$@") >"$d/$i.o" 2>"$d/$i.e" <"$f" & else "$@" >"$d/$i.o" 2>"$d/$i.e" <"$f" & fi; echo "p $i $!"; wait $!; echo "$i $?"; }',
 ].join('\n') + '\n';

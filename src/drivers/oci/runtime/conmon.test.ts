@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { buildConmonArgv, createConmonLauncher, parseSyncMessage } from './conmon.js';
+import { createShellRunner } from '../../../lib/shell-runner.js';
+import { buildConmonArgv, createConmonLauncher, createShellConmonLauncher, parseSyncMessage } from './conmon.js';
+import type { ConmonLauncher } from './conmon.js';
 
 const params = {
   conmonPath: '/usr/bin/conmon', runtimePath: '/usr/sbin/runc', runtimeArgs: ['--root', '/s/runc', '--log-format', 'json'],
@@ -40,7 +42,8 @@ test('conmon sync messages: a pid, or runc\'s error', () => {
   assert.match((parseSyncMessage('garbage') as { error: string }).error, /unreadable/);
 });
 
-test('conmon launcher: reads the sync pipe (fd 3), reports a silent exit with its stderr, and times out', async (t) => {
+for (const [kind, make] of [['forked from Node', createConmonLauncher], ['started by the shell runner', () => createShellConmonLauncher(createShellRunner())]] as [string, () => ConmonLauncher][]) {
+test(`conmon launcher (${kind}): reads the sync pipe (fd 3), reports a silent exit with its stderr, and times out`, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'kumo-conmon-'));
   const fake = (name: string, body: string) => {
     const file = path.join(dir, name);
@@ -48,7 +51,7 @@ test('conmon launcher: reads the sync pipe (fd 3), reports a silent exit with it
     chmodSync(file, 0o755);
     return file;
   };
-  const launcher = createConmonLauncher();
+  const launcher = make();
   const options = { cwd: dir, env: { PATH: '/usr/bin:/bin' }, timeoutMs: 5_000 };
   const ok = fake('ok', `require('fs').writeSync(Number(process.env._OCI_SYNCPIPE), '{"data": 99}\\n');`);
   assert.deepEqual(await launcher.launch([ok], options), { pid: 99 });
@@ -68,4 +71,6 @@ test('conmon launcher: reads the sync pipe (fd 3), reports a silent exit with it
   });
   assert.match((await launcher.launch([hangs], { ...options, timeoutMs: 200 }) as { error: string }).error, /did not report within 200 ms/);
   assert.match((await launcher.launch([path.join(dir, 'missing')], options) as { error: string }).error, /cannot start conmon/);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('.sync-')), [], 'no sync pipe left behind');
 });
+}

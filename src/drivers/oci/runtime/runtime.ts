@@ -22,7 +22,7 @@ import type {
 import { createArchive, extractArchive } from './archive.js';
 import { detectCgroupHost, readOomKilled, readPids, readStats, type CgroupHost } from './cgroups.js';
 import { createCommandRunner, type CommandResult, type CommandRunner } from './command-runner.js';
-import { buildConmonArgv, createConmonLauncher, type ConmonLauncher } from './conmon.js';
+import { buildConmonArgv, createConmonLauncher, createShellConmonLauncher, type ConmonLauncher } from './conmon.js';
 import { parseK8sLog, renderLogs } from './logs.js';
 import {
   cgroupsPath, containerPaths, isUuid, isValidOwner, netnsName, parseRuncId, runcId, stateLayout, type ContainerPaths,
@@ -133,7 +133,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   const hostRunner: CommandRunner = batched
     ? { run: async (argv, o = {}) => (o.input !== undefined || o.outputFd !== undefined ? runner.run(argv, o) : toBytes(await batched.run(argv, { timeoutMs: o.timeoutMs }))) }
     : runner;
-  const launcher = deps.conmon ?? createConmonLauncher();
+  const launcher = deps.conmon ?? (batched ? createShellConmonLauncher(batched) : createConmonLauncher());
   const now = deps.now ?? (() => new Date());
   const logSizeMax = deps.logSizeMax ?? 32 * 1024 * 1024;
   const createTimeoutMs = deps.createTimeoutMs ?? 60_000;
