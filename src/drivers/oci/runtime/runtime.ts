@@ -127,13 +127,14 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   if (!isValidOwner(owner)) throw new KumoError('ERR_VALIDATION', `container runtime owner must be 1-8 characters [a-z0-9], got ${JSON.stringify(owner)}`);
   const layout = stateLayout(options.stateDir);
   const runner = deps.runner ?? createCommandRunner();
-  // Host commands without stdin (runc start/kill/delete, ip netns) are started by a long-lived
-  // shell rather than forked from Node (see shell-runner.ts); a runner given by a test takes them all.
-  const batched = deps.runner ? null : createShellRunner();
-  const hostRunner: CommandRunner = batched
-    ? { run: async (argv, o = {}) => (o.input !== undefined || o.outputFd !== undefined ? runner.run(argv, o) : toBytes(await batched.run(argv, { timeoutMs: o.timeoutMs }))) }
+  // runc, ip netns and conmon are started by a long-lived shell rather than forked from Node (see
+  // shell-runner.ts). What needs bytes on stdin or the output on a given fd (exec, archives) is
+  // still spawned directly; a runner given by a test takes everything.
+  const shell = deps.runner ? null : createShellRunner();
+  const hostRunner: CommandRunner = shell
+    ? { run: async (argv, o = {}) => (o.input !== undefined || o.outputFd !== undefined ? runner.run(argv, o) : toBytes(await shell.run(argv, { timeoutMs: o.timeoutMs }))) }
     : runner;
-  const launcher = deps.conmon ?? (batched ? createShellConmonLauncher(batched) : createConmonLauncher());
+  const launcher = deps.conmon ?? (shell ? createShellConmonLauncher(shell) : createConmonLauncher());
   const now = deps.now ?? (() => new Date());
   const logSizeMax = deps.logSizeMax ?? 32 * 1024 * 1024;
   const createTimeoutMs = deps.createTimeoutMs ?? 60_000;
