@@ -298,6 +298,8 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
       const hostRows = () => deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
       let revisionAtStart = await containerRevision(deps.db);
       const rows = await hostRows();
+      /** The rows as last read: every container this pass may have given a root filesystem is among them. */
+      let latestRows = rows;
       const seen = new Map((await runtime.list()).map((o) => [o.id, o]));
       // What is left after the rows take theirs: containers of this owner nothing wants.
       const observed = new Map(seen);
@@ -347,7 +349,8 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         const now = await containerRevision(deps.db);
         if (now === revisionAtStart) return [];
         revisionAtStart = now;
-        return (await hostRows()).filter((r) => !taken.has(r.uuid));
+        latestRows = await hostRows();
+        return latestRows.filter((r) => !taken.has(r.uuid));
       }, async (waiting) => {
         // Only those waiting for their ports (a stop in progress is the next pass's business),
         // all asked about in one query.
@@ -365,7 +368,8 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         await runtime.delete(orphan.id, true).catch((err: unknown) => log.warn({ err, container: orphan.id }, 'orphan removal failed'));
         await runtime.removeNetns(orphan.id).catch(() => undefined);
       }
-      const wanted = new Set((await hostRows()).filter((r) => r.desired !== 'deleted').map((r) => r.uuid));
+      // A row deleted since it was read keeps its rootfs until the next pass tears the container down.
+      const wanted = new Set(latestRows.filter((r) => r.desired !== 'deleted').map((r) => r.uuid));
       for (const id of await images.listRootfs()) if (!wanted.has(id)) await images.removeRootfs(id);
       // A running container is watched for its exit, which no revision announces.
       const live = rows.some((r) => r.desired === 'running' || r.status === 'Running');

@@ -84,6 +84,8 @@ interface Shell {
   readonly child: ChildProcessByStdio<Writable, Readable, null>;
   readonly dir: string;
   alive: boolean;
+  /** Commands sent and not yet answered. */
+  out: number;
 }
 
 export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunner {
@@ -94,7 +96,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
 
   /** The pipes keep Node alive only while a command is out. */
   function refWhileBusy(shell: Shell): void {
-    const busy = [...pending.values()].some((p) => p.shell === shell);
+    const busy = shell.out > 0;
     const handles = [shell.child, shell.child.stdin, shell.child.stdout] as unknown as { ref(): void; unref(): void }[];
     for (const h of handles) (busy ? h.ref() : h.unref());
   }
@@ -103,6 +105,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
     const p = pending.get(id);
     if (!p) return;
     pending.delete(id);
+    p.shell.out--;
     clearTimeout(p.timer);
     const files = ['o', 'e'].map((ext) => path.join(p.shell.dir, `${id}.${ext}`));
     const [stdout, stderr] = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
@@ -116,7 +119,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
   function start(): Shell {
     const dir = mkdtempSync(path.join(options.tempDir ?? tmpdir(), 'kumo-sh-'));
     const child = spawn(shellPath, ['-s', dir], { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: CHILD_PATH } });
-    const shell: Shell = { child, dir, alive: true };
+    const shell: Shell = { child, dir, alive: true, out: 0 };
     let partial = '';
     child.stdout.on('data', (d: Buffer) => {
       const lines = (partial + d.toString('utf8')).split('\n');
@@ -148,6 +151,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
         if (p.shell !== shell) continue;
         if (err) {
           pending.delete(id);
+          shell.out--;
           clearTimeout(p.timer);
           p.reject(err);
         } else {
@@ -176,6 +180,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
       }
       return new Promise<CommandResult>((resolve, reject) => {
         pending.set(id, { argv, timeoutMs: runOptions.timeoutMs ?? 60_000, shell, resolve, reject });
+        shell.out++;
         refWhileBusy(shell);
         shell.child.stdin.write(commandLine(id, argv, runOptions.cwd, inputFile));
       });

@@ -227,6 +227,22 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
     });
   }
 
+  /** What the store keeps of an image, pulled or imported. */
+  function imageRecord(
+    id: string, layers: readonly { digest: string; size: number }[], config: ParsedImageConfig, manifestDigest: string | null, repoDigests: string[],
+  ): ImageRecord {
+    return {
+      id, manifestDigest, repoDigests,
+      size: layers.reduce((sum, l) => sum + l.size, 0),
+      architecture: config.architecture,
+      os: config.os,
+      config: config.config,
+      layers: layers.map((l) => l.digest),
+      diffIds: config.diffIds,
+      createdAt: config.createdAt,
+    };
+  }
+
   async function readConfig(digest: string, what: string): Promise<ParsedImageConfig> {
     const st = await statOrNull(layout.blob(digest));
     if (!st) throw new KumoError('ERR_INTERNAL', `${what}: config blob ${digest} is missing from the store`);
@@ -419,18 +435,7 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
         }
         await mapLimit(image.layers, PARALLEL_DOWNLOADS, (l) => downloadBlob(client, l));
         for (const [i, l] of image.layers.entries()) if (await ensureLayer(l.digest, config.diffIds[i])) created.push(l.digest);
-        const record: ImageRecord = {
-          id: image.config.digest,
-          manifestDigest,
-          repoDigests: [`${repositoryName(ref)}@${manifestDigest}`],
-          size: image.layers.reduce((sum, l) => sum + l.size, 0),
-          architecture: config.architecture,
-          os: config.os,
-          config: config.config,
-          layers: image.layers.map((l) => l.digest),
-          diffIds: config.diffIds,
-          createdAt: config.createdAt,
-        };
+        const record = imageRecord(image.config.digest, image.layers, config, manifestDigest, [`${repositoryName(ref)}@${manifestDigest}`]);
         const stored = await locked(() => saveRecordAndName(record, [ref]));
         log.info({ reference: referenceName(ref), id: stored.id, layers: stored.layers.length, bytes: stored.size, ms: now() - started }, 'image pulled');
         return stored;
@@ -464,18 +469,7 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
           for (const [i, l] of img.layers.entries()) if (await ensureLayer(l.digest, config.diffIds[i])) created.push(l.digest);
           toSave.push({
             refs,
-            record: {
-              id: img.config.digest,
-              manifestDigest: img.manifestDigest,
-              repoDigests: [],
-              size: img.layers.reduce((sum, l) => sum + l.size, 0),
-              architecture: config.architecture,
-              os: config.os,
-              config: config.config,
-              layers: img.layers.map((l) => l.digest),
-              diffIds: config.diffIds,
-              createdAt: config.createdAt,
-            },
+            record: imageRecord(img.config.digest, img.layers, config, img.manifestDigest, []),
           });
         }
         // Records last, all together: an archive that fails anywhere above leaves no image behind.

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createShellRunner } from '../../../lib/shell-runner.js';
+import { CHILD_PATH, createShellRunner } from '../../../lib/shell-runner.js';
 import { findBinary } from '../../../lib/find-binary.js';
 import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
@@ -67,7 +67,7 @@ interface ContainerMeta {
 }
 
 /** What the environment of conmon and runc is: nothing of Kumo's own (database URLs, secrets). */
-const CHILD_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
+const CHILD_ENV = { PATH: CHILD_PATH };
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 /** Exit code of an exec that ran out of time, as timeout(1) reports it. */
 export const EXEC_TIMEOUT_EXIT_CODE = 124;
