@@ -51,6 +51,16 @@ log() { echo "[bench/containers $(date +%T)] $*" >&2; }
 emit() { echo "$1" >> "$JSONL"; }
 has() { [[ ",$ONLY," == *",$1,"* ]]; }
 rss_kib() { awk '/^VmRSS/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# CPU accounting in clock ticks: the host's busy and total time (/proc/stat), a process's own user+system time.
+HZ=$(getconf CLK_TCK)
+host_ticks() { awk '/^cpu /{ busy=$2+$3+$4+$7+$8+$9; print busy, busy+$5+$6 }' /proc/stat; }
+proc_ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{print $12+$13}' || echo 0; }
+# JSON: host CPU busy seconds and utilisation between two host_ticks readings, per container in ms; Kumo's own seconds if given.
+cpu_json() { # "busy0 total0" "busy1 total1" n [kumo_ticks0 kumo_ticks1]
+  local b0 t0 b1 t1; read -r b0 t0 <<< "$1"; read -r b1 t1 <<< "$2"
+  jq -nc --argjson b "$((b1 - b0))" --argjson t "$((t1 - t0))" --argjson n "$3" --argjson hz "$HZ" --argjson k "${5:-0}" --argjson k0 "${4:-0}" \
+    '{host_busy_s: ($b/$hz*10|round/10), host_util: (if $t > 0 then ($b/$t*100|round/100) else null end), host_ms_per_container: ($b/$hz*1000/$n|round), kumo_s: (($k-$k0)/$hz*10|round/10), kumo_ms_per_container: (($k-$k0)/$hz*1000/$n|round)}'
+}
 [ "$(id -u)" = 0 ] || { log "needs root"; exit 2; }
 for t in curl jq runc conmon docker-registry bc; do command -v $t >/dev/null || { log "missing $t"; exit 2; }; done
 
@@ -137,28 +147,33 @@ kumo_round() { # round
   local rb rr ra from to cr del prof
   rb=$(rss_kib "$KPID"); from=$(wc -l < "$OUT/kumo.log")
   log "kumo round $1: creating $N containers, C=$C"
+  local h0 k0; h0=$(host_ticks); k0=$(proc_ticks "$KPID")
   cr=$(node "$HERE/ctr.mjs" create --url "$KURL" --token "$TOKEN" --network "$NET" --image "$IMAGE" --prefix "${PREFIX}r$1-" \
         --n "$N" --c "$C" --poll-ms "$POLL_MS" --timeout-s "$TIMEOUT" --loop "$LOOP") || { log "kumo create failed: $cr"; exit 1; }
+  local cpu; cpu=$(cpu_json "$h0" "$(host_ticks)" "$N" "$k0" "$(proc_ticks "$KPID")")
   to=$(wc -l < "$OUT/kumo.log"); rr=$(rss_kib "$KPID")
   local conmons; conmons=$(pgrep -c -f "conmon.*$KDATA" || true)
   [ "${BENCH_HOLD_S:-0}" -gt 0 ] && { log "holding $N Running containers for ${BENCH_HOLD_S} s"; sleep "$BENCH_HOLD_S"; }
-  log "kumo round $1: $(echo "$cr" | jq -c '{containers_per_s,wall_s,running_p50_ms,running_p99_ms,post_p50_ms,post_p99_ms,errors}'), conmon processes $conmons"
+  log "kumo round $1: $(echo "$cr" | jq -c '{containers_per_s,wall_s,running_p50_ms,running_p99_ms,post_p50_ms,post_p99_ms,errors}'), conmon processes $conmons, cpu $cpu"
   del=$(node "$HERE/ctr.mjs" delete --url "$KURL" --token "$TOKEN" --prefix "${PREFIX}r$1-" --c "$C" --poll-ms "$POLL_MS" --timeout-s "$TIMEOUT" --conmon-match "$KDATA") || { log "kumo delete failed: $del"; exit 1; }
   sleep 2; ra=$(rss_kib "$KPID")
   log "kumo round $1 delete: $del"
   prof=$(sed -n "$((from + 1)),${to}p" "$OUT/kumo.log" | jq -sc '[ .[] | objects ] as $l | [ $l[] | select(.msg == "reconciled") | .ms ] as $p
     | { passes: ($p|length), pass_ms_sum: ($p|add), pass_ms_max: ($p|max), pass_ms_p50: ($p|sort|.[(length/2|floor)]),
         top_msgs: ($l | group_by(.msg) | map({msg: .[0].msg, n: length}) | sort_by(-.n) | .[:12]) }' 2>/dev/null || echo null)
-  emit "$(jq -nc --argjson r "$1" --argjson cr "$cr" --argjson del "$del" --argjson rb "$rb" --argjson rr "$rr" --argjson ra "$ra" --argjson prof "$prof" --argjson cm "$conmons" --arg la "$(cut -d' ' -f1-3 /proc/loadavg)" \
-    '{kind:"kumo",round:$r,up:$cr,down:$del,rss_mib:{before:($rb/1024|.*10|round/10),running:($rr/1024|.*10|round/10),after:($ra/1024|.*10|round/10)},conmon_running:$cm,profile:$prof,loadavg_after:$la}')"
+  emit "$(jq -nc --argjson r "$1" --argjson cr "$cr" --argjson del "$del" --argjson rb "$rb" --argjson rr "$rr" --argjson ra "$ra" --argjson prof "$prof" --argjson cm "$conmons" --argjson cpu "$cpu" --arg la "$(cut -d' ' -f1-3 /proc/loadavg)" \
+    '{kind:"kumo",round:$r,up:$cr,down:$del,rss_mib:{before:($rb/1024|.*10|round/10),running:($rr/1024|.*10|round/10),after:($ra/1024|.*10|round/10)},conmon_running:$cm,cpu_up:$cpu,profile:$prof,loadavg_after:$la}')"
 }
 baseline_round() {
   log "baseline round $1: ctr-bench.sh $N $C 1"
-  local res
+  local res h0 cpu
+  h0=$(host_ticks)
   res=$(bash "$PROBE/ctr-bench.sh" "$N" "$C" 1 2>"$OUT/baseline-$1.err" | tee "$OUT/baseline-$1.out" | grep '^RESULT') || { log "baseline failed"; tail "$OUT/baseline-$1.err" >&2; exit 1; }
+  # Up and down together: the probe runs both phases in one go.
+  cpu=$(cpu_json "$h0" "$(host_ticks)" "$N")
   bash "$PROBE/cleanup.sh" > "$OUT/probe-cleanup-$1.txt" 2>&1 || true
-  log "baseline round $1: $res; $(tail -n1 "$OUT/probe-cleanup-$1.txt")"
-  emit "$(echo "$res" | tr ' ' '\n' | grep = | sed 's/ms$//; s/\/s$//' | jq -Rn --argjson r "$1" '[inputs | split("=") | {(.[0]): (.[1] | tonumber? // .)}] | add | {kind:"baseline",round:$r} + .')"
+  log "baseline round $1: $res; cpu (up+down) $cpu; $(tail -n1 "$OUT/probe-cleanup-$1.txt")"
+  emit "$(echo "$res" | tr ' ' '\n' | grep = | sed 's/ms$//; s/\/s$//' | jq -Rn --argjson r "$1" --argjson cpu "$cpu" '[inputs | split("=") | {(.[0]): (.[1] | tonumber? // .)}] | add | {kind:"baseline",round:$r,cpu_up_and_down:$cpu} + .')"
 }
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="kumo baseline"; else order="baseline kumo"; fi

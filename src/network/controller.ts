@@ -16,11 +16,15 @@ export function networkController(deps: NetworkDeps, scope: HostScope, driver: N
     name: 'network',
     revision: () => networkRevision(deps.db),
     async reconcile() {
+      const t0 = performance.now();
       const plan = await planHostNetwork(deps, scope);
+      const t1 = performance.now();
       const report = await driver.sync(plan.state);
+      const t2 = performance.now();
       for (const f of report.failures) log.warn({ resource: f.resourceId, reason: f.message }, 'could not converge');
       if (report.removed.length) log.info({ removed: report.removed }, 'removed host objects nothing wants');
       await recordHostNetworkStatus(deps, scope, plan, report);
+      log.debug({ planMs: Math.round(t1 - t0), syncMs: Math.round(t2 - t1), recordMs: Math.round(performance.now() - t2) }, 'network pass');
     },
   };
 }

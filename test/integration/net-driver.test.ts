@@ -160,6 +160,46 @@ test('two veth ports on a vxlan network get their addresses by DHCP and ping eac
   assert.deepEqual((await env.driver.inventory()).dnsmasqPids, before.dnsmasqPids, 'reloaded by SIGHUP, not restarted');
 });
 
+/** The sets and maps of the owner's bridge table with their elements, and the table's handle. */
+async function bridgeTable(owner: string): Promise<{ handle: number; sets: Record<string, string> }> {
+  const doc = JSON.parse(await sh('nft', ['-j', 'list', 'table', 'bridge', `kumo_${owner}`])) as { nftables: Record<string, { name?: string; handle?: number; elem?: unknown[] }>[] };
+  const table = doc.nftables.find((e) => e.table)!.table;
+  const sets: Record<string, string> = {};
+  for (const e of doc.nftables) {
+    const set = e.set ?? e.map;
+    if (set?.name) sets[set.name] = JSON.stringify((set.elem ?? []).map((x) => JSON.stringify(x)).sort());
+  }
+  return { handle: table.handle!, sets };
+}
+
+test('ports coming and going change only set elements in place, the same as a whole ruleset; static far ends get their addresses', { skip }, async (t) => {
+  const env = new Env(t);
+  const [a, b, c] = [await env.endpoint(), await env.endpoint(), await env.endpoint()];
+  const net = vxlanNetwork(subnet('10.2.0.0/24', null));
+  const sg = defaultGroup(['10.2.0.3', '10.2.0.4']);
+  const staticPort = (ns: string, ip: string) => vethPort(net, ns, ip, { securityGroupIds: [sg.id], plug: { kind: 'veth', netns: ns, ifname: 'eth0', static: { addresses: [`${ip}/24`], gateway: null } } });
+  const [pa, pb, pc] = [staticPort(a, '10.2.0.3'), staticPort(b, '10.2.0.4'), staticPort(c, '10.2.0.5')];
+  expectClean(await env.driver.sync({ networks: [net], ports: [pa, pb], securityGroups: [sg], routers: [] }));
+  assert.match(await sh('ip', ['-n', b, '-4', 'addr', 'show', 'eth0']), /inet 10\.2\.0\.4\/24/, 'the static address is set inside');
+  assert.ok(await pingsEventually(a, '10.2.0.4'), 'a pings b (group members)');
+  const first = await bridgeTable(env.owner);
+
+  const next: HostNetworkState = { networks: [net], ports: [pa, pc], securityGroups: [{ ...sg, memberAddresses: ['10.2.0.3', '10.2.0.5'] }], routers: [] };
+  expectClean(await env.driver.sync(next));
+  const changed = await bridgeTable(env.owner);
+  assert.equal(changed.handle, first.handle, 'the table was changed in place, not replaced');
+  assert.notDeepEqual(changed.sets, first.sets);
+  assert.ok(await pingsEventually(a, '10.2.0.5'), 'a pings the new port c');
+  assert.equal(await ping(c, '10.2.0.4'), false, 'b is gone from the network');
+
+  // A new instance of the driver (a restart) applies the whole ruleset: the same elements.
+  const restarted = createNetDriver('linux', { owner: env.owner, stateDir: env.stateDir, physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, createSilentLogger());
+  expectClean(await restarted.sync(next));
+  const whole = await bridgeTable(env.owner);
+  assert.notEqual(whole.handle, first.handle, 'a restart replaces the tables');
+  assert.deepEqual(whole.sets, changed.sets);
+});
+
 test('a security group that allows TCP 8080 ingress only: 8080 connects, 8081 and ping do not; replies pass statefully', { skip }, async (t) => {
   const env = new Env(t);
   const [client, server] = [await env.endpoint(), await env.endpoint()];

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { batchFailures, CommandBatch } from './command-batch.js';
+import { batchFailures, batchOutcome, CommandBatch, runBatch } from './command-batch.js';
 
 function batch(): CommandBatch {
   const b = new CommandBatch();
@@ -38,4 +38,29 @@ test('batch: an iproute2 exit without line number fails everything after the las
   assert.match(failures.get('port-3')!, /batch stopped: Error: argument "kbr9"/);
   const silent = batchFailures(b.lines, { code: 137, stdout: '', stderr: '' });
   assert.equal(silent.size, 4);
+});
+
+test('batch: an exit that names its argument fails only that line, and the lines after it run again', async () => {
+  const b = new CommandBatch();
+  b.add('port-1', ['link', 'add', 'name', 'eth0', 'netns', 'ns-1', 'type', 'veth', 'peer', 'name', 'tap1']);
+  b.add('port-2', ['link', 'add', 'name', 'eth0', 'netns', 'ns-2', 'type', 'veth', 'peer', 'name', 'tap2']);
+  b.add('port-3', ['link', 'add', 'name', 'eth0', 'netns', 'ns-3', 'type', 'veth', 'peer', 'name', 'tap3']);
+  b.add('port-4', ['link', 'set', 'dev', 'tap4', 'up']);
+  const stderr = 'Error: argument "ns-2" is wrong: Invalid "netns" value\n';
+  const outcome = batchOutcome(b.lines, { code: 255, stdout: '', stderr });
+  assert.deepEqual([...outcome.failures.keys()], ['port-2']);
+  assert.equal(outcome.resumeAt, 2);
+
+  const scripts: string[] = [];
+  const { failures, runs } = await runBatch(b.lines, async (script) => {
+    scripts.push(script);
+    // The first run stops at ns-2; the second at line 2 of its own script ("tap4" missing, -force goes on).
+    return scripts.length === 1
+      ? { code: 255, stdout: '', stderr }
+      : { code: 1, stdout: '', stderr: 'Cannot find device "tap4"\nCommand failed -:2\n' };
+  });
+  assert.equal(runs, 2);
+  assert.equal(scripts[1], b.lines.slice(2).map((l) => l.args.join(' ') + '\n').join(''));
+  assert.deepEqual([...failures.keys()].sort(), ['port-2', 'port-4']);
+  assert.match(failures.get('port-4')!, /tap4/);
 });

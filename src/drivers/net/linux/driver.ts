@@ -15,7 +15,7 @@ import path from 'node:path';
 import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import type { HostInventory, HostNetworkState, NetDriver, NetDriverOptions, SyncReport } from '../types.js';
-import { batchFailures, type CommandBatch } from './command-batch.js';
+import { batchFailures, runBatch, type CommandBatch } from './command-batch.js';
 import { createCommandRunner, isNotInstalled, type CommandRunner } from '../../../lib/command-runner.js';
 import { assignZones } from './conntrack-zones.js';
 import {
@@ -26,15 +26,17 @@ import {
   dhcpPaths,
   servedSubnets,
 } from './dhcp.js';
+import { endpointFailures, endpointScript } from './endpoints.js';
 import { createHostAccess, type DnsmasqProcess, type HostAccess } from './host-access.js';
 import { readHost, readNftTables } from './host-state.js';
-import { hostRulesetScript, rulesetRevision } from './nft-host.js';
+import { elementChangeScript, hostRulesetScript, rulesetRevision, type HostRuleset } from './nft-host.js';
 import { isValidOwner, LINK_PREFIX, nftTableName, parseLinkAlias, parseNamespaceName, parseStateEntry, STATE_FILE } from './naming.js';
 import { buildPlan, type DhcpIntent, type RouterIntent } from './plan.js';
 import { buildRouterInnerBatch, buildRouterRuleset, ROUTER_SYSCTLS, routerFingerprint, routerRulesetScript } from './router.js';
 
 const EMPTY: HostNetworkState = { networks: [], ports: [], securityGroups: [], routers: [] };
 const STOP_TIMEOUT_MS = 5_000;
+const FULL_APPLY_EVERY_MS = 300_000;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -76,10 +78,12 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
   const stateDir = path.resolve(options.stateDir);
   const zonesFile = path.join(stateDir, STATE_FILE.zones);
   const log = logger.child({ component: 'net-driver', owner });
-  // The ruleset this instance applied last. An unchanged ruleset is not applied again while both
-  // tables still carry its revision marker; edits inside the tables by hand are repaired on the
-  // next change or restart, deleted tables on the next sync.
-  let lastRuleset: string | null = null;
+  // The ruleset this instance applied last. While both tables carry its frame's marker, a new
+  // ruleset with the same frame is applied as element changes (see nft-host.ts); the whole ruleset
+  // is applied when the frame changes, a change fails, and at least every FULL_APPLY_EVERY_MS, so
+  // edits inside the tables by hand do not outlive that. Deleted tables are re-made on the next sync.
+  let lastRuleset: HostRuleset | null = null;
+  let lastFullApply = 0;
   // Until one full table listing has succeeded, nft may be missing, and stale tables of this
   // owner (other families, an older process) are still to be found and reported.
   let tablesListed = false;
@@ -91,8 +95,8 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
   const ownTables = (tables: readonly { family: string; name: string }[]) => tables.filter((t) => t.name === nftTableName(owner));
 
   /** True when both host tables exist and carry the revision marker of `ruleset`. */
-  async function rulesetInPlace(ruleset: string): Promise<boolean> {
-    const revision = rulesetRevision(ruleset);
+  async function rulesetInPlace(ruleset: HostRuleset): Promise<boolean> {
+    const revision = rulesetRevision(ruleset.frame);
     if (!revision) return false;
     const probes = await Promise.all(['inet', 'bridge'].map((family) => exec.run(['nft', 'list', 'set', family, nftTableName(owner), revision]).catch(() => null)));
     return probes.every((r) => r?.code === 0);
@@ -185,6 +189,14 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
 
   async function converge(desired: HostNetworkState): Promise<SyncReport> {
     await mkdir(stateDir, { recursive: true, mode: 0o700 });
+    // Where a sync's time goes, for the debug log (bench/containers reads it).
+    const steps: Record<string, number> = {};
+    let stepStart = performance.now();
+    const step = (name: string) => {
+      const now = performance.now();
+      steps[name] = Math.round((steps[name] ?? 0) + now - stepStart);
+      stepStart = now;
+    };
     const snapshot = await readHost(exec, {
       // In parallel with the other reads when vxlan networks are wanted; otherwise only if one of ours is left to clean up.
       readFlood: desired.networks.some((n) => n.type === 'vxlan') || ((links) => [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner)),
@@ -204,6 +216,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       nftAvailable: tablesListed || listed !== null,
     });
     const failures = new Map(plan.failures);
+    step('readAndPlan');
     const fail = (id: string, text: string) => failures.set(id, failures.has(id) ? `${failures.get(id)}; ${text}` : text);
     const removed: string[] = [];
 
@@ -223,40 +236,57 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       removed.push(`dnsmasq:${p.pid}`);
     }
 
+    step('dnsmasqStop');
     // The ruleset first: a filtered port must never be up without its rules.
     let skip = new Set<string>();
     let tables = listed;
-    if (!plan.ruleset && tables === undefined && !tablesGone) tables = await readNftTables(exec, []);
-    const staleTables = ownTables(tables ?? []).filter((t) => !plan.ruleset || (t.family !== 'inet' && t.family !== 'bridge'));
-    const applyRuleset = plan.ruleset ? !(plan.ruleset === lastRuleset && (await rulesetInPlace(plan.ruleset))) : staleTables.length > 0;
-    if (applyRuleset) {
-      let error: string | null = null;
+    const wanted = plan.ruleset;
+    if (!wanted && tables === undefined && !tablesGone) tables = await readNftTables(exec, []);
+    const staleTables = ownTables(tables ?? []).filter((t) => !wanted || (t.family !== 'inet' && t.family !== 'bridge'));
+    const nft = async (script: string): Promise<string | null> => {
       try {
-        const r = await exec.run(['nft', '-f', '-'], { input: hostRulesetScript(owner, plan.ruleset), timeoutMs: 120_000 });
-        if (r.code !== 0) error = r.stderr.trim() || `exit status ${r.code}`;
+        const r = await exec.run(['nft', '-f', '-'], { input: script, timeoutMs: 120_000 });
+        return r.code === 0 ? null : r.stderr.trim() || `exit status ${r.code}`;
       } catch (err) {
-        error = isNotInstalled(err) ? 'nft is not installed' : message(err);
+        return isNotInstalled(err) ? 'nft is not installed' : message(err);
       }
+    };
+    let applied = false;
+    let error: string | null = null;
+    if (wanted && applied === false && lastRuleset && staleTables.length === 0 && Date.now() - lastFullApply < FULL_APPLY_EVERY_MS) {
+      const change = elementChangeScript(owner, lastRuleset, wanted);
+      // '' : the same ruleset; it is still there if its marker is (a deleted table is re-made).
+      if (change === '' && (await rulesetInPlace(wanted))) applied = true;
+      // A failed change (tables edited or deleted by hand) falls through to the whole ruleset.
+      else if (change && (await nft(change)) === null) {
+        lastRuleset = wanted;
+        applied = true;
+      }
+    }
+    if (!applied && (wanted || staleTables.length > 0)) {
+      error = await nft(hostRulesetScript(owner, wanted?.text ?? ''));
       if (error) {
         lastRuleset = null;
         skip = new Set(plan.securedPorts);
         for (const id of plan.securedPorts) fail(id, `nftables: ${error}`);
         log.error({ error }, 'applying the host ruleset failed');
       } else {
-        lastRuleset = plan.ruleset || null;
-        tablesGone = !plan.ruleset;
+        lastRuleset = wanted;
+        lastFullApply = Date.now();
+        tablesGone = !wanted;
         removed.push(...staleTables.map((t) => `nft:${t.family} ${t.name}`));
       }
-    } else if (!plan.ruleset && tables) {
+    } else if (!wanted && tables) {
       tablesGone = true;
     }
     if (tables) tablesListed = true;
 
+    step('nft');
     const ipBatch = skip.size ? plan.ip.without(skip) : plan.ip;
     if (ipBatch.size) {
-      const r = await exec.run(['ip', '-force', '-batch', '-'], { input: ipBatch.script(), timeoutMs: 300_000 });
-      for (const [id, text] of batchFailures(ipBatch.lines, r)) fail(id, text);
-      log.debug({ lines: ipBatch.size, code: r.code }, 'ip batch applied');
+      const r = await runBatch(ipBatch.lines, (script) => exec.run(['ip', '-force', '-batch', '-'], { input: script, timeoutMs: 300_000 }));
+      for (const [id, text] of r.failures) fail(id, text);
+      log.debug({ lines: ipBatch.size, runs: r.runs, failures: r.failures.size }, 'ip batch applied');
     }
     if (plan.fdb.size) {
       const r = await exec.run(['bridge', '-force', '-batch', '-'], { input: plan.fdb.script() });
@@ -264,13 +294,12 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     }
     for (const r of plan.removed) if (!failures.has(r.resourceId)) removed.push(r.name);
 
-    // One batch per new far end, inside its namespace: only made veths get here, so steady state runs none.
-    for (const e of plan.staticEndpoints) {
-      if (failures.has(e.portId)) continue;
-      const lines = [...e.addresses.map((a) => `address replace ${a} dev ${e.ifname}`), ...(e.gateway ? [`route replace default via ${e.gateway} dev ${e.ifname}`] : [])];
-      const r = await exec.run(['ip', '-n', e.netns, '-force', '-batch', '-'], { input: `${lines.join('\n')}\n` });
-      if (r.code !== 0) fail(e.portId, `addresses in ${e.netns}: ${r.stderr.trim()}`);
+    const endpoints = plan.staticEndpoints.filter((e) => !failures.has(e.portId));
+    if (endpoints.length) {
+      const r = await exec.run(['/bin/sh', '-s'], { input: endpointScript(endpoints), timeoutMs: 300_000 });
+      for (const [id, text] of endpointFailures(endpoints, r)) fail(id, text);
     }
+    step('ip');
     for (const intent of plan.dhcp) {
       if (failures.has(intent.resourceId)) continue;
       try {
@@ -288,6 +317,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       }
     }
 
+    step('dhcpAndRouters');
     // State files of networks and routers that are gone.
     const wantedRouters = new Set(desired.routers.map((r) => r.id));
     for (const entry of await readdir(stateDir)) {
@@ -302,6 +332,8 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     if (zones.size === 0) await rm(zonesFile, { force: true });
     else if (JSON.stringify(Object.fromEntries(Object.entries(storedZones).sort())) !== zonesJson) await writeFile(zonesFile, zonesJson);
 
+    step('files');
+    log.debug({ steps, ports: desired.ports.length, ipLines: ipBatch.size }, 'sync steps');
     const report: SyncReport = {
       activePorts: plan.portsUp.filter((id) => !failures.has(id)),
       failures: [...failures].map(([resourceId, text]) => ({ resourceId, message: text })),

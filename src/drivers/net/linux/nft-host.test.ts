@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PortSpec, SecurityGroupRuleSpec, SecurityGroupSpec } from '../types.js';
-import { allowedSources, buildHostRuleset, CT_MARK, hostRulesetScript, protocolNumber, rulesetRevision, securityGroupRule } from './nft-host.js';
+import { allowedSources, buildHostRuleset, buildHostRulesetLayers, CT_MARK, elementChangeScript, hostRulesetScript, protocolNumber, rulesetRevision, securityGroupRule } from './nft-host.js';
 
 const SG = '11111111-2222-4333-8444-555555555555';
 const OTHER = '99999999-2222-4333-8444-555555555555';
@@ -111,4 +111,34 @@ test('nft: both tables carry a revision marker that changes with the ruleset', (
   assert.equal(rulesetRevision(buildHostRuleset(input)), revision);
   assert.notEqual(rulesetRevision(buildHostRuleset({ ...input, zones: new Map([['kbr1', 3]]) })), revision);
   assert.equal(rulesetRevision(''), null);
+});
+
+test('nft: rulesets with the same frame become one another by element changes; a new frame needs the whole ruleset', () => {
+  const groups: SecurityGroupSpec[] = [{ id: SG, memberAddresses: ['10.0.0.3'], rules: [rule({ remoteGroupId: SG })] }, { id: OTHER, memberAddresses: [], rules: [] }];
+  const second = port({ id: 'bbbbbbbb-bbbb-4ccc-8ddd-eeeeeeeeeeee', macAddress: 'fa:16:3e:00:00:04', fixedIps: [{ subnetId: 's', ipAddress: '10.0.0.4' }] });
+  const layers = (ports: PortSpec[], members: string[], gs = groups) =>
+    buildHostRulesetLayers({ owner: 'ab', ports: ports.map((p) => ({ port: p, bridge: 'kbr1' })), securityGroups: gs.map((g) => (g.id === SG ? { ...g, memberAddresses: members } : g)), bridges: ['kbr1'], zones: new Map([['kbr1', 1]]) })!;
+  const one = layers([port()], ['10.0.0.3']);
+  const two = layers([port(), second], ['10.0.0.3', '10.0.0.4']);
+  assert.equal(one.frame, two.frame);
+  assert.equal(rulesetRevision(one.text), rulesetRevision(two.text), 'the marker names the frame');
+  assert.equal(elementChangeScript('ab', one, one), '');
+
+  const up = elementChangeScript('ab', one, two)!.trim().split('\n');
+  assert.ok(up.every((l) => l.startsWith('add element bridge kumo_ab ') || l.startsWith('flush set bridge kumo_ab ')), up.join('\n'));
+  assert.ok(up.includes('add element bridge kumo_ab filtered { "tapbbbbbbbbbbb" }'), up.join('\n'));
+  assert.ok(up.includes('add element bridge kumo_ab egress { "tapbbbbbbbbbbb" : jump sge_11111111222 }'), up.join('\n'));
+  // The member set (auto-merge) is replaced whole: flush, then every member.
+  assert.ok(up.indexOf('flush set bridge kumo_ab sg4_11111111222') < up.indexOf('add element bridge kumo_ab sg4_11111111222 { 10.0.0.3, 10.0.0.4 }'));
+
+  const down = elementChangeScript('ab', two, one)!.trim().split('\n');
+  assert.ok(down.includes('delete element bridge kumo_ab filtered { "tapbbbbbbbbbbb" }'), down.join('\n'));
+  assert.ok(down.includes('delete element bridge kumo_ab egress { "tapbbbbbbbbbbb" }'), 'map elements are deleted by key');
+  const firstAdd = down.findIndex((l) => l.startsWith('add'));
+  assert.ok(down.slice(firstAdd).every((l) => l.startsWith('add')), 'deletes first');
+
+  // A port moving to another group: same key, new verdict.
+  const moved = elementChangeScript('ab', one, layers([port({ securityGroupIds: [SG, OTHER] })], ['10.0.0.3']));
+  assert.equal(moved, null, 'a new combination of groups is a new chain: a new frame');
+  assert.equal(elementChangeScript('ab', one, layers([port()], ['10.0.0.3'], [{ ...groups[0], rules: [rule({ protocol: 'tcp' })] }])), null, 'new rules change the frame');
 });

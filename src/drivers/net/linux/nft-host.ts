@@ -160,15 +160,80 @@ export function revisionSetName(body: string): string {
   return `rev_${createHash('sha256').update(body).digest('hex').slice(0, 16)}`;
 }
 
-/** The owner's two host tables as nft text; empty when no port needs filtering. */
-export function buildHostRuleset(input: HostRulesetInput): string {
-  const body = buildTables(input);
-  if (!body) return '';
-  const marker = `  set ${revisionSetName(body)} { type ipv4_addr; }`;
-  return body.replace(/^(table (?:inet|bridge) \S+ \{)$/gm, `$1\n${marker}`);
+/** A set or map of the bridge table whose elements follow the ports. */
+interface ElementSet {
+  /** The declaration up to its elements: `  set NAME { type ...; flags ...;`. */
+  readonly head: string;
+  readonly items: readonly string[];
+  /** Changed elements replace the whole set (flush, then add) instead of a delta. */
+  readonly replaceWhole: boolean;
 }
 
-function buildTables(input: HostRulesetInput): string {
+/**
+ * The owner's host ruleset in two layers. The frame is everything but the per-port elements:
+ * tables, chains, rules and set declarations, with the revision marker named after it. Two
+ * rulesets with the same frame differ only in elements, so one becomes the other with
+ * `add element`/`delete element` (see `elementChangeScript`), whose cost follows the ports that
+ * changed, not the ports there are.
+ */
+export interface HostRuleset {
+  /** Both tables as nft text, elements included. */
+  readonly text: string;
+  readonly frame: string;
+  readonly elements: ReadonlyMap<string, ElementSet>;
+}
+
+/** The owner's two host tables as nft text; empty when no port needs filtering. */
+export function buildHostRuleset(input: HostRulesetInput): string {
+  return buildHostRulesetLayers(input)?.text ?? '';
+}
+
+/** The ruleset with its frame and elements apart; null when no port needs filtering. */
+export function buildHostRulesetLayers(input: HostRulesetInput): HostRuleset | null {
+  const sets = new Map<string, ElementSet>();
+  const withPlaceholders = buildTables(input, sets);
+  if (!withPlaceholders) return null;
+  const fill = (withItems: boolean) => withPlaceholders.replace(/^@@(\S+)@@$/gm, (_, name: string) => {
+    const e = sets.get(name)!;
+    return `${e.head}${withItems && e.items.length ? ` elements = { ${e.items.join(', ')} }` : ''} }`;
+  });
+  const frameBody = fill(false);
+  const marker = `  set ${revisionSetName(frameBody)} { type ipv4_addr; }`;
+  const addMarker = (body: string) => body.replace(/^(table (?:inet|bridge) \S+ \{)$/gm, `$1\n${marker}`);
+  return { text: addMarker(fill(true)), frame: addMarker(frameBody), elements: sets };
+}
+
+/**
+ * The `nft -f -` script that turns the applied ruleset `from` into `to` by element changes, in one
+ * transaction (deletes before adds, so a port whose groups changed gets its new verdict); null when
+ * the frames differ and the whole ruleset must be applied. '' when nothing changed.
+ */
+export function elementChangeScript(owner: string, from: HostRuleset, to: HostRuleset): string | null {
+  if (from.frame !== to.frame) return null;
+  const table = `bridge ${nftTableName(owner)}`;
+  const deletes: string[] = [];
+  const adds: string[] = [];
+  // Map elements are deleted by key.
+  const key = (item: string) => item.replace(/ : .*$/, '');
+  for (const [name, want] of to.elements) {
+    const had = from.elements.get(name)?.items ?? [];
+    const before = new Set(had);
+    const after = new Set(want.items);
+    const gone = had.filter((i) => !after.has(i));
+    const added = want.items.filter((i) => !before.has(i));
+    if (!gone.length && !added.length) continue;
+    if (want.replaceWhole) {
+      deletes.push(`flush set ${table} ${name}`);
+      if (want.items.length) adds.push(`add element ${table} ${name} { ${want.items.join(', ')} }`);
+      continue;
+    }
+    if (gone.length) deletes.push(`delete element ${table} ${name} { ${[...new Set(gone.map(key))].join(', ')} }`);
+    if (added.length) adds.push(`add element ${table} ${name} { ${added.join(', ')} }`);
+  }
+  return deletes.length || adds.length ? [...deletes, ...adds].join('\n') + '\n' : '';
+}
+
+function buildTables(input: HostRulesetInput, sets: Map<string, ElementSet>): string {
   if (input.ports.length === 0) return '';
   const table = nftTableName(input.owner);
   const groups = new Map(input.securityGroups.map((g) => [g.id, g]));
@@ -224,16 +289,19 @@ function buildTables(input: HostRulesetInput): string {
     elements.egress.push(`${tap} : jump ${combo ? `${combo}_e` : chain.groupEgress(ids[0])}`);
     elements.ingress.push(`${tap} : jump ${combo ? `${combo}_i` : chain.groupIngress(ids[0])}`);
   }
-  const set = (name: string, type: string, items: string[], flags = '') =>
-    `  set ${name} { type ${type};${flags}${items.length ? ` elements = { ${items.join(', ')} }` : ''} }`;
+  // Each declaration is a placeholder line in the frame; the full text puts the elements in.
+  const set = (kind: 'set' | 'map', name: string, type: string, items: string[], flags = '', replaceWhole = false) => {
+    sets.set(name, { head: `  ${kind} ${name} { type ${type};${flags}`, items, replaceWhole });
+    return `@@${name}@@`;
+  };
   bridge.push(
-    set('filtered', 'ifname', elements.filtered),
-    set('macs', 'ifname . ether_addr', elements.macs),
-    set('arp4', 'ifname . ether_addr . ipv4_addr', elements.arp4, ' flags interval;'),
-    set('src4', 'ifname . ether_addr . ipv4_addr', elements.src4, ' flags interval;'),
-    set('src6', 'ifname . ether_addr . ipv6_addr', elements.src6, ' flags interval;'),
-    `  map egress { type ifname : verdict;${elements.egress.length ? ` elements = { ${elements.egress.join(', ')} }` : ''} }`,
-    `  map ingress { type ifname : verdict;${elements.ingress.length ? ` elements = { ${elements.ingress.join(', ')} }` : ''} }`,
+    set('set', 'filtered', 'ifname', elements.filtered),
+    set('set', 'macs', 'ifname . ether_addr', elements.macs),
+    set('set', 'arp4', 'ifname . ether_addr . ipv4_addr', elements.arp4, ' flags interval;'),
+    set('set', 'src4', 'ifname . ether_addr . ipv4_addr', elements.src4, ' flags interval;'),
+    set('set', 'src6', 'ifname . ether_addr . ipv6_addr', elements.src6, ' flags interval;'),
+    set('map', 'egress', 'ifname : verdict', elements.egress),
+    set('map', 'ingress', 'ifname : verdict', elements.ingress),
   );
 
   // Member sets of the groups that rules reference (remote_group_id).
@@ -248,7 +316,8 @@ function buildTables(input: HostRulesetInput): string {
       if (cidr) members[cidr.version].add(nftAddress(cidr));
     }
     // auto-merge: member addresses may overlap (a pair's CIDR containing a fixed IP).
-    for (const version of [4, 6] as const) bridge.push(set(setName(id, version), `ipv${version}_addr`, [...members[version]], ' flags interval; auto-merge;'));
+    // Replaced whole on change: one address may have been merged into a neighbour's range.
+    for (const version of [4, 6] as const) bridge.push(set('set', setName(id, version), `ipv${version}_addr`, [...members[version]], ' flags interval; auto-merge;', true));
   }
 
   const established = `meta mark & ${hex(CT_MARK.established)} == ${hex(CT_MARK.established)} accept`;

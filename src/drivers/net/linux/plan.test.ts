@@ -92,12 +92,20 @@ test('plan: an empty host gets namespaces, bridges, VXLAN, ports and namespace v
   assert.ok(at(`link add ${vxlanName(NET)}`) < at('link add name eth0'));
   assert.ok(at('link add name eth0') < at(`link add name ${dhcpInterfaceName(DP)}`));
   assert.equal(plan.fdb.script(), `fdb append 00:00:00:00:00:00 dev ${vxlanName(NET)} dst 192.0.2.9\n`);
-  assert.match(plan.ruleset, /^table inet kumo_ab \{/);
+  assert.match(plan.ruleset!.text, /^table inet kumo_ab \{/);
   assert.deepEqual([...plan.securedPorts], [P1]);
   assert.deepEqual(plan.portsUp, [P1, P2]);
   assert.deepEqual(plan.dhcp.map((d) => [d.resourceId, d.fresh]), [[NET, true]]);
   assert.deepEqual(plan.routers.map((r) => [r.resourceId, r.fresh]), [[ROUTER, true]]);
   assert.deepEqual(plan.removed, []);
+});
+
+test('plan: a static far end gets its addresses and default route configured inside its namespace, once', () => {
+  const staticPort = port(P1, { plug: { kind: 'veth', netns: 'kt-1', ifname: 'eth0', static: { addresses: ['10.0.0.3/24'], gateway: '10.0.0.1' } } });
+  const fresh = buildPlan(input({ desired: { ...desired, ports: [staticPort] }, host: { links: new Map(), namespaces: new Map([['kt-1', null]]), vxlanFlood: new Map() } }));
+  assert.deepEqual(fresh.staticEndpoints, [{ portId: P1, netns: 'kt-1', lines: ['addr replace 10.0.0.3/24 dev eth0', 'route replace default via 10.0.0.1 dev eth0'] }]);
+  // Already plugged: nothing runs inside the namespace again.
+  assert.deepEqual(buildPlan(input({ desired: { ...desired, ports: [staticPort] } })).staticEndpoints, []);
 });
 
 test('plan: a converged host needs nothing', () => {
@@ -107,7 +115,7 @@ test('plan: a converged host needs nothing', () => {
   assert.deepEqual(plan.failures, new Map());
   assert.deepEqual(plan.dhcp.map((d) => d.fresh), [false]);
   assert.deepEqual(plan.routers.map((r) => r.fresh), [false]);
-  assert.equal(buildPlan(input()).ruleset, plan.ruleset, 'the ruleset is deterministic');
+  assert.deepEqual(buildPlan(input()).ruleset, plan.ruleset, 'the ruleset is deterministic');
 });
 
 test('plan: drift is repaired: a deleted bridge is recreated and its former ports re-enslaved', () => {
@@ -195,7 +203,7 @@ test('plan: per-resource failures do not stop the others', () => {
   assert.match(plan.failures.get(twin.id)!, /is also the name for/);
   assert.equal(plan.failures.size, 4);
   assert.deepEqual(plan.portsUp, [P1, P2]);
-  assert.ok(!plan.ruleset.includes('tape1000000000'));
+  assert.ok(!plan.ruleset?.text.includes('tape1000000000'));
 });
 
 test('plan: mapped physical bridges are used, never created, and need conntrack for filtered ports', () => {
@@ -212,7 +220,7 @@ test('plan: mapped physical bridges are used, never created, and need conntrack 
   assert.ok(!on.ip.script().includes('link set dev br-ex'));
   // The owned bridge of the external network is no longer wanted once it is mapped.
   assert.ok(on.removed.some((r) => r.name === bridgeName(EXT)));
-  assert.ok(!/"br-ex" : \d/.test(on.ruleset), 'no conntrack zone on a bridge Kumo does not own');
+  assert.ok(!/"br-ex" : \d/.test(on.ruleset!.text), 'no conntrack zone on a bridge Kumo does not own');
   const missing = buildPlan(input({ desired: state, physicalBridges: { public: 'br-nope' }, conntrackOnAllBridges: true }));
   assert.match(missing.failures.get(EXT)!, /bridge br-nope of physical network public does not exist/);
 });
@@ -227,5 +235,5 @@ test('plan: nft missing fails filtered ports only', () => {
   const plan = buildPlan(input({ nftAvailable: false }));
   assert.match(plan.failures.get(P1)!, /nft is not installed/);
   assert.ok(!plan.failures.has(P2));
-  assert.equal(plan.ruleset, '');
+  assert.equal(plan.ruleset, null);
 });

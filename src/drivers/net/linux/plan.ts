@@ -26,7 +26,8 @@ import {
   tapName,
   vxlanName,
 } from './naming.js';
-import { buildHostRuleset } from './nft-host.js';
+import type { EndpointWork } from './endpoints.js';
+import { buildHostRulesetLayers, type HostRuleset } from './nft-host.js';
 import { routerInterfaces } from './router.js';
 
 export const VXLAN_PORT = 4789;
@@ -67,8 +68,8 @@ export interface Plan {
   readonly ip: CommandBatch;
   /** The `bridge -force -batch -` script for VXLAN flood entries. */
   readonly fdb: CommandBatch;
-  /** The owner's host ruleset as wanted ('' when no port is filtered); the driver decides whether it must be applied. */
-  readonly ruleset: string;
+  /** The owner's host ruleset as wanted (null when no port is filtered); the driver decides whether and how it must be applied. */
+  readonly ruleset: HostRuleset | null;
   /** Ports the ruleset filters: if it cannot be applied they must not be plugged or changed. */
   readonly securedPorts: ReadonlySet<string>;
   /** Failures known before anything runs. */
@@ -77,10 +78,10 @@ export interface Plan {
   readonly portsUp: readonly string[];
   readonly dhcp: readonly DhcpIntent[];
   readonly routers: readonly RouterIntent[];
-  /** Far ends made by this plan that need their static addresses configured inside their namespace. */
-  readonly staticEndpoints: readonly { readonly portId: string; readonly netns: string; readonly ifname: string; readonly addresses: readonly string[]; readonly gateway: string | null }[];
   /** Orphan links and namespaces this plan removes, by name, with the resource whose failure means it is still there. */
   readonly removed: readonly { readonly name: string; readonly resourceId: string }[];
+  /** Far ends made by this plan whose static addresses are configured inside their namespace: `ip -batch` lines for each. */
+  readonly staticEndpoints: readonly EndpointWork[];
   /** Orphan namespaces the ip batch deletes; processes in them must be stopped first. */
   readonly removedNamespaces: readonly string[];
 }
@@ -117,8 +118,8 @@ export function buildPlan(input: PlanInput): Plan {
   const bridges = new CommandBatch();
   const vxlans = new CommandBatch();
   const ports = new CommandBatch();
-  const staticEndpoints: { portId: string; netns: string; ifname: string; addresses: readonly string[]; gateway: string | null }[] = [];
   const nsLinks = new CommandBatch();
+  const staticEndpoints: EndpointWork[] = [];
   const fdb = new CommandBatch();
   const removed: { name: string; resourceId: string }[] = [];
 
@@ -297,7 +298,12 @@ export function buildPlan(input: PlanInput): Plan {
         if (!ok) {
           // Created in the endpoint's namespace with its final name, MAC and UP flag, so the far end needs no command run inside that namespace.
           add(ports, ['link', 'add', 'name', ifname, 'netns', netns, 'address', port.macAddress.toLowerCase(), 'mtu', mtu, 'up', 'type', 'veth', 'peer', 'name', tap, 'mtu', mtu]);
-          if (port.plug.static) staticEndpoints.push({ portId: port.id, netns, ifname, ...port.plug.static });
+          if (port.plug.static) {
+            const { addresses, gateway } = port.plug.static;
+            const lines = [...addresses.map((a) => ['addr', 'replace', a, 'dev', ifname]), ...(gateway ? [['route', 'replace', 'default', 'via', gateway, 'dev', ifname]] : [])];
+            for (const l of lines) assertSafeTokens(l);
+            staticEndpoints.push({ portId: port.id, netns, lines: lines.map((l) => l.join(' ')) });
+          }
         }
       } else {
         ok = link !== null && link.kind === 'tun' && link.tunType === 'tap';
@@ -398,7 +404,7 @@ export function buildPlan(input: PlanInput): Plan {
     const zone = input.zones.get(net.id);
     if (place?.owned && zone !== undefined) zones.set(place.bridge, zone);
   }
-  const ruleset = buildHostRuleset({
+  const ruleset = buildHostRulesetLayers({
     owner,
     ports: filtered,
     securityGroups: desired.securityGroups,
