@@ -42,6 +42,8 @@ export interface AgentConfig {
   readonly vxlanLocalIp: string;
   /** Registries (`host:port`) the image store may reach over plain http; loopback ones always may. */
   readonly insecureRegistries: readonly string[];
+  /** The OCI runtime containers run with: runc (default) or crun (faster; see drivers/oci/runtime/mount-namespace.ts). */
+  readonly containerRuntime: 'runc' | 'crun';
   /** How often the agent reads the store's revision, and how often it re-checks the host regardless. */
   readonly pollMs: number;
   readonly resyncSeconds: number;
@@ -75,6 +77,7 @@ export interface ConfigFlags {
   agent?: string;
   host?: string;
   physicalBridges?: string;
+  containerRuntime?: string;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv, uid: number | undefined): string {
@@ -118,6 +121,8 @@ export function loadConfig(
   if (!LOG_LEVELS.includes(logLevel)) throw new KumoError('ERR_VALIDATION', `log level must be one of ${LOG_LEVELS.join(', ')}`);
   const tokenExpiration = flags.tokenExpiration ?? env.KUMO_TOKEN_EXPIRATION;
   const agentFlag = (flags.agent ?? env.KUMO_AGENT ?? 'auto').toLowerCase();
+  const containerRuntime = (flags.containerRuntime ?? env.KUMO_CONTAINER_RUNTIME ?? 'runc').toLowerCase();
+  if (containerRuntime !== 'runc' && containerRuntime !== 'crun') throw new KumoError('ERR_VALIDATION', `--container-runtime must be runc or crun, got "${containerRuntime}"`);
   if (!['auto', 'on', 'off'].includes(agentFlag)) throw new KumoError('ERR_VALIDATION', `--agent must be auto, on or off, got "${agentFlag}"`);
   return deepFreeze({
     dataDir,
@@ -140,6 +145,7 @@ export function loadConfig(
       physicalBridges: parsePhysicalBridges(flags.physicalBridges ?? env.KUMO_PHYSICAL_BRIDGES ?? ''),
       vxlanLocalIp: env.KUMO_VXLAN_LOCAL_IP || '127.0.0.1',
       insecureRegistries: (env.KUMO_INSECURE_REGISTRIES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+      containerRuntime,
       pollMs: 200,
       resyncSeconds: 60,
     },

@@ -139,18 +139,21 @@ async function linuxNetDriver(config: KumoConfig, paths: KumoPaths, logger: Logg
   }, logger.child({ driver: 'net' }));
 }
 
-/** runc under conmon and the OCI image store, when this host has the tools; else containers stay in Creating. */
+/** runc (or crun) under conmon and the OCI image store, when this host has the tools; else containers stay in Creating. */
 async function linuxContainerDrivers(config: KumoConfig, paths: KumoPaths, logger: Logger): Promise<{ runtime: ContainerRuntime; images: ImageStore } | undefined> {
-  const runc = findBinary('runc');
+  const runtimeName = config.agent.containerRuntime;
+  const runtimePath = findBinary(runtimeName);
   const conmon = findBinary('conmon');
-  if (!runc || !conmon) {
-    logger.warn({ runc: runc ?? null, conmon: conmon ?? null }, 'containers need runc and conmon (apt-get install runc conmon); the container controller is off');
+  if (!runtimePath || !conmon) {
+    logger.warn({ [runtimeName]: runtimePath ?? null, conmon: conmon ?? null }, `containers need ${runtimeName} and conmon (apt-get install ${runtimeName} conmon); the container controller is off`);
     return undefined;
   }
-  const { createContainerRuntime, createImageStore } = await import('./drivers/oci/index.js');
+  const { createContainerRuntime, createImageStore, imageStoreMountRoots } = await import('./drivers/oci/index.js');
   const owner = ownerLabel(config.dataDir);
   return {
-    runtime: createContainerRuntime('runc', { owner, stateDir: paths.containerRuntimeDir, runtimePath: runc, conmonPath: conmon }, logger.child({ driver: 'oci-runtime' })),
+    runtime: createContainerRuntime('runc', {
+      owner, stateDir: paths.containerRuntimeDir, runtimePath, conmonPath: conmon, sharedMountRoots: imageStoreMountRoots(paths.imageStoreDir),
+    }, logger.child({ driver: 'oci-runtime' })),
     images: createImageStore({ owner, root: paths.imageStoreDir, insecureRegistries: config.agent.insecureRegistries }, logger.child({ driver: 'oci-image' })),
   };
 }

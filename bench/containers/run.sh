@@ -33,6 +33,7 @@
 #   BENCH_LOOP [open] open: C POSTs in flight, all N asked for at once; closed: C workers, each waits for its container
 #     to be Running before the next (what the bare script's workers do; the create->Running latency is then meaningful)
 #   BENCH_HOLD_S [0] seconds to keep the N containers Running before the delete (to inspect them)
+#   BENCH_RUNTIME [runc] Kumo's OCI runtime (--container-runtime runc|crun); the baseline always uses runc
 #   BENCH_MAIN [dist/kumo.mjs] another entry point, e.g. dist/src/cli/main.js (unbundled: readable profiles)
 set -euo pipefail
 export PATH=$PATH:/usr/sbin:/usr/bin:/sbin:/bin
@@ -108,7 +109,7 @@ RPID=$!
 for _ in $(seq 1 300); do [ -s "$OUT/registry" ] && break; kill -0 "$RPID" 2>/dev/null || { cat "$OUT/registry.log" >&2; exit 1; }; sleep 0.1; done
 IMAGE="$(cat "$OUT/registry")/busybox:latest"
 log "registry up, image $IMAGE"
-node ${BENCH_NODE_ARGS:-} "$MAIN" up --agent on --host "$HOST" --data-dir "$KDATA" --listen "127.0.0.1:$KPORT" --log-level "$LEVEL" > "$OUT/kumo.log" 2>&1 &
+node ${BENCH_NODE_ARGS:-} "$MAIN" up --agent on --container-runtime "${BENCH_RUNTIME:-runc}" --host "$HOST" --data-dir "$KDATA" --listen "127.0.0.1:$KPORT" --log-level "$LEVEL" > "$OUT/kumo.log" 2>&1 &
 KPID=$!
 t0=$SECONDS
 until grep -q 'Kumo is up' "$OUT/kumo.log" 2>/dev/null; do
@@ -173,7 +174,7 @@ baseline_round() {
   cpu=$(cpu_json "$h0" "$(host_ticks)" "$N")
   bash "$PROBE/cleanup.sh" > "$OUT/probe-cleanup-$1.txt" 2>&1 || true
   log "baseline round $1: $res; cpu (up+down) $cpu; $(tail -n1 "$OUT/probe-cleanup-$1.txt")"
-  emit "$(echo "$res" | tr ' ' '\n' | grep = | sed 's/ms$//; s/\/s$//' | jq -Rn --argjson r "$1" --argjson cpu "$cpu" '[inputs | split("=") | {(.[0]): (.[1] | tonumber? // .)}] | add | {kind:"baseline",round:$r,cpu_up_and_down:$cpu} + .')"
+  emit "$(echo "$res" | tr ' ' '\n' | grep = | sed 's/ms$//; s/\/s$//' | jq -cRn --argjson r "$1" --argjson cpu "$cpu" '[inputs | split("=") | {(.[0]): (.[1] | tonumber? // .)}] | add | {kind:"baseline",round:$r,cpu_up_and_down:$cpu} + .')"
 }
 for r in $(seq 1 "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then order="kumo baseline"; else order="baseline kumo"; fi
@@ -182,7 +183,7 @@ done
 
 # ---------- 4/5. stop, purge, check ----------
 WARN=$(grep -c '"level":[4-6][0-9]' "$OUT/kumo.log" || true)
-emit "{\"kind\":\"env\",\"date\":\"$(date -Is)\",\"node\":\"$(node --version)\",\"kernel\":\"$(uname -r)\",\"runc\":\"$(runc --version | head -1 | awk '{print $3}')\",\"conmon\":\"$(conmon --version | head -1 | awk '{print $3}')\",\"cpus\":$(nproc),\"kumo_head\":\"$KUMO_COMMIT\",\"dist_built\":\"$DIST_TIME\",\"n\":$N,\"c\":$C,\"rounds\":$ROUNDS,\"poll_ms\":$POLL_MS,\"log_level\":\"$LEVEL\",\"kumo_warn_or_worse_lines\":${WARN:-0}}"
+emit "{\"kind\":\"env\",\"date\":\"$(date -Is)\",\"node\":\"$(node --version)\",\"kernel\":\"$(uname -r)\",\"runc\":\"$(runc --version | head -1 | awk '{print $3}')\",\"conmon\":\"$(conmon --version | head -1 | awk '{print $3}')\",\"cpus\":$(nproc),\"kumo_head\":\"$KUMO_COMMIT\",\"kumo_runtime\":\"${BENCH_RUNTIME:-runc}\",\"dist_built\":\"$DIST_TIME\",\"n\":$N,\"c\":$C,\"rounds\":$ROUNDS,\"poll_ms\":$POLL_MS,\"log_level\":\"$LEVEL\",\"kumo_warn_or_worse_lines\":${WARN:-0}}"
 trap - EXIT
 cleanup || true
 LEFT_CT=$(runc list -q 2>/dev/null | wc -l); LEFT_CM=$(pgrep -c -x conmon || true)
@@ -191,7 +192,7 @@ LEFT_NS=$(ip netns list | grep -c . || true)
 log "after cleanup: mounts of this run $LEFT_MNT; netns $NS_BEFORE before -> $LEFT_NS now, conmon $CM_BEFORE -> $LEFT_CM (host-wide: other users' count too); runc (default root) $LEFT_CT"
 
 echo
-echo "== bench/containers $(date -Is)  Kumo $KUMO_COMMIT (dist $DIST_TIME), N=$N, C=$C, $LOOP loop, $ROUNDS round(s), $(nproc) CPUs, Kumo log level $LEVEL =="
+echo "== bench/containers $(date -Is)  Kumo $KUMO_COMMIT (dist $DIST_TIME), runtime ${BENCH_RUNTIME:-runc}, N=$N, C=$C, $LOOP loop, $ROUNDS round(s), $(nproc) CPUs, Kumo log level $LEVEL =="
 jq -rs '[.[] | select(.kind=="kumo")] as $k | [.[] | select(.kind=="baseline")] as $b
   | ($k[] | "kumo r\(.round): up \(.up.containers_per_s)/s (\(.up.wall_s) s), create->Running p50 \(.up.running_p50_ms) ms p99 \(.up.running_p99_ms) ms; down \(.down.containers_per_s)/s (\(.down.wall_s) s; host clean \(.down.host_clean_s) s = \(.down.host_containers_per_s)/s); RSS MiB before \(.rss_mib.before) running \(.rss_mib.running) after \(.rss_mib.after); agent passes \(.profile.passes // "-") sum \(.profile.pass_ms_sum // "-") ms"),
     ($b[] | "baseline r\(.round): up \(.up_rate)/s (\(.up_wall) ms), down \(.down_rate)/s (\(.down_wall) ms), running \(.running)"),

@@ -33,6 +33,7 @@ Options for up:
   --agent auto|on|off     drive this host's networking (default auto: on when run as root)
   --host NAME             the host name ports are bound to (default: the system's host name)
   --physical-bridges MAP  physical networks on existing bridges, e.g. public:br-ex
+  --container-runtime R   runc (default) or crun
 `;
 
 const out = (text: string) => process.stdout.write(text);
@@ -50,6 +51,7 @@ function configFlags(argv: string[]): ConfigFlags {
       agent: { type: 'string' },
       host: { type: 'string' },
       'physical-bridges': { type: 'string' },
+      'container-runtime': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -64,6 +66,7 @@ function configFlags(argv: string[]): ConfigFlags {
     agent: values.agent,
     host: values.host,
     physicalBridges: values['physical-bridges'],
+    containerRuntime: values['container-runtime'],
   };
 }
 

@@ -55,3 +55,18 @@ test('a command past its time is killed and reported as such, while a quick one 
   assert.equal((await slow).code, 137);
   assert.ok(Date.now() - started < 10_000);
 });
+
+test('a wrapped shell runs its setup first, then every command under the wrap; its pid is the shell', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'kumo-shell-test-'));
+  try {
+    // env(1) execs what follows, as `unshare --mount --` does: the shell keeps the wrapper's pid.
+    const runner = createShellRunner({ tempDir: dir, wrap: ['env', 'KUMO_WRAPPED=yes'], setup: `cd ${shellQuote(dir)} && touch set-up` });
+    const seen = await runner.run(['sh', '-c', 'echo "$KUMO_WRAPPED"; ls set-up']);
+    assert.deepEqual([seen.code, seen.stdout], [0, 'yes\nset-up\n']);
+    const pid = runner.shellPid();
+    assert.match(await readFile(`/proc/${pid}/cmdline`, 'utf8'), /sh\0-s\0/);
+    assert.equal(runner.shellPid(), pid, 'the same shell');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

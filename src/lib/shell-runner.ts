@@ -69,6 +69,15 @@ export interface ShellRunnerOptions {
   readonly shell?: string;
   /** Parent of the shell's temp dir (default: the OS temp dir). */
   readonly tempDir?: string;
+  /** A command the shell is started under (it must exec the rest of its argv), e.g. `unshare -m --`. */
+  readonly wrap?: readonly string[];
+  /** Shell lines run once when the shell starts, before any command (e.g. an unmount inside that wrap's namespace). */
+  readonly setup?: string;
+}
+
+/** A shell runner, and the pid of its shell (started if it is not running): what `nsenter --target` needs to join its namespaces. */
+export interface ShellRunner extends CommandRunner {
+  shellPid(): number;
 }
 
 interface Pending {
@@ -88,7 +97,7 @@ interface Shell {
   out: number;
 }
 
-export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunner {
+export function createShellRunner(options: ShellRunnerOptions = {}): ShellRunner {
   const shellPath = options.shell ?? '/bin/sh';
   const pending = new Map<number, Pending>();
   let nextId = 0;
@@ -118,7 +127,8 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
 
   function start(): Shell {
     const dir = mkdtempSync(path.join(options.tempDir ?? tmpdir(), 'kumo-sh-'));
-    const child = spawn(shellPath, ['-s', dir], { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: CHILD_PATH } });
+    const argv = [...(options.wrap ?? []), shellPath, '-s', dir];
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: CHILD_PATH } });
     const shell: Shell = { child, dir, alive: true, out: 0 };
     let partial = '';
     child.stdout.on('data', (d: Buffer) => {
@@ -163,11 +173,15 @@ export function createShellRunner(options: ShellRunnerOptions = {}): CommandRunn
     child.on('error', died);
     child.on('close', () => died());
     child.stdin.on('error', () => {});
-    child.stdin.write(SHELL_PRELUDE);
+    child.stdin.write(SHELL_PRELUDE + (options.setup ? `${options.setup}\n` : ''));
     return shell;
   }
 
-  const runner: CommandRunner = {
+  const runner: ShellRunner = {
+    shellPid() {
+      const shell = (current ??= start());
+      return shell.child.pid ?? 0;
+    },
     async run(argv, runOptions: CommandOptions = {}) {
       const shell = (current ??= start());
       const id = nextId++;

@@ -25,7 +25,9 @@ import { readTar } from '../../src/drivers/oci/runtime/tar.js';
 import { createSilentLogger } from '../../src/log.js';
 import { eventually, isRoot } from '../support/netns.js';
 
-const runcPath = findExecutable('runc');
+/** The OCI runtime under test: runc, or crun when KUMO_TEST_OCI_RUNTIME=crun (scripts/test.sh runs both). */
+const runtimeName = process.env.KUMO_TEST_OCI_RUNTIME ?? 'runc';
+const runcPath = findExecutable(runtimeName);
 const conmonPath = findExecutable('conmon');
 const busyboxPath = findExecutable('busybox');
 
@@ -62,7 +64,7 @@ function buildRootfs(dir: string): string | null {
 }
 
 const skip = !isRoot ? 'needs root (runs runc containers)'
-  : !runcPath ? 'runc is not installed (Debian: runc)'
+  : !runcPath ? `${runtimeName} is not installed (Debian: ${runtimeName})`
     : !conmonPath ? 'conmon is not installed (Debian: conmon)'
       : !busyboxPath ? 'busybox is not installed (Debian: busybox or busybox-static)'
         : false;
@@ -78,7 +80,7 @@ const netnsCreated: { runtime: ContainerRuntime; id: string }[] = [];
 
 function world(owner = `it${tag()}`): World {
   const stateDir = path.join(work, `state-${owner}`);
-  const w = { owner, stateDir, runtime: createContainerRuntime('runc', { owner, stateDir, runtimePath: 'runc', conmonPath: 'conmon' }, logger) };
+  const w = { owner, stateDir, runtime: createContainerRuntime('runc', { owner, stateDir, runtimePath: runtimeName, conmonPath: 'conmon' }, logger) };
   worlds.push(w);
   return w;
 }

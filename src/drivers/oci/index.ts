@@ -9,7 +9,7 @@ import type { ContainerRuntime, ContainerRuntimeOptions } from './types.js';
 
 export type * from './types.js';
 /** The image store has one implementation: distribution client, layer store, overlay root filesystems. */
-export { createImageStore } from './image/index.js';
+export { createImageStore, imageStoreMountRoots } from './image/index.js';
 export type { RuntimeDeps } from './runtime/index.js';
 
 export const CONTAINER_RUNTIMES = {

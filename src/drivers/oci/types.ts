@@ -185,7 +185,13 @@ export interface ContainerRuntimeOptions {
   readonly owner: string;
   /** Bundles, conmon pid/exit files, logs live here. */
   readonly stateDir: string;
-  /** `runc` (default) or another OCI runtime binary with runc's CLI. */
+  /** `runc` (default) or another OCI runtime binary with runc's CLI (crun). */
   readonly runtimePath: string;
   readonly conmonPath: string;
+  /**
+   * Directories below which root filesystems are mounted while the runtime runs (the image store's).
+   * Only used when the runtime needs a private mount namespace (crun on a hybrid cgroup host): they
+   * are made shared mount points so those mounts reach it.
+   */
+  readonly sharedMountRoots?: readonly string[];
 }

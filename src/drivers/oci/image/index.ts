@@ -5,3 +5,4 @@
  */
 export { createImageStore, type ImageStoreDeps } from './store.js';
 export type { ImageStore, ImageStoreOptions, PullOptions, StoredImage, ImageRuntimeConfig } from '../types.js';
+export { imageStoreMountRoots } from './layout.js';

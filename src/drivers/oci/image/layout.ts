@@ -73,3 +73,8 @@ export function storeLayout(root: string, owner: string): StoreLayout {
 
 /** The files inside a container's directory. */
 export const CONTAINER_FILES = { upper: 'upper', work: 'work', rootfs: 'rootfs', meta: 'rootfs.json' } as const;
+
+/** Where an image store rooted at `root` mounts container root filesystems (see ContainerRuntimeOptions.sharedMountRoots). */
+export function imageStoreMountRoots(root: string): string[] {
+  return [join(root, 'containers')];
+}

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { KumoError, notFound } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import type { ImageStore, ImageStoreOptions, PullOptions, StoredImage } from '../types.js';
@@ -558,14 +558,15 @@ export function createImageStore(options: ImageStoreOptions, logger: Logger, dep
             for (const sub of [CONTAINER_FILES.upper, CONTAINER_FILES.work, CONTAINER_FILES.rootfs]) await mkdir(join(dir, sub), { recursive: true, mode: 0o755 });
             await writeAtomically(metaFile, `${JSON.stringify({ imageId: image.id, layers: image.layers } satisfies RootfsMeta)}\n`);
           });
+          // Every path relative to the layers dir: the kernel shows the options as given in every
+          // read of mountinfo, and runc reads the host's whole mountinfo several times per container.
           const argv = overlayMountArgv({
             lowerDirs: lowerDirsTopFirst(image.layers),
-            upperDir: join(dir, CONTAINER_FILES.upper),
-            workDir: join(dir, CONTAINER_FILES.work),
+            upperDir: relative(layout.layersDir, join(dir, CONTAINER_FILES.upper)),
+            workDir: relative(layout.layersDir, join(dir, CONTAINER_FILES.work)),
             target: rootfs,
             source: `kumo-${owner}`,
           });
-          // Lower dirs are relative to the layers dir: 65 bytes each instead of the full path.
           const result = await run(argv, { cwd: layout.layersDir });
           if (result.code !== 0) throw new KumoError('ERR_INTERNAL', `cannot mount the root filesystem of container ${id}: ${failureText(result)}`);
           mounted = true;

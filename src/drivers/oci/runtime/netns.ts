@@ -14,7 +14,9 @@ const exists = (p: string) => access(p).then(() => true, () => false);
 
 export const netnsArgv = {
   add: (name: string) => ['ip', 'netns', 'add', name],
-  loopbackUp: (name: string) => ['ip', '-n', name, 'link', 'set', 'lo', 'up'],
+  // nsenter enters the network namespace only: `ip -n` also unshares the mount namespace and
+  // remounts /sys, a copy of the host's mount table that grows with every container.
+  loopbackUp: (name: string) => ['nsenter', `--net=${path.join(NETNS_DIR, name)}`, 'ip', 'link', 'set', 'lo', 'up'],
   delete: (name: string) => ['ip', 'netns', 'delete', name],
 } as const;
 
@@ -28,7 +30,7 @@ export async function ensureNamedNetns(runner: CommandRunner, name: string): Pro
     }
   }
   const lo = await runner.run(netnsArgv.loopbackUp(name));
-  if (lo.code !== 0) throw new KumoError('ERR_INTERNAL', `ip -n ${name} link set lo up: ${lo.stderr.trim()}`);
+  if (lo.code !== 0) throw new KumoError('ERR_INTERNAL', `loopback up in ${name}: ${lo.stderr.trim()}`);
 }
 
 export async function removeNamedNetns(runner: CommandRunner, name: string): Promise<void> {

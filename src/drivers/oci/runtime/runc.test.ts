@@ -31,6 +31,7 @@ test('runc output: state and list parse; statuses map; error messages come out o
   assert.equal(runcErrorMessage('time="x" level=error msg="runc create failed: \\"x\\" missing"\n'), 'runc create failed: "x" missing');
   assert.equal(runcErrorMessage('plain failure\n'), 'plain failure');
   assert.ok(isNotExistError('container does not exist'));
+  assert.ok(isNotExistError('error opening file `/run/k/ab-1/status`: No such file or directory'), 'crun');
   assert.ok(!isNotExistError('container not running'));
 });
 

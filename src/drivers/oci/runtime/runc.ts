@@ -28,8 +28,11 @@ export const runcArgv = {
   delete: (cli: RuncCli, id: string, force: boolean) => [...base(cli), 'delete', ...(force ? ['--force'] : []), id],
   state: (cli: RuncCli, id: string) => [...base(cli), 'state', id],
   list: (cli: RuncCli) => [...base(cli), 'list', '--format', 'json'],
-  /** Resources come as JSON on stdin (`-r -`), so null limits can be written as explicit -1. */
-  update: (cli: RuncCli, id: string) => [...base(cli), 'update', '--resources', '-', id],
+  /**
+   * Resources come as JSON on stdin, so null limits can be written as explicit -1. runc reads `-`
+   * as stdin; crun wants a file name, and /dev/stdin is one.
+   */
+  update: (cli: RuncCli, id: string, from: '-' | '/dev/stdin' = '-') => [...base(cli), 'update', '--resources', from, id],
   /** Non-detached: runc waits for the process and exits with its status (128 + signal when killed). */
   exec: (cli: RuncCli, id: string, processFile: string, pidFile: string) =>
     [...base(cli), 'exec', '--process', processFile, '--pid-file', pidFile, id],
@@ -114,7 +117,8 @@ export function runcErrorMessage(stderr: string): string {
 }
 
 export function isNotExistError(message: string): boolean {
-  return /does not exist|container not found/i.test(message);
+  // crun: "error opening file `<root>/<id>/status`: No such file or directory".
+  return /does not exist|container not found|\/status`?: No such file or directory/i.test(message);
 }
 
 const SIGNAL_NAMES = [

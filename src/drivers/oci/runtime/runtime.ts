@@ -9,8 +9,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
+import { mkdir, open, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CHILD_PATH, createShellRunner } from '../../../lib/shell-runner.js';
 import { findBinary } from '../../../lib/find-binary.js';
@@ -25,9 +25,10 @@ import { createCommandRunner, type CommandResult, type CommandRunner } from './c
 import { buildConmonArgv, createConmonLauncher, createShellConmonLauncher, type ConmonLauncher } from './conmon.js';
 import { parseK8sLog, renderLogs } from './logs.js';
 import {
-  cgroupsPath, containerPaths, isUuid, isValidOwner, netnsName, parseRuncId, runcId, stateLayout, type ContainerPaths,
+  cgroupsPath, containerPaths, isUuid, NETNS_DIR, isValidOwner, netnsName, parseRuncId, runcId, stateLayout, type ContainerPaths,
 } from './naming.js';
 import { detectNofileLimit } from './host-limits.js';
+import { HYBRID_CGROUP_SETUP, makeSharedArgv, parseMountPropagation, PRIVATE_MOUNT_NS_WRAP, UNIFIED_CGROUP_MARKER } from './mount-namespace.js';
 import { ensureNamedNetns, removeNamedNetns } from './netns.js';
 import { resolveInRoot } from './rootfs-path.js';
 import { listRuncIds, readRuncState } from './runc-state.js';
@@ -134,7 +135,18 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   const hostRunner: CommandRunner = shell
     ? { run: async (argv, o = {}) => (o.input !== undefined || o.outputFd !== undefined ? runner.run(argv, o) : toBytes(await shell.run(argv, { timeoutMs: o.timeoutMs }))) }
     : runner;
-  const launcher = deps.conmon ?? (shell ? createShellConmonLauncher(shell) : createConmonLauncher());
+  // crun on a hybrid cgroup host: the runtime and conmon run in a private mount namespace of their
+  // own (see mount-namespace.ts); network namespaces are still made in the host's.
+  const privateNamespace = shell !== null && path.basename(options.runtimePath || 'runc') === 'crun' && existsSync(UNIFIED_CGROUP_MARKER);
+  const runtimeShell = privateNamespace ? createShellRunner({ wrap: PRIVATE_MOUNT_NS_WRAP, setup: HYBRID_CGROUP_SETUP }) : shell;
+  const runtimeRunner: CommandRunner = runtimeShell && privateNamespace
+    ? {
+      run: async (argv, o = {}) => o.outputFd !== undefined
+        ? runner.run(['nsenter', `--mount=/proc/${runtimeShell.shellPid()}/ns/mnt`, '--', ...argv], o)
+        : toBytes(await runtimeShell.run(argv, { input: o.input === undefined ? undefined : String(o.input), timeoutMs: o.timeoutMs })),
+    }
+    : hostRunner;
+  const launcher = deps.conmon ?? (runtimeShell ? createShellConmonLauncher(runtimeShell) : createConmonLauncher());
   const now = deps.now ?? (() => new Date());
   const logSizeMax = deps.logSizeMax ?? 32 * 1024 * 1024;
   const createTimeoutMs = deps.createTimeoutMs ?? 60_000;
@@ -153,6 +165,18 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       if (!conmonPath) throw new KumoError('ERR_INTERNAL', `conmon ${options.conmonPath || 'conmon'} not found (Debian package: conmon)`);
       for (const dir of [layout.runcRoot, layout.exitDir, layout.socketDir, layout.logDir, layout.containersDir]) {
         await mkdir(dir, { recursive: true, mode: 0o700 });
+      }
+      if (privateNamespace) {
+        // Before the namespace exists: mounts made below these later must reach it.
+        const mounts = parseMountPropagation(await readFile('/proc/self/mountinfo', 'utf8'));
+        for (const dir of [NETNS_DIR, ...(options.sharedMountRoots ?? [])]) {
+          await mkdir(dir, { recursive: true, mode: 0o755 });
+          for (const argv of makeSharedArgv(mounts, await realpath(dir))) {
+            const r = await hostRunner.run(argv);
+            if (r.code !== 0) throw new KumoError('ERR_INTERNAL', `${argv.join(' ')}: ${r.stderr.toString().trim()}`);
+          }
+        }
+        log.info({ pid: runtimeShell!.shellPid() }, 'crun runs in a private mount namespace without the unified cgroup hierarchy');
       }
       const cgroup = deps.cgroupHost ?? (await detectCgroupHost());
       const nofile = deps.nofile ?? (await detectNofileLimit());
@@ -174,7 +198,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
 
   async function runc(argv: string[], input?: string): Promise<CommandResult> {
     log.debug({ argv }, 'runc');
-    return hostRunner.run(argv, { input, env: CHILD_ENV, timeoutMs: 120_000 });
+    return runtimeRunner.run(argv, { input, env: CHILD_ENV, timeoutMs: 120_000 });
   }
 
   /** Runs a runc subcommand that must succeed; maps "does not exist" and state conflicts to user errors. */
@@ -540,8 +564,8 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       checkId(id);
       const r = await init();
       await withLock(id, async () => {
-        const resources = limitsToUpdate(limits, r.cgroup.swapLimit);
-        await runcOrThrow(id, 'update', runcArgv.update(r.cli, runcId(owner, id)), JSON.stringify(resources));
+        const resources = limitsToUpdate(limits, r.cgroup.swapLimit, readsStateFiles(r.cli));
+        await runcOrThrow(id, 'update', runcArgv.update(r.cli, runcId(owner, id), readsStateFiles(r.cli) ? '-' : '/dev/stdin'), JSON.stringify(resources));
         // The bundle keeps the new limits too, for when a stopped container is started again.
         const config = await readConfig(id);
         config.linux.resources = { devices: config.linux.resources.devices, ...limitsToResources(limits, r.cgroup.swapLimit) };
@@ -592,7 +616,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       };
       const timer = timeoutMs > 0 ? setTimeout(() => void killProcess(), timeoutMs) : null;
       try {
-        const result = await runner.run(runcArgv.exec(r.cli, runcId(owner, id), processFile, pidFile), {
+        const result = await runtimeRunner.run(runcArgv.exec(r.cli, runcId(owner, id), processFile, pidFile), {
           outputFd: out.fd,
           env: CHILD_ENV,
           timeoutMs: timeoutMs > 0 ? timeoutMs + 30_000 : 24 * 3600_000,

@@ -85,6 +85,7 @@ test('spec: limits map to CFS quota/period, memory with equal swap (when the hos
   assert.deepEqual(limitsToUpdate({ cpu: null, memoryBytes: null, pids: null }, true), {
     memory: { limit: -1, swap: -1 }, cpu: { quota: -1, period: 100_000 }, pids: { limit: -1 },
   });
+  assert.deepEqual(limitsToUpdate({ cpu: null, memoryBytes: null, pids: null }, true, false), { memory: { limit: -1, swap: -1 } }, 'crun: no unlimited cpu or pids entry');
   assert.throws(() => buildRuntimeSpec(spec({ args: [] }), ctx));
 });
 

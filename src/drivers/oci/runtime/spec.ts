@@ -177,12 +177,18 @@ export function cpuQuota(cpus: number): number {
 }
 
 /** The limits for `runc update -r -`: explicit "unlimited" (-1) where the limit is null. */
-export function limitsToUpdate(limits: ContainerLimits, swapLimit: boolean): Omit<OciResources, 'devices'> {
+/**
+ * The resources of an update; null limits are written as -1 (unlimited). `minusOne` false (crun):
+ * a null cpu or pids limit is left out (unchanged) instead, since crun 1.8 writes -1 into cgroup v1's
+ * cpu.cfs_quota_us and pids.max unsigned or as is ("Numerical result out of range", "Invalid
+ * argument"); such a limit, once set, is then changed but not lifted. Kumo never sets pids.
+ */
+export function limitsToUpdate(limits: ContainerLimits, swapLimit: boolean, minusOne = true): Omit<OciResources, 'devices'> {
   const memory = limits.memoryBytes ?? -1;
   return {
     memory: swapLimit ? { limit: memory, swap: memory } : { limit: memory },
-    cpu: limits.cpu === null ? { quota: -1, period: CPU_PERIOD_US } : { quota: cpuQuota(limits.cpu), period: CPU_PERIOD_US },
-    pids: { limit: limits.pids ?? -1 },
+    ...(limits.cpu !== null ? { cpu: { quota: cpuQuota(limits.cpu), period: CPU_PERIOD_US } } : minusOne ? { cpu: { quota: -1, period: CPU_PERIOD_US } } : {}),
+    ...(limits.pids !== null || minusOne ? { pids: { limit: limits.pids ?? -1 } } : {}),
   };
 }
 
