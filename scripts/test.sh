@@ -16,6 +16,7 @@ command -v busybox >/dev/null 2>&1 || need+=(busybox)
 [ -x /usr/bin/docker-registry ] || need+=(docker-registry)
 [ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || need+=(runc)
 [ -x /usr/bin/conmon ] || need+=(conmon)
+command -v crun >/dev/null 2>&1 || need+=(crun)
 python3 -c 'import zunclient' >/dev/null 2>&1 || need+=(python3-zunclient)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
@@ -43,3 +44,5 @@ pgurl=$(bash scripts/postgres-test-server.sh start "$pgdir" "$pgport")
 export KUMO_TEST_DIALECTS=${KUMO_TEST_DIALECTS:-sqlite,postgres}
 export KUMO_TEST_POSTGRES_URL=$pgurl
 node --test dist/src dist/test/api dist/test/e2e dist/test/integration
+# The runtime contract again with crun (in its private mount namespace on a hybrid cgroup host).
+KUMO_TEST_OCI_RUNTIME=crun node --test dist/test/integration/oci-runtime.test.js

@@ -26,6 +26,8 @@ export interface ContainerHost {
 
 /** Containers converged at once in a pass. */
 const CONVERGE_CONCURRENCY = 8;
+/** More new containers than this in one refill are read with the host's whole list instead of an IN list. */
+const FRESH_ROWS_MAX = 500;
 
 /**
  * Runs `work` over `initial`, at most `limit` at a time, and keeps going while more comes:
@@ -298,7 +300,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
       const hostRows = () => deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
       let revisionAtStart = await containerRevision(deps.db);
       const rows = await hostRows();
-      /** The rows as last read: every container this pass may have given a root filesystem is among them. */
+      /** The rows read so far: every container this pass may have given a root filesystem is among them. */
       let latestRows = rows;
       const seen = new Map((await runtime.list()).map((o) => [o.id, o]));
       // What is left after the rows take theirs: containers of this owner nothing wants.
@@ -349,8 +351,16 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         const now = await containerRevision(deps.db);
         if (now === revisionAtStart) return [];
         revisionAtStart = now;
-        latestRows = await hostRows();
-        return latestRows.filter((r) => !taken.has(r.uuid));
+        // Ids first, whole rows only for the new ones: deletes move the revision too, and reading
+        // every row of the host each time was the agent's costliest query at a thousand containers.
+        const ids = await deps.db.selectFrom('container_container').select('uuid').where('host', '=', host.host).execute();
+        const fresh = ids.map((r) => r.uuid).filter((id) => !taken.has(id));
+        if (!fresh.length) return [];
+        const added = fresh.length > FRESH_ROWS_MAX
+          ? (await hostRows()).filter((r) => !taken.has(r.uuid))
+          : await deps.db.selectFrom('container_container').selectAll().where('uuid', 'in', fresh).execute();
+        latestRows = [...latestRows, ...added];
+        return added;
       }, async (waiting) => {
         // Only those waiting for their ports (a stop in progress is the next pass's business),
         // all asked about in one query.
