@@ -42,6 +42,7 @@ export function checkCapabilities(): Capability[] {
   return [
     binary('runc', 'runc (containers)', 'runc'),
     binary('conmon', 'conmon (container monitor)', 'conmon'),
+    binary('crun', 'crun (faster container runtime, --container-runtime crun)', 'crun'),
     binary('qemu-system-x86_64', 'qemu (virtual machines)', 'qemu-system-x86'),
     kvm(),
     binary('nft', 'nftables (security groups, NAT)', 'nftables'),

@@ -12,6 +12,7 @@ import { KumoError } from '../errors.js';
 import type { ContainerDeps } from './context.js';
 import { requestedMinor, setVersionHeaders } from './microversion.js';
 import type { ContainerRouteEnv } from './routes/common.js';
+import { registerCapsuleRoutes } from './routes/capsules.js';
 import { registerContainerRoutes } from './routes/containers.js';
 import { registerHostRoutes } from './routes/hosts.js';
 import { registerImageRoutes } from './routes/images.js';
@@ -36,6 +37,7 @@ export function containerApi(deps: ContainerDeps, auth: AuthHookOptions, base: s
     });
     registerVersionRoutes(app, env);
     registerContainerRoutes(app, env);
+    registerCapsuleRoutes(app, env);
     registerImageRoutes(app, env);
     registerHostRoutes(app, env);
     registerQuotaRoutes(app, env);

@@ -39,7 +39,8 @@ export interface ContainerSpecRecord {
   exposed_ports: Record<string, unknown>;
 }
 
-export interface PortRecord { id: string; adopted: boolean }
+/** A port of a container; `shared`: its capsule's, which only the capsule's removal releases. */
+export interface PortRecord { id: string; adopted: boolean; shared?: boolean }
 
 export interface ContainerInput {
   name?: string | null;
@@ -66,12 +67,12 @@ export interface ContainerInput {
   [key: string]: unknown;
 }
 
-const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+export const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 /** Linux's limit for one argument string is 128 KiB; Zun has none, runc fails late. */
 const MAX_COMMAND_BYTES = 128 * 1024;
-const DEFAULT_CPU = 1;
-const DEFAULT_MEMORY_MIB = 2048;
-const MAX_CPU = 64;
+export const DEFAULT_CPU = 1;
+export const DEFAULT_MEMORY_MIB = 2048;
+export const MAX_CPU = 64;
 const SIGNALS = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2', 'SIGTERM', 'SIGSTOP', 'SIGCONT'];
 
 export const specOf = (row: ContainerTable): ContainerSpecRecord => JSON.parse(row.spec) as ContainerSpecRecord;
@@ -154,7 +155,8 @@ export async function renderContainer(deps: ContainerDeps, row: ContainerTable, 
 export async function visibleContainers(db: Db, caller: Caller, allProjects: boolean): Promise<ContainerTable[]> {
   if (allProjects && !caller.isAdmin) throw zunError('ERR_FORBIDDEN', 'Policy doesn\'t allow container:get_all_all_projects to be performed.');
   // Containers being deleted stay visible (status Deleting) until their host has removed them, as in Zun.
-  let q = db.selectFrom('container_container').selectAll().orderBy('created_at');
+  // A capsule's members are the capsule API's, as in Zun.
+  let q = db.selectFrom('container_container').selectAll().where('capsule_id', 'is', null).orderBy('created_at');
   if (!allProjects) q = q.where('project_id', '=', caller.projectId);
   return q.execute();
 }
@@ -162,7 +164,7 @@ export async function visibleContainers(db: Db, caller: Caller, allProjects: boo
 /** By UUID, or by name within the caller's project (Zun resolves names server-side). */
 export async function getContainer(db: Db, caller: Caller, ident: string, allProjects = false): Promise<ContainerTable> {
   const scoped = (q: ReturnType<typeof base>) => (caller.isAdmin && allProjects ? q : q.where('project_id', '=', caller.projectId));
-  const base = () => db.selectFrom('container_container').selectAll();
+  const base = () => db.selectFrom('container_container').selectAll().where('capsule_id', 'is', null);
   const byId = await scoped(base().where('uuid', '=', ident)).executeTakeFirst();
   if (byId) return byId;
   const byName = await scoped(base().where('name', '=', ident)).execute();
@@ -171,14 +173,14 @@ export async function getContainer(db: Db, caller: Caller, ident: string, allPro
   return byName[0];
 }
 
-function positiveNumber(field: string, value: number | string | null | undefined, max: number): number | null {
+export function positiveNumber(field: string, value: number | string | null | undefined, max: number): number | null {
   if (value === undefined || value === null || value === '') return null;
   const n = typeof value === 'number' ? value : /^[0-9]*(\.[0-9]+)?$/.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(n) || n <= 0 || n > max) throw invalid(`Invalid input for field/attribute ${field}. Value: ${String(value)}. It must be a number greater than 0 and at most ${max}.`);
   return n;
 }
 
-function memoryMib(value: number | string | null | undefined): number | null {
+export function memoryMib(value: number | string | null | undefined): number | null {
   if (value === undefined || value === null || value === '') return null;
   const text = String(value);
   const m = /^([0-9]+)([kKmMgG]?)$/.exec(text);
@@ -202,7 +204,7 @@ function restartPolicy(input: ContainerInput['restart_policy'], autoRemove: bool
   return { Name: name, MaximumRetryCount: count };
 }
 
-function commandOf(value: ContainerInput['command']): string[] | null {
+export function commandOf(value: ContainerInput['command']): string[] | null {
   if (value === undefined || value === null) return null;
   const list = typeof value === 'string' ? (value.match(/"[^"]*"|'[^']*'|\S+/g) ?? []).map((t) => t.replace(/^["']|["']$/g, '')) : value;
   if (!Array.isArray(list) || list.some((a) => typeof a !== 'string')) throw invalid('Invalid input for field/attribute command: it must be a list of strings.');
@@ -211,6 +213,38 @@ function commandOf(value: ContainerInput['command']): string[] | null {
 }
 
 export interface CreateOptions { run: boolean; host: string | null; baseUrl: string }
+
+export interface NetworkWish { networkId?: string; portId?: string; fixedIps: string[] }
+
+/** Zun's `nets` (network by name or id, with fixed IPs, or a port), or the project's only network. */
+export async function requestedNetworks(deps: ContainerDeps, caller: Caller, nets: readonly NetRequest[] | null | undefined): Promise<NetworkWish[]> {
+  if (nets !== undefined && nets !== null && !Array.isArray(nets)) throw invalid('Invalid input for field/attribute nets: it must be a list.');
+  const wanted: NetworkWish[] = [];
+  for (const n of nets ?? []) {
+    if (n.port) wanted.push({ portId: n.port, fixedIps: [] });
+    else if (n.network) wanted.push({ networkId: (await resolveNetworkRef(deps.network, caller, n.network)).id, fixedIps: [n['v4-fixed-ip'], n['v6-fixed-ip']].filter((x): x is string => !!x) });
+    else throw invalid('Invalid input for field/attribute nets: each entry needs a network or a port.');
+  }
+  if (!wanted.length) wanted.push({ networkId: (await defaultProjectNetwork(deps.network, { projectId: caller.projectId, isAdmin: false })).id, fixedIps: [] });
+  return wanted;
+}
+
+/** The ports a workload asked for, made (or adopted) for `deviceId`; all or none. */
+export async function workloadPortsFor(deps: ContainerDeps, caller: Caller, wanted: readonly NetworkWish[], deviceId: string, securityGroups: string[]): Promise<PortRecord[]> {
+  const member = { projectId: caller.projectId, isAdmin: false };
+  const ports: PortRecord[] = [];
+  try {
+    for (const w of wanted) {
+      ports.push(w.portId
+        ? { id: await adoptWorkloadPort(deps.network, member, w.portId, deviceId, ZUN_DEVICE_OWNER), adopted: true }
+        : { id: await createWorkloadPort(deps.network, member, { networkId: w.networkId!, fixedIps: w.fixedIps, securityGroups, deviceId, deviceOwner: ZUN_DEVICE_OWNER }), adopted: false });
+    }
+  } catch (err) {
+    await releaseWorkloadPorts(deps.network, ports);
+    throw err;
+  }
+  return ports;
+}
 
 export async function createContainer(deps: ContainerDeps, caller: Caller, input: ContainerInput, options: CreateOptions): Promise<ContainerTable> {
   if (typeof input.image !== 'string' || input.image.length < 2) throw invalid("Invalid input for field/attribute image. A container needs an image (at least 2 characters).");
@@ -243,21 +277,14 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
   for (const [k, v] of Object.entries(spec.environment)) if (typeof v !== 'string') throw invalid(`Invalid input for field/attribute environment: the value of ${k} must be a string.`);
 
   // Networks are resolved before anything is written, so a bad one changes nothing.
-  const nets = input.nets ?? [];
-  const wanted: { networkId?: string; portId?: string; fixedIps: string[] }[] = [];
-  for (const n of nets) {
-    if (n.port) wanted.push({ portId: n.port, fixedIps: [] });
-    else if (n.network) wanted.push({ networkId: (await resolveNetworkRef(deps.network, caller, n.network)).id, fixedIps: [n['v4-fixed-ip'], n['v6-fixed-ip']].filter((x): x is string => !!x) });
-    else throw invalid('Invalid input for field/attribute nets: each entry needs a network or a port.');
-  }
-  if (!wanted.length) wanted.push({ networkId: (await defaultProjectNetwork(deps.network, { projectId: caller.projectId, isAdmin: false })).id, fixedIps: [] });
+  const wanted = await requestedNetworks(deps, caller, input.nets);
 
   const now = zunTime(deps.now());
   const row: ContainerTable = {
     uuid: deps.newId(), project_id: caller.projectId, user_id: caller.userId, name, image: input.image, image_driver: driver,
     spec: JSON.stringify(spec), cpu, memory_mib: memory, disk_gib: disk, host: options.host,
     desired: options.run ? 'running' : 'created', status: 'Creating', status_reason: null, status_detail: null, task_state: null,
-    exit_code: null, restart_count: 0, port_ids: '[]', created_at: now, updated_at: now,
+    exit_code: null, restart_count: 0, port_ids: '[]', capsule_id: null, created_at: now, updated_at: now,
   };
   await deps.db.transaction().execute(async (trx) => {
     const taken = await trx.selectFrom('container_container').select('uuid').where('project_id', '=', caller.projectId).where('name', '=', name).executeTakeFirst();
@@ -266,15 +293,10 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
     // Inserted not yet visible to the agent (no host) until its ports exist.
     await trx.insertInto('container_container').values({ ...row, host: null }).execute();
   });
-  const ports: PortRecord[] = [];
+  let ports: PortRecord[];
   try {
-    for (const w of wanted) {
-      ports.push(w.portId
-        ? { id: await adoptWorkloadPort(deps.network, { projectId: caller.projectId, isAdmin: false }, w.portId, row.uuid, ZUN_DEVICE_OWNER), adopted: true }
-        : { id: await createWorkloadPort(deps.network, { projectId: caller.projectId, isAdmin: false }, { networkId: w.networkId!, fixedIps: w.fixedIps, securityGroups: spec.security_groups, deviceId: row.uuid, deviceOwner: ZUN_DEVICE_OWNER }), adopted: false });
-    }
+    ports = await workloadPortsFor(deps, caller, wanted, row.uuid, spec.security_groups);
   } catch (err) {
-    await releaseWorkloadPorts(deps.network, ports);
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
     throw err;
   }
@@ -287,7 +309,7 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
 }
 
 /** Moves a container's desired state (and the status users see meanwhile) in one write. */
-async function setDesired(deps: ContainerDeps, row: ContainerTable, patch: Partial<ContainerTable>): Promise<ContainerTable> {
+export async function setDesired(deps: ContainerDeps, row: ContainerTable, patch: Partial<ContainerTable>): Promise<ContainerTable> {
   const next = { ...row, ...patch, updated_at: zunTime(deps.now()) };
   await deps.db.transaction().execute(async (trx) => {
     await trx.updateTable('container_container').set(next).where('uuid', '=', row.uuid).execute();

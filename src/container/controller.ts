@@ -12,6 +12,7 @@ import type { ContainerRuntime, ImageStore, ObservedContainer, StoredImage } fro
 import { bindWorkloadPorts, inactivePorts, releaseWorkloadPorts, workloadAddresses, workloadDns } from '../network/workload-ports.js';
 import { containerRevision, zunTime } from './context.js';
 import type { ContainerDeps } from './context.js';
+import { finishCapsuleDelete, memberOf } from './capsules.js';
 import { portsOf, specOf } from './containers.js';
 import type { ContainerSpecRecord } from './containers.js';
 import type { ContainerTable } from './schema.js';
@@ -26,6 +27,8 @@ export interface ContainerHost {
 
 /** Containers converged at once in a pass. */
 const CONVERGE_CONCURRENCY = 8;
+/** A capsule's members share one network namespace, named for the capsule. */
+const netnsKey = (row: ContainerTable): string => row.capsule_id ?? row.uuid;
 /** More new containers than this in one refill are read with the host's whole list instead of an IN list. */
 const FRESH_ROWS_MAX = 500;
 
@@ -164,14 +167,29 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
       await runtime.delete(row.uuid, true);
     }
     await images.removeRootfs(row.uuid);
-    await runtime.removeNetns(row.uuid);
+    // A capsule's namespace and ports are the capsule's: they go when its last member has gone.
+    if (!row.capsule_id) await runtime.removeNetns(row.uuid);
     await runtime.removeLogs(row.uuid);
     await rm(join(host.filesDir, row.uuid), { recursive: true, force: true });
     applied.delete(row.uuid);
     boundPorts.delete(row.uuid);
     networkWaits.delete(row.uuid);
-    await releaseWorkloadPorts(deps.network, portsOf(row));
+    await releaseWorkloadPorts(deps.network, portsOf(row).filter((p) => !p.shared));
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
+  };
+
+  /**
+   * For a capsule member: what its capsule's init containers say. Init containers run one after
+   * another and the others after all of them: 'waiting' until those before it have exited 0, a
+   * reason when one of them failed (then this one does not run), null when it may go.
+   */
+  const initBlocker = async (row: ContainerTable): Promise<'waiting' | string | null> => {
+    const me = memberOf(row);
+    const before = (await deps.db.selectFrom('container_container').selectAll().where('capsule_id', '=', row.capsule_id).execute())
+      .filter((m) => memberOf(m).role === 'init' && (me.role === 'main' || memberOf(m).order < me.order));
+    const failed = before.find((m) => m.status === 'Error' || (m.status === 'Stopped' && m.exit_code !== 0));
+    if (failed) return `init container ${failed.name} failed (${failed.status_reason ?? `exit code ${failed.exit_code}`})`;
+    return before.every((m) => m.status === 'Stopped' && m.exit_code === 0) ? null : 'waiting';
   };
 
   /** Everything up to a created runc container; returns false while waiting for the network. */
@@ -186,8 +204,13 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         return write(row, { status: 'Error', status_reason: `Image ${row.image} could not be pulled: ${message(err)}`, status_detail: null, task_state: null, desired: 'stopped' });
       }
     }
+    if (row.capsule_id) {
+      const blocked = await initBlocker(row);
+      if (blocked === 'waiting') return 'waiting';
+      if (blocked) return write(row, { status: 'Error', status_reason: blocked, status_detail: null, task_state: null, desired: 'stopped' });
+    }
     const ports = portsOf(row).map((p) => p.id);
-    const netns = await runtime.ensureNetns(row.uuid);
+    const netns = await runtime.ensureNetns(netnsKey(row));
     await bindWorkloadPorts(deps.network, ports, host.host, netns);
     boundPorts.set(row.uuid, row.port_ids);
     if ((await inactivePorts(deps.network, ports)).length) {
@@ -323,7 +346,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
             if (result !== 'waiting' && result.status === 'Created') result = await follow(result, { id: row.uuid, state: 'created', pid: null, exitCode: null, oomKilled: false, startedAt: null, finishedAt: null });
           } else {
             if (boundPorts.get(row.uuid) !== row.port_ids) {
-              await bindWorkloadPorts(deps.network, portsOf(row).map((p) => p.id), host.host, await runtime.ensureNetns(row.uuid));
+              await bindWorkloadPorts(deps.network, portsOf(row).map((p) => p.id), host.host, await runtime.ensureNetns(netnsKey(row)));
               boundPorts.set(row.uuid, row.port_ids);
             }
             result = await follow(row, obs);
@@ -377,6 +400,18 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         log.info({ container: orphan.id }, 'removing a container nothing wants');
         await runtime.delete(orphan.id, true).catch((err: unknown) => log.warn({ err, container: orphan.id }, 'orphan removal failed'));
         await runtime.removeNetns(orphan.id).catch(() => undefined);
+      }
+      // Deleted capsules whose members are all gone: their namespace and ports.
+      const deadCapsules = await deps.db.selectFrom('container_capsule').selectAll().where('host', '=', host.host).where('desired', '=', 'deleted').execute();
+      for (const capsule of deadCapsules) {
+        const left = await deps.db.selectFrom('container_container').select('uuid').where('capsule_id', '=', capsule.uuid).executeTakeFirst();
+        if (left) continue;
+        try {
+          await runtime.removeNetns(capsule.uuid);
+          await finishCapsuleDelete(deps, capsule);
+        } catch (err) {
+          log.warn({ err, capsule: capsule.uuid }, 'capsule could not be removed');
+        }
       }
       // A row deleted since it was read keeps its rootfs until the next pass tears the container down.
       const wanted = new Set(latestRows.filter((r) => r.desired !== 'deleted').map((r) => r.uuid));

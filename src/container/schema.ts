@@ -31,6 +31,28 @@ export interface ContainerTable {
   restart_count: number;
   /** JSON array of the Neutron port ids Kumo created for it (deleted with it). */
   port_ids: string;
+  /** The capsule this container is a member of (it shares the capsule's network namespace and ports); null for a plain container. */
+  capsule_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A Zun capsule (a pod): its members are container rows with its uuid in `capsule_id`. */
+export interface CapsuleTable {
+  uuid: string;
+  project_id: string;
+  user_id: string;
+  name: string;
+  /** JSON `CapsuleSpecRecord`: labels, annotations, restart policy. */
+  spec: string;
+  /** The sums of its containers' requests. */
+  cpu: number;
+  memory_mib: number;
+  host: string | null;
+  /** `running`, or `deleted` until the agent has removed its members, network namespace and ports. */
+  desired: string;
+  /** JSON array of `PortRecord`: the ports every member shares. */
+  port_ids: string;
   created_at: string;
   updated_at: string;
 }
@@ -43,5 +65,6 @@ export interface ContainerQuotaTable {
 
 export interface ContainerTables {
   container_container: ContainerTable;
+  container_capsule: CapsuleTable;
   container_quota: ContainerQuotaTable;
 }

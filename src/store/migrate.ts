@@ -14,6 +14,7 @@ import { networkSecurityGroupsMigration } from './migrations/0005_network_securi
 import { networkRoutersMigration } from './migrations/0006_network_routers.js';
 import { networkPortBindingMigration } from './migrations/0007_network_port_binding.js';
 import { containerMigration } from './migrations/0008_container.js';
+import { containerCapsuleMigration } from './migrations/0009_container_capsule.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -25,6 +26,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0006_network_routers': networkRoutersMigration,
     '0007_network_port_binding': networkPortBindingMigration,
     '0008_container': containerMigration,
+    '0009_container_capsule': containerCapsuleMigration,
   };
 }
 

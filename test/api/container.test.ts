@@ -103,6 +103,63 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(ports, [], 'its port went with it');
     });
 
+    test('capsules: a template becomes one capsule with one port and hidden members; bad templates change nothing', async () => {
+      const template = {
+        kind: 'capsule',
+        metadata: { name: 'pod1', labels: { app: 'web' }, annotations: { note: 'x' } },
+        spec: {
+          restartPolicy: 'OnFailure',
+          initContainers: [{ image: 'busybox', command: ['true'] }],
+          containers: [
+            { name: 'server', image: 'busybox', command: ['httpd', '-f'], env: { A: 'b' }, workDir: '/www', ports: [{ containerPort: 80, protocol: 'TCP' }], resources: { requests: { cpu: 0.5, memory: 64 } } },
+            { name: 'side', image: 'busybox', args: ['sleep', '100'], resources: { requests: { cpu: 0.25, memory: 32 } } },
+          ],
+        },
+      };
+      const portsBefore = json((await k.request('GET', `${N}/ports?device_owner=compute:kuryr`, { token: member })).body).ports.length;
+      const bad = async (t: unknown, pattern: RegExp) => {
+        const res = await zun('POST', '/capsules', { template: t });
+        assert.equal(res.statusCode, 400, res.body);
+        assert.match(errorOf(res).detail, pattern);
+      };
+      await bad({ ...template, kind: 'pod' }, /kind must be capsule/);
+      await bad({ ...template, spec: { containers: [] } }, /at least one container/);
+      await bad({ ...template, spec: { containers: [{ command: ['x'] }] } }, /image is required/);
+      await bad({ ...template, spec: { ...template.spec, restartPolicy: 'Sometimes' } }, /Always, OnFailure or Never/);
+      await bad({ ...template, spec: { ...template.spec, volumes: [{ name: 'data', cinder: { size: 1 } }] } }, /block storage/);
+      await bad({ ...template, spec: { containers: [{ image: 'busybox', volumeMounts: [{ name: 'nope', mountPath: '/d' }] }] } }, /does not define/);
+      await bad({ ...template, spec: { containers: [{ image: 'busybox', resources: { requests: { memory: 'lots' } } }] } }, /memory/);
+      await bad({ ...template, spec: { containers: [{ image: 'busybox', command: 'sh' }] } }, /list of strings/);
+      assert.equal(json((await zun('GET', '/capsules')).body).capsules.length, 0, 'nothing was made');
+      assert.equal(json((await k.request('GET', `${N}/ports?device_owner=compute:kuryr`, { token: member })).body).ports.length, portsBefore);
+
+      const res = await zun('POST', '/capsules', { template });
+      assert.equal(res.statusCode, 202, res.body);
+      const c = json(res.body);
+      assert.equal(c.name, 'pod1');
+      assert.equal(c.status, 'Creating');
+      assert.deepEqual([c.cpu, c.memory, c.labels, c.annotations, c.restart_policy], [0.75, '96', { app: 'web' }, { note: 'x' }, { Name: 'on-failure', MaximumRetryCount: '0' }]);
+      assert.equal(c.containers.length, 3);
+      const server = c.containers.find((m: { name: string }) => m.name === 'capsule-pod1-server');
+      assert.deepEqual([server.environment, server.workdir, server.ports, server.memory], [{ A: 'b' }, '/www', [80], '64']);
+      const [address] = c.addresses[net.id];
+      assert.match(address.addr, /^10\.77\.0\.\d+$/);
+      for (const m of c.containers) assert.deepEqual(m.addresses, c.addresses, 'every member has the capsule\'s one address');
+      const port = json((await k.request('GET', `${N}/ports/${address.port}`, { token: member })).body).port;
+      assert.equal(port.device_id, c.uuid);
+      assert.equal(json((await zun('GET', '/capsules/pod1')).body).uuid, c.uuid, 'names resolve');
+      assert.deepEqual(json((await zun('GET', '/capsules')).body).capsules.map((x: { uuid: string }) => x.uuid), [c.uuid]);
+      const containers = json((await zun('GET', '/containers')).body).containers.map((x: { name: string }) => x.name);
+      assert.ok(!containers.some((n: string) => n.startsWith('capsule-')), 'members are not in the container list');
+      assert.equal((await zun('GET', `/containers/${server.uuid}`)).statusCode, 404);
+      assert.equal((await zun('GET', `/capsules/${c.uuid}`, undefined, admin)).statusCode, 404, 'another project does not see it');
+      assert.equal((await zun('POST', '/capsules', { template })).statusCode, 409, 'names are unique per project');
+
+      assert.equal((await zun('DELETE', '/capsules/pod1')).statusCode, 204);
+      assert.equal((await zun('GET', '/capsules/pod1')).statusCode, 404);
+      assert.equal((await k.request('GET', `${N}/ports/${address.port}`, { token: member })).statusCode, 404, 'its port went with it');
+    });
+
     test('quotas: 403 when a project would exceed its containers, and admin-only changes', async () => {
       assert.equal((await zun('PUT', `/quotas/${projectId}`, { containers: 1 })).statusCode, 403);
       assert.equal((await zun('PUT', `/quotas/${projectId}`, { containers: 1 }, admin)).statusCode, 200);

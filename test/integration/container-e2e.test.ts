@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
@@ -190,6 +190,43 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     const again = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'wget', '-O', '-', `http://${webIp}:8080/hostname`], env);
     assert.equal(again.code, 0, `client still reaches web after the restart: ${again.stderr}`);
     await os('appcontainer', 'delete', 'blinker');
+
+    // A capsule: an init container first, then two members in one network namespace; the relay
+    // reaches the server on localhost and serves what it got at the capsule's one address.
+    const templateFile = join(scratch, 'capsule.json');
+    writeFileSync(templateFile, JSON.stringify({
+      kind: 'capsule',
+      metadata: { name: 'pod', labels: { app: 'relay' } },
+      nets: [{ network: 'ctr-net' }],
+      spec: {
+        restartPolicy: 'Always',
+        initContainers: [{ image, command: ['sh', '-c', 'echo init done'] }],
+        containers: [
+          { name: 'server', image, command: ['sh', '-c', 'mkdir -p /srv && echo capsule-ok > /srv/index.html && exec httpd -f -p 8080 -h /srv'] },
+          { name: 'relay', image, command: ['sh', '-c', 'mkdir -p /srv; until wget -O /srv/index.html http://127.0.0.1:8080/index.html; do sleep 0.2; done; exec httpd -f -p 8081 -h /srv'] },
+        ],
+      },
+    }));
+    assert.equal((await osJson('capsule', 'create', '--file', templateFile)).name, 'pod');
+    const pod = await waitFor('capsule Running', async () => {
+      const c = await osJson('capsule', 'show', 'pod');
+      if (c.status === 'Error') throw new Error(`capsule went to Error: ${c.status_reason}`);
+      return c.status === 'Running' && c;
+    }, 90_000, 500);
+    assert.equal(pod.containers.length, 3);
+    assert.ok(pod.containers.some((m: { status: string; name: string }) => m.name.startsWith('capsule-pod-') && m.status === 'Stopped'), 'the init container ran and ended');
+    const podIp = /10\.66\.0\.\d+/.exec(String(pod.addresses))?.[0];
+    assert.ok(podIp, `the capsule has an address: ${String(pod.addresses)}`);
+    const relayed = await waitFor('the relay at the capsule\'s address', async () => {
+      const r = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'client', 'wget', '-O', '-', `http://${podIp}:8081/index.html`], env);
+      return r.code === 0 && r.stdout;
+    }, 30_000, 500);
+    // exec output is stdout and stderr together (wget's progress on stderr).
+    assert.match(relayed, /^capsule-ok$/m);
+    assert.deepEqual((await osJson('capsule', 'list')).map((c: { name: string }) => c.name), ['pod']);
+    assert.ok(!(await osJson('appcontainer', 'list')).some((c: { name: string }) => c.name.startsWith('capsule-')), 'members are the capsule API\'s');
+    await os('capsule', 'delete', 'pod');
+    await waitFor('capsule gone', async () => (await osJson('capsule', 'list')).length === 0, 60_000, 500);
 
     const refused = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'delete', 'web'], env);
     assert.match(refused.stdout + refused.stderr, /Conflict|Cannot delete/i, 'a running container is not deleted without --force or --stop');

@@ -187,6 +187,6 @@ export function registerContainerRoutes(app: FastifyInstance, env: ContainerRout
 }
 
 /** Where new containers go: the local agent's host, or none (they wait in Creating) without an agent. */
-function hostFor(deps: ContainerDeps): string | null {
+export function hostFor(deps: ContainerDeps): string | null {
   return deps.hosts ? deps.config.agent.host : null;
 }

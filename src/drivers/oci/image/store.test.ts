@@ -150,7 +150,7 @@ test('rootfs: mount argv (layers top first, relative to the layers dir), idempot
   assert.equal(mounts.length, 1);
   assert.deepEqual(mounts[0].argv, [
     'mount', '-i', '-n', '-t', 'overlay', '-o',
-    `lowerdir=${digestHex(img.layerDigests[1])}:${digestHex(img.layerDigests[0])},upperdir=${dir}/upper,workdir=${dir}/work`, 'kumo-ut1', rootfs,
+    `lowerdir=${digestHex(img.layerDigests[1])}:${digestHex(img.layerDigests[0])},upperdir=../containers/ut1-${C1}/upper,workdir=../containers/ut1-${C1}/work`, 'kumo-ut1', rootfs,
   ]);
   assert.equal(mounts[0].cwd, join(e.root, 'layers'));
   assert.equal(await e.store.mountRootfs('reg.fake/app/web:v1', C1), rootfs);
