@@ -33,6 +33,8 @@
 #   BENCH_LOOP [open] open: C POSTs in flight, all N asked for at once; closed: C workers, each waits for its container
 #     to be Running before the next (what the bare script's workers do; the create->Running latency is then meaningful)
 #   BENCH_HOLD_S [0] seconds to keep the N containers Running before the delete (to inspect them)
+#   BENCH_WARMUP_N [1] containers created and deleted through Kumo before the timed rounds (1: the image pull and the
+#     network's bridge and DHCP; N: also the kernel's and Kumo's first-time costs, which made a first round up to 25% slower)
 #   BENCH_RUNTIME [runc] Kumo's OCI runtime (--container-runtime runc|crun); the baseline always uses runc
 #   BENCH_MAIN [dist/kumo.mjs] another entry point, e.g. dist/src/cli/main.js (unbundled: readable profiles)
 set -euo pipefail
@@ -137,9 +139,10 @@ api PUT "/container/v1/quotas/$PROJECT" '{"containers":-1,"cpu":-1,"memory":-1,"
 api PUT "/network/v2.0/quotas/$PROJECT" '{"quota":{"port":-1}}' > /dev/null
 NET=$(api POST /network/v2.0/networks "{\"network\":{\"name\":\"bench-ctr-net\",\"port_security_enabled\":$PORT_SECURITY}}" | jq -r .network.id)
 SUBNET=$(api POST /network/v2.0/subnets "{\"subnet\":{\"network_id\":\"$NET\",\"cidr\":\"10.78.0.0/16\",\"ip_version\":4,\"enable_dhcp\":$DHCP}}" | jq -r .subnet.id)
-log "fixtures: network $NET, subnet $SUBNET; warm-up container (image pull + unpack, untimed)"
-warm=$(node "$HERE/ctr.mjs" create --url "$KURL" --token "$TOKEN" --network "$NET" --image "$IMAGE" --prefix "${PREFIX}w" --n 1 --c 1 --poll-ms 100 --timeout-s 120) || { log "warm-up failed: $warm"; tail -n 20 "$OUT/kumo.log" >&2; exit 1; }
-node "$HERE/ctr.mjs" delete --url "$KURL" --token "$TOKEN" --prefix "${PREFIX}w" --c 1 --poll-ms 100 --timeout-s 120 > /dev/null
+WARM_N=${BENCH_WARMUP_N:-1}; WARM_C=$([ "$WARM_N" -gt 1 ] && echo "$C" || echo 1)
+log "fixtures: network $NET, subnet $SUBNET; warm-up: $WARM_N container(s) (image pull + unpack, untimed)"
+warm=$(node "$HERE/ctr.mjs" create --url "$KURL" --token "$TOKEN" --network "$NET" --image "$IMAGE" --prefix "${PREFIX}w" --n "$WARM_N" --c "$WARM_C" --poll-ms 250 --timeout-s "$TIMEOUT") || { log "warm-up failed: $warm"; tail -n 20 "$OUT/kumo.log" >&2; exit 1; }
+node "$HERE/ctr.mjs" delete --url "$KURL" --token "$TOKEN" --prefix "${PREFIX}w" --c "$WARM_C" --poll-ms 250 --timeout-s "$TIMEOUT" > /dev/null
 emit "{\"kind\":\"fixtures\",\"network\":\"$NET\",\"subnet\":\"$SUBNET\",\"image\":\"$IMAGE\",\"warmup\":$warm}"
 sleep 2
 
