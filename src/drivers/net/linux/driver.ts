@@ -253,7 +253,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     };
     let applied = false;
     let error: string | null = null;
-    if (wanted && applied === false && lastRuleset && staleTables.length === 0 && Date.now() - lastFullApply < FULL_APPLY_EVERY_MS) {
+    if (wanted && lastRuleset && staleTables.length === 0 && Date.now() - lastFullApply < FULL_APPLY_EVERY_MS) {
       const change = elementChangeScript(owner, lastRuleset, wanted);
       // '' : the same ruleset; it is still there if its marker is (a deleted table is re-made).
       if (change === '' && (await rulesetInPlace(wanted))) applied = true;
