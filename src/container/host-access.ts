@@ -4,12 +4,13 @@
  * process; a container on another host would need that host's agent, which does not exist yet.
  * @module
  */
-import type { ContainerRuntime, ExecResult, ImageStore, LogOptions, StoredImage } from '../drivers/oci/types.js';
+import type { ContainerRuntime, ExecResult, ImageStore, InteractiveSession, LogOptions, StoredImage } from '../drivers/oci/types.js';
 import { zunError } from './context.js';
 
 export interface HostRuntimeAccess {
   logs(host: string, id: string, options: LogOptions): Promise<string>;
   exec(host: string, id: string, args: readonly string[]): Promise<ExecResult>;
+  execInteractive(host: string, id: string, args: readonly string[]): Promise<InteractiveSession>;
   kill(host: string, id: string, signal: string): Promise<void>;
   top(host: string, id: string): ReturnType<ContainerRuntime['top']>;
   stats(host: string, id: string): ReturnType<ContainerRuntime['stats']>;
@@ -30,6 +31,7 @@ export function localHostAccess(localHost: string, runtime: ContainerRuntime, im
   return {
     logs: (host, id, options) => here(host).logs(id, options),
     exec: (host, id, args) => here(host).exec(id, args, { timeoutMs: 60_000 }),
+    execInteractive: (host, id, args) => here(host).execInteractive(id, args),
     kill: (host, id, signal) => here(host).kill(id, signal),
     top: (host, id) => here(host).top(id),
     stats: (host, id) => here(host).stats(id),

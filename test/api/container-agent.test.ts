@@ -9,9 +9,10 @@ import { DIALECTS } from '../support/db.js';
 import { startTestKumo } from '../support/kumo.js';
 import type { TestKumo } from '../support/kumo.js';
 import type {
-  ContainerLimits, ContainerRuntime, ContainerSpec, ExecResult, ImageStore, ObservedContainer, StoredImage,
+  ContainerLimits, ContainerRuntime, ContainerSpec, ExecResult, ImageStore, InteractiveSession, ObservedContainer, StoredImage,
 } from '../../src/drivers/oci/types.js';
 import type { HostNetworkState, NetDriver, SyncReport } from '../../src/drivers/net/types.js';
+import { WebSocket } from 'ws';
 import { waitFor as eventually } from '../support/wait.js';
 
 const Z = '/container/v1';
@@ -73,6 +74,25 @@ class FakeRuntime implements ContainerRuntime {
   async delete(id: string) { this.containers.delete(id); }
   async update(id: string, limits: ContainerLimits) { this.get(id).limits = limits; }
   async exec(id: string, args: readonly string[]): Promise<ExecResult> { this.get(id); return { exitCode: args[0] === 'false' ? 1 : 0, output: `ran ${args.join(' ')}\n` }; }
+  readonly sizes: [number, number][] = [];
+  /** An echo "terminal": what is written comes back upper-cased; `exit` ends it. */
+  async execInteractive(id: string): Promise<InteractiveSession> {
+    if (this.get(id).state !== 'running') throw new Error(`container ${id} is not running`);
+    const listeners: ((d: Uint8Array) => void)[] = [];
+    let end!: (code: number | null) => void;
+    const exited = new Promise<number | null>((resolve) => (end = resolve));
+    return {
+      write: (d) => {
+        const text = Buffer.from(d).toString();
+        if (text.trim() === 'exit') end(0);
+        else for (const l of listeners) l(Buffer.from(text.toUpperCase()));
+      },
+      onOutput: (l) => { listeners.push(l); },
+      exited,
+      resize: async (columns, rows) => { this.sizes.push([columns, rows]); },
+      close: () => end(null),
+    };
+  }
   async logs(id: string) { this.get(id); return 'hello\nworld\n'; }
   async removeLogs() {}
   async top() { return { titles: ['PID', 'CMD'], processes: [['1', 'sleep']] }; }
@@ -186,6 +206,41 @@ for (const dialect of DIALECTS) {
       assert.equal(json((await zun('GET', '/containers/multi/network_list')).body).networks.length, 1);
       assert.equal((await k.request('GET', `/network/v2.0/ports/${nets.find((n: { net_id: string }) => n.net_id === net2.id).port_id}`, { token: member })).statusCode, 404, 'the detached port is gone');
       await zun('DELETE', '/containers/multi?force=true');
+    });
+
+    test('interactive exec: a one-time websocket link; bytes both ways; execute_resize sizes the terminal', async () => {
+      const made = await zun('POST', '/containers?run=true', { name: 'tty', image: 'busybox', command: ['sleep', '100'], nets: [{ network: 'n' }] });
+      assert.equal(made.statusCode, 202, made.body);
+      const c = await statusIs('tty', 'Running');
+      const res = await zun('POST', '/containers/tty/execute?run=false&interactive=true&command=sh');
+      assert.equal(res.statusCode, 200, res.body);
+      const exec = json(res.body);
+      assert.deepEqual([exec.output, exec.exit_code], [null, null]);
+      assert.match(exec.proxy_url, /^ws:\/\/.+\/container\/v1\/exec\/[0-9a-f]{32}\?token=/);
+      const address = await k.kumo.app.listen({ port: 0, host: '127.0.0.1' });
+      const url = (u: string) => u.replace(/^ws:\/\/[^/]+/, address.replace(/^http/, 'ws'));
+      const connect = (u: string) => new Promise<{ ws: WebSocket; closed: Promise<number> }>((resolve, reject) => {
+        const ws = new WebSocket(url(u), ['binary', 'base64']);
+        const closed = new Promise<number>((done) => ws.on('close', (code) => done(code)));
+        ws.on('open', () => resolve({ ws, closed }));
+        ws.on('error', reject);
+      });
+      const forged = await connect(exec.proxy_url.replace(/token=.*/, 'token=AAAA'));
+      assert.equal(await forged.closed, 4000, 'a wrong secret is refused');
+      assert.equal((await zun('POST', `/containers/tty/execute_resize?exec_id=${'0'.repeat(32)}&w=80&h=24`)).statusCode, 404);
+      const { ws, closed } = await connect(exec.proxy_url);
+      assert.equal(ws.protocol, 'binary', 'the subprotocol zunclient asks for first');
+      let got = '';
+      ws.on('message', (d: Buffer) => (got += d.toString()));
+      ws.send(Buffer.from('hello\n'));
+      await eventually('echo over the websocket', async () => got.includes('HELLO'));
+      assert.equal((await zun('POST', `/containers/tty/execute_resize?exec_id=${exec.exec_id}&w=120&h=40`)).statusCode, 200);
+      assert.deepEqual(runtime.sizes.at(-1), [120, 40]);
+      ws.send(Buffer.from('exit\n'));
+      assert.equal(await closed, 1000, 'the socket closes when the process ends');
+      const again = await connect(exec.proxy_url);
+      assert.equal(await again.closed, 4000, 'the link works once');
+      await zun('DELETE', `/containers/${c.uuid}?force=true`);
     });
 
     test('images on the host are for admins: pull, list, show, delete', async () => {

@@ -99,6 +99,12 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     assert.equal(failing.code, 3, 'the exit code of the command becomes the CLI\'s');
     assert.match(failing.stdout, /out/);
 
+    // Interactive exec: the CLI needs a terminal of its own, so it runs under script(1); what is typed
+    // reaches a shell on a terminal in the container over the websocket, and its output comes back.
+    const typed = "(sleep 2; printf 'test -t 0 && echo kumo-$((6*7)) on a terminal\\n'; sleep 2; printf 'exit\\n'; sleep 3)";
+    const interactive = await run('sh', ['-c', `${typed} | script -qec 'stty cols 100 rows 30; openstack --os-cloud kumo appcontainer exec --interactive client sh' /dev/null`], env);
+    assert.match(interactive.stdout, /kumo-42 on a terminal/, `interactive exec output: ${interactive.stdout} ${interactive.stderr}\nKumo: ${live.output().split('\n').filter((l) => /exec|websocket|ws/i.test(l)).slice(-10).join('\n')}`);
+
     await os('appcontainer', 'run', '--name', 'talker', '--net', 'network=ctr-net', image, 'sh', '-c', 'echo hello from kumo; echo to stderr >&2');
     await until('talker', 'Stopped');
     const logs = await os('appcontainer', 'logs', 'talker');

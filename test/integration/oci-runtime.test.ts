@@ -371,6 +371,29 @@ test('putArchive/getArchive round trip; a symlink in the container cannot lead a
   rmSync(path.join(rootfs, 'etc', marker), { force: true });
 });
 
+test('interactive exec: a shell on a terminal of its own, fed and read as bytes; it ends on exit and leaves no process', { skip }, async () => {
+  const r = main.runtime;
+  const id = await run(r, spec(['sleep', '3600']));
+  await waitForState(r, id, 'running');
+  const session = await r.execInteractive(id, ['sh']);
+  let output = '';
+  session.onOutput((d) => (output += Buffer.from(d).toString('utf8')));
+  // Typed ahead, before the shell is there: the terminal keeps it for the shell.
+  session.write(Buffer.from('test -t 0 && echo on-a-terminal-$((6*7))\n'));
+  assert.ok(await eventually(async () => /on-a-terminal-42/.test(output), 10_000), `terminal output: ${JSON.stringify(output)}`);
+  // The size lands on the shell's terminal (read from the host through its stdin).
+  await session.resize(120, 40);
+  const shellPid = (await r.top(id)).processes.find((p) => p[7] === 'sh')?.[1];
+  assert.ok(shellPid, 'the shell shows in top');
+  assert.equal(execFileSync('stty', ['-F', `/proc/${shellPid}/fd/0`, 'size'], { encoding: 'utf8' }).trim(), '40 120');
+  session.write(Buffer.from('exit\n'));
+  assert.equal(await session.exited, 0);
+  const top = await r.top(id);
+  assert.ok(!top.processes.some((p) => p.join(' ').includes(' sh')), `no shell left: ${JSON.stringify(top.processes)}`);
+  await assert.rejects(r.execInteractive(randomUUID(), ['sh']), /does not exist/);
+  await r.delete(id, true);
+});
+
 test('network namespace: named, idempotent, joined by the container; seccomp and capabilities let busybox ping, httpd, nc work', { skip }, async () => {
   const r = main.runtime;
   const s = spec(['httpd', '-f', '-p', '127.0.0.1:8080', '-h', '/www']);

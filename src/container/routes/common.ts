@@ -3,9 +3,12 @@ import type { FastifyRequest } from 'fastify';
 import { requireAuth } from '../../http/auth.js';
 import { callerOf, invalid } from '../context.js';
 import type { Caller, ContainerDeps } from '../context.js';
+import type { ExecSessions } from '../exec-sessions.js';
 
 export interface ContainerRouteEnv {
   deps: ContainerDeps;
+  /** Interactive execs waiting for, or bridged to, their websocket. */
+  execs: ExecSessions;
   /** `{publicUrl}/container`. */
   base: string;
 }

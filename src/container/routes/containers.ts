@@ -140,9 +140,14 @@ export function registerContainerRoutes(app: FastifyInstance, env: ContainerRout
     const row = await load(request);
     const q = query(request);
     if (!q.command) throw invalid('A command is required: ?command=...');
-    if (boolParam('interactive', q.interactive, false)) throw zunError('ERR_NOT_IMPLEMENTED', 'Interactive exec (a websocket attach) is not supported yet; run the command without --interactive.');
     checkState(row, 'execute');
     const { hosts, host } = live(row);
+    if (boolParam('interactive', q.interactive, false)) {
+      // The process starts when the client connects to the websocket (see exec-sessions.ts).
+      const { execId, token } = env.execs.create(row.uuid, host, commandTokens(q.command));
+      const proxyUrl = `${env.base.replace(/^http/, 'ws')}/v1/exec/${execId}?token=${token}`;
+      return { output: null, exit_code: null, exec_id: execId, token, proxy_url: proxyUrl };
+    }
     const result = await hosts.exec(host, row.uuid, commandTokens(q.command));
     return { output: result.output, exit_code: result.exitCode, exec_id: null, proxy_url: null };
   });

@@ -137,6 +137,23 @@ export interface ExecResult {
   readonly output: string;
 }
 
+/**
+ * A process started in a running container on a pseudo-terminal, for a user at a keyboard (Zun's
+ * interactive exec). Bytes go in and come out as a terminal makes them; the process ends when it
+ * exits or `close` hangs the terminal up.
+ */
+export interface InteractiveSession {
+  write(data: Uint8Array): void;
+  /** Terminal output, as it comes. */
+  onOutput(listener: (data: Uint8Array) => void): void;
+  /** Resolves once the process and its terminal are gone: 0, or non-zero when it could not be started (its exit code is not known). */
+  readonly exited: Promise<number | null>;
+  /** Sets the terminal's size (the process gets SIGWINCH); a no-op once it has exited. */
+  resize(columns: number, rows: number): Promise<void>;
+  /** Hangs the terminal up; the process gets SIGHUP. Nothing is left once `exited` resolves. */
+  close(): void;
+}
+
 export interface LogOptions {
   readonly stdout: boolean;
   readonly stderr: boolean;
@@ -167,6 +184,8 @@ export interface ContainerRuntime {
   delete(id: string, force: boolean): Promise<void>;
   update(id: string, limits: ContainerLimits): Promise<void>;
   exec(id: string, args: readonly string[], options?: { readonly env?: readonly string[]; readonly workdir?: string; readonly timeoutMs?: number }): Promise<ExecResult>;
+  /** Starts `args` in the running container on a terminal of its own; fails (and starts nothing) when the container is not running. */
+  execInteractive(id: string, args: readonly string[]): Promise<InteractiveSession>;
   logs(id: string, options: LogOptions): Promise<string>;
   removeLogs(id: string): Promise<void>;
   /** `ps`-like rows of the container's processes: titles and rows. */

@@ -36,6 +36,9 @@ export const runcArgv = {
   /** Non-detached: runc waits for the process and exits with its status (128 + signal when killed). */
   exec: (cli: RuncCli, id: string, processFile: string, pidFile: string) =>
     [...base(cli), 'exec', '--process', processFile, '--pid-file', pidFile, id],
+  /** Detached: the process keeps the caller's stdio as is (non-detached, runc puts pipes in between). */
+  execDetached: (cli: RuncCli, id: string, processFile: string, pidFile: string) =>
+    [...base(cli), 'exec', '--detach', '--process', processFile, '--pid-file', pidFile, id],
 } as const;
 
 /** One entry of `runc list --format json` / the output of `runc state`. */

@@ -12,12 +12,13 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, existsSync, constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { CHILD_PATH, createShellRunner } from '../../../lib/shell-runner.js';
+import { spawn } from 'node:child_process';
+import { CHILD_PATH, createShellRunner, shellQuote } from '../../../lib/shell-runner.js';
 import { findBinary } from '../../../lib/find-binary.js';
 import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import type {
-  ContainerLimits, ContainerRuntime, ContainerRuntimeOptions, ContainerSpec, ExecResult, LogOptions, ObservedContainer,
+  ContainerLimits, ContainerRuntime, ContainerRuntimeOptions, ContainerSpec, ExecResult, InteractiveSession, LogOptions, ObservedContainer,
 } from '../types.js';
 import { createArchive, extractArchive } from './archive.js';
 import { detectCgroupHost, readOomKilled, readPids, readStats, type CgroupHost } from './cgroups.js';
@@ -142,11 +143,13 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   const runtimeRunner: CommandRunner = runtimeShell && privateNamespace
     ? {
       run: async (argv, o = {}) => o.outputFd !== undefined
-        ? runner.run(['nsenter', `--mount=/proc/${runtimeShell.shellPid()}/ns/mnt`, '--', ...argv], o)
+        ? runner.run(runtimeCommand(argv), o)
         : toBytes(await runtimeShell.run(argv, { input: o.input === undefined ? undefined : String(o.input), timeoutMs: o.timeoutMs })),
     }
     : hostRunner;
   const launcher = deps.conmon ?? (runtimeShell ? createShellConmonLauncher(runtimeShell) : createConmonLauncher());
+  /** A runtime command line for a process Kumo starts itself: inside the runtime's mount namespace when it has one. */
+  const runtimeCommand = (argv: readonly string[]): string[] => (privateNamespace ? ['nsenter', `--mount=/proc/${runtimeShell!.shellPid()}/ns/mnt`, '--', ...argv] : [...argv]);
   const now = deps.now ?? (() => new Date());
   const logSizeMax = deps.logSizeMax ?? 32 * 1024 * 1024;
   const createTimeoutMs = deps.createTimeoutMs ?? 60_000;
@@ -341,6 +344,35 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
     const rs = await runcState(cli, id);
     if (!rs) throw new KumoError('ERR_NOT_FOUND', `container ${id} does not exist`);
     return rs;
+  }
+
+  /**
+   * The start of every exec: the container must be running; the process spec for `args` (the
+   * container's own process with these args, `env` added, `fallbackEnv` entries only where the
+   * container sets no such name) is written next to its bundle, with the pid file's name.
+   */
+  async function prepareExec(id: string, args: readonly string[], o: { env?: readonly string[]; fallbackEnv?: readonly string[]; workdir?: string }) {
+    checkId(id);
+    if (args.length === 0) throw new KumoError('ERR_BAD_REQUEST', 'exec needs a command');
+    const r = await init();
+    const rs = await requireState(r.cli, id);
+    if (rs.status !== 'running') throw new KumoError('ERR_CONFLICT', `container ${id} is ${toRuntimeState(rs.status)}, not running`);
+    const config = await readConfig(id);
+    const env = [...config.process.env, ...(o.env ?? [])];
+    const named = new Set(env.map((e) => e.split('=', 1)[0]));
+    const execProcess: OciProcess = {
+      ...config.process,
+      terminal: false,
+      args: [...args],
+      env: [...env, ...(o.fallbackEnv ?? []).filter((e) => !named.has(e.split('=', 1)[0]))],
+      cwd: o.workdir || config.process.cwd,
+    };
+    const paths = pathsOf(id);
+    const tag = randomBytes(6).toString('hex');
+    const processFile = path.join(paths.bundle, `exec-${tag}.json`);
+    const pidFile = path.join(paths.bundle, `exec-${tag}.pid`);
+    await writeFile(processFile, JSON.stringify(execProcess), { mode: 0o600 });
+    return { r, paths, tag, processFile, pidFile };
   }
 
   // ---- create / start ----
@@ -574,25 +606,8 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
     },
 
     async exec(id, args, execOptions = {}): Promise<ExecResult> {
-      checkId(id);
-      if (args.length === 0) throw new KumoError('ERR_BAD_REQUEST', 'exec needs a command');
-      const r = await init();
-      const rs = await requireState(r.cli, id);
-      if (rs.status !== 'running') throw new KumoError('ERR_CONFLICT', `container ${id} is ${toRuntimeState(rs.status)}, not running`);
-      const config = await readConfig(id);
-      const execProcess: OciProcess = {
-        ...config.process,
-        terminal: false,
-        args: [...args],
-        env: [...config.process.env, ...(execOptions.env ?? [])],
-        cwd: execOptions.workdir || config.process.cwd,
-      };
-      const paths = pathsOf(id);
-      const tag = randomBytes(6).toString('hex');
-      const processFile = path.join(paths.bundle, `exec-${tag}.json`);
-      const pidFile = path.join(paths.bundle, `exec-${tag}.pid`);
+      const { r, paths, tag, processFile, pidFile } = await prepareExec(id, args, { env: execOptions.env, workdir: execOptions.workdir });
       const outFile = path.join(paths.bundle, `exec-${tag}.out`);
-      await writeFile(processFile, JSON.stringify(execProcess), { mode: 0o600 });
       const out = await open(outFile, 'w+', 0o600);
       const timeoutMs = execOptions.timeoutMs ?? 0;
       let timedOut = false;
@@ -637,6 +652,61 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
         await out.close();
         await Promise.all([processFile, pidFile, outFile].map((f) => rm(f, { force: true })));
       }
+    },
+
+    async execInteractive(id, args): Promise<InteractiveSession> {
+      const { r, processFile, pidFile } = await prepareExec(id, args, { fallbackEnv: ['TERM=xterm'] });
+      // The terminal: script(1) (util-linux) opens a pseudo-terminal and runs the runtime's exec on
+      // its other end. A detached exec leaves that terminal to the process as its stdio (attached,
+      // the runtime would put pipes in between; its own -t hands the terminal over a unix socket as
+      // a file descriptor, which Node cannot receive); a wait loop then keeps script's child alive until the
+      // process is gone. The process's exit code is not learnt this way.
+      const execArgv = runtimeCommand(runcArgv.execDetached(r.cli, runcId(owner, id), processFile, pidFile));
+      // After the process, a moment more: script(1) stops reading the terminal when its own child
+      // ends, and what the process wrote last would be lost.
+      const script = `${execArgv.map(shellQuote).join(' ')} || exit 125; p=$(cat ${shellQuote(pidFile)}); while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; sleep 0.2`;
+      const child = spawn('script', ['--quiet', '--return', '--flush', '--command', script, '/dev/null'], {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...CHILD_ENV, SHELL: '/bin/sh' },
+      });
+      const listeners: ((data: Uint8Array) => void)[] = [];
+      const emit = (data: Buffer) => { for (const l of listeners) l(data); };
+      child.stdout.on('data', emit);
+      child.stderr.on('data', emit);
+      child.stdin.on('error', () => undefined);
+      const exited = new Promise<number | null>((resolve) => {
+        child.on('error', () => resolve(null));
+        child.on('close', (code) => resolve(code));
+      }).then(async (code) => {
+        // The terminal hung up; a process that ignored SIGHUP is not left behind.
+        const pid = Number(((await readTextOrNull(pidFile).catch(() => null)) ?? '').trim());
+        if (pid > 0) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // gone already
+          }
+        }
+        await Promise.all([processFile, pidFile].map((f) => rm(f, { force: true })));
+        log.info({ id, code }, 'interactive exec ended');
+        return code;
+      });
+      let ended = false;
+      void exited.then(() => { ended = true; });
+      log.info({ id, args }, 'interactive exec started');
+      return {
+        write: (data) => { if (!ended) child.stdin.write(data); },
+        onOutput: (listener) => { listeners.push(listener); },
+        exited,
+        async resize(columns, rows) {
+          if (ended || !Number.isInteger(columns) || !Number.isInteger(rows) || columns < 1 || rows < 1 || columns > 10_000 || rows > 10_000) return;
+          const pid = Number(((await readTextOrNull(pidFile).catch(() => null)) ?? '').trim());
+          if (!(pid > 0)) return;
+          // The process's stdin is the terminal: stty sets its size there, and the kernel sends SIGWINCH.
+          await hostRunner.run(['stty', '-F', `/proc/${pid}/fd/0`, 'cols', String(columns), 'rows', String(rows)]).catch(() => undefined);
+        },
+        close: () => { if (!ended) child.kill('SIGTERM'); },
+      };
     },
 
     async logs(id, logOptions: LogOptions) {
