@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from '@fastify/websocket';
+import type { InteractiveSession } from '../../drivers/oci/types.js';
 import { checkState, getContainer } from '../containers.js';
 import { invalid, zunError } from '../context.js';
 import { caller, identOf, nonNegativeInt, query } from './common.js';
@@ -24,18 +25,27 @@ export function registerExecRoutes(app: FastifyInstance, env: ContainerRouteEnv)
       fail('No agent runs here.');
       return;
     }
+    // What the client types before the process is there, and a client gone before that.
     const early: Buffer[] = [];
-    socket.on('message', (data: Buffer) => early.push(data));
-    deps.hosts.execInteractive(claimed.host, claimed.containerId, claimed.args).then((session) => {
-      env.execs.attach(execId, session);
-      socket.removeAllListeners('message');
-      for (const d of early) session.write(d);
-      socket.on('message', (data: Buffer) => session.write(data));
-      socket.on('close', () => session.close());
-      session.onOutput((data) => {
+    let session: InteractiveSession | null = null;
+    let gone = false;
+    socket.on('message', (data: Buffer) => (session ? session.write(data) : early.push(data)));
+    socket.on('close', () => {
+      gone = true;
+      session?.close();
+    });
+    deps.hosts.execInteractive(claimed.host, claimed.containerId, claimed.args).then((started) => {
+      env.execs.attach(execId, started);
+      if (gone) {
+        started.close();
+        return;
+      }
+      session = started;
+      for (const d of early.splice(0)) started.write(d);
+      started.onOutput((data) => {
         if (socket.readyState === socket.OPEN) socket.send(data, { binary: true });
       });
-      void session.exited.then(() => socket.close(1000, 'exited'));
+      void started.exited.then(() => socket.close(1000, 'exited'));
     }, (err: unknown) => fail(err instanceof Error ? err.message : String(err)));
   });
 

@@ -231,9 +231,13 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
     throw new KumoError('ERR_INTERNAL', `runc state ${id}: ${msg}`);
   }
 
+  function isRunc(cli: RuncCli): boolean {
+    return path.basename(cli.runtimePath) === 'runc';
+  }
+
   /** runc's state files are read directly (see runc-state.ts); any other runtime is asked. */
   function readsStateFiles(cli: RuncCli): boolean {
-    return path.basename(cli.runtimePath) === 'runc';
+    return isRunc(cli);
   }
 
   // ---- files ----
@@ -596,8 +600,8 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       checkId(id);
       const r = await init();
       await withLock(id, async () => {
-        const resources = limitsToUpdate(limits, r.cgroup.swapLimit, readsStateFiles(r.cli));
-        await runcOrThrow(id, 'update', runcArgv.update(r.cli, runcId(owner, id), readsStateFiles(r.cli) ? '-' : '/dev/stdin'), JSON.stringify(resources));
+        const resources = limitsToUpdate(limits, r.cgroup.swapLimit, isRunc(r.cli));
+        await runcOrThrow(id, 'update', runcArgv.update(r.cli, runcId(owner, id), isRunc(r.cli) ? '-' : '/dev/stdin'), JSON.stringify(resources));
         // The bundle keeps the new limits too, for when a stopped container is started again.
         const config = await readConfig(id);
         config.linux.resources = { devices: config.linux.resources.devices, ...limitsToResources(limits, r.cgroup.swapLimit) };
