@@ -78,16 +78,29 @@ export async function purgeHostObjects(dir: string): Promise<void> {
   const owner = ownerLabel(dir);
   const paths = kumoPaths(dir);
   const logger = createSilentLogger();
-  const runc = findBinary('runc');
   const conmon = findBinary('conmon');
-  if (runc && conmon) {
-    const runtime = createContainerRuntime('runc', { owner, stateDir: paths.containerRuntimeDir, runtimePath: runc, conmonPath: conmon }, logger);
+  // Whichever runtime made them (`--container-runtime`): each finds only its own containers.
+  for (const runtimePath of [findBinary('runc'), findBinary('crun')]) {
+    if (!runtimePath || !conmon) continue;
+    const runtime = createContainerRuntime('runc', { owner, stateDir: paths.containerRuntimeDir, runtimePath, conmonPath: conmon }, logger);
     for (const c of await runtime.list().catch(() => [])) {
       await runtime.delete(c.id, true).catch(() => undefined);
       await runtime.removeNetns(c.id).catch(() => undefined);
     }
-    const images = createImageStore({ owner, root: paths.imageStoreDir, insecureRegistries: [] }, logger);
-    for (const id of await images.listRootfs().catch(() => [])) await images.removeRootfs(id).catch(() => undefined);
   }
+  const images = createImageStore({ owner, root: paths.imageStoreDir, insecureRegistries: [] }, logger);
+  for (const id of await images.listRootfs().catch(() => [])) await images.removeRootfs(id).catch(() => undefined);
   await createNetDriver('linux', { owner, stateDir: paths.networkStateDir, physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, logger).removeAll();
+  // Mounts left inside the data dir, deepest first: with crun, the shared bind mount of the image store's containers dir.
+  const { readFile } = await import('node:fs/promises');
+  const { execFileSync } = await import('node:child_process');
+  const unescape = (f: string) => f.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const inside = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => unescape(l.split(' ')[4] ?? '')).filter((m) => m.startsWith(`${dir}/`));
+  for (const m of [...new Set(inside)].sort((a, b) => b.length - a.length)) {
+    try {
+      execFileSync('umount', [m], { stdio: 'ignore' });
+    } catch {
+      // gone meanwhile, or busy: the caller's check reports what is left
+    }
+  }
 }
