@@ -8,9 +8,11 @@ import { isNotInstalled } from './command-runner.js';
 
 test('shellQuote, commandLine and parseReportLine', () => {
   assert.equal(shellQuote(`it's $HOME`), `'it'\\''s $HOME'`);
-  assert.equal(commandLine(3, ['echo', 'a b']), `(r 3 '' '' 'echo' 'a b' &)\n`);
-  assert.equal(commandLine(4, ['cat'], '/tmp', '/d/4.i'), `(r 4 '/tmp' '/d/4.i' 'cat' &)\n`);
-  assert.deepEqual(['p 1 4242', '1 0', '0 3', 'noise'].map(parseReportLine), [{ started: 1, pid: 4242 }, { ended: 1, status: 0 }, { ended: 0, status: 3 }, null]);
+  assert.equal(commandLine(3, 0, ['echo', 'a b']), `(r 3 0 '' '' 'echo' 'a b' &)\n`);
+  assert.equal(commandLine(4, 2, ['cat'], '/tmp', '/d/2.i'), `(r 4 2 '/tmp' '/d/2.i' 'cat' &)\n`);
+  assert.deepEqual(['p 1 4242', '1 0 1 0', '0 3 0 1', '1 0', 'noise'].map(parseReportLine), [
+    { started: 1, pid: 4242 }, { ended: 1, status: 0, stdout: true, stderr: false }, { ended: 0, status: 3, stdout: false, stderr: true }, null, null,
+  ]);
 });
 
 test('one shell starts every command, each with its own status, output and directory, and nothing of our environment', async () => {
@@ -39,8 +41,12 @@ test('one shell starts every command, each with its own status, output and direc
     assert.equal((await runner.run(['true'])).code, 0);
     assert.equal((await readFile(log, 'utf8')).trim().split('\n').length, 1, 'six commands, one shell');
     await assert.rejects(runner.run(['kumo-no-such-program-xyz']), (err) => isNotInstalled(err));
+    // Commands reuse the files of free slots: six commands, five at once at most, so at most five slots.
     const [work] = (await readdir(dir)).filter((f) => f.startsWith('kumo-sh-'));
-    assert.deepEqual(await readdir(path.join(dir, work)), [], 'outputs are removed once read');
+    const slots = new Set((await readdir(path.join(dir, work))).map((f) => f.split('.')[0]));
+    assert.ok(slots.size <= 5, `slots: ${[...slots].join(' ')}`);
+    for (let i = 0; i < 20; i++) assert.equal((await runner.run(['sh', '-c', `echo ${i}`])).stdout, `${i}\n`, 'a reused slot holds only its own output');
+    assert.ok(new Set((await readdir(path.join(dir, work))).map((f) => f.split('.')[0])).size <= 5, 'one at a time reuses the same slot');
   } finally {
     delete process.env.KUMO_SECRET_FOR_TEST;
     await rm(dir, { recursive: true, force: true });

@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcessByStdio } from 'node:child_process';
 import { accessSync, constants as fsConstants, mkdtempSync, rmSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -33,30 +33,33 @@ export function shellQuote(arg: string): string {
 }
 
 /**
- * The shell's prelude: `r ID CWD ARGV...` runs one command in the background and reports it. The
- * outer `( ... &)` lets the command's subshell go at once, so the long-lived shell never keeps a
- * finished job (it would not reap it before a `wait` that never comes); init reaps it.
+ * The shell's prelude: `r ID SLOT CWD INPUT ARGV...` runs one command in the background and reports
+ * it. Its stdout and stderr go to the files of a slot (`SLOT.o`, `SLOT.e`), which commands reuse
+ * one after another instead of each making and removing files of its own; the end report says
+ * which of the two are not empty (`[ -s ]` is a builtin: no process), so Node reads only those.
+ * The outer `( ... &)` lets the command's subshell go at once, so the long-lived shell never keeps
+ * a finished job (it would not reap it before a `wait` that never comes); init reaps it.
  */
 export const SHELL_PRELUDE = [
   'd=$1',
   // Kumo gone (stdin closed): nobody will read the outputs. (Killed by a signal, the shell leaves
   // the empty dir; a trap for the signal would wait for the next command line to act.)
   `trap 'rm -rf "$d"' EXIT`,
-  'r() { i=$1; c=$2; f=${3:-/dev/null}; shift 3; if [ -n "$c" ]; then (cd "$c" && exec "$@") >"$d/$i.o" 2>"$d/$i.e" <"$f" & else "$@" >"$d/$i.o" 2>"$d/$i.e" <"$f" & fi; echo "p $i $!"; wait $!; echo "$i $?"; }',
+  'r() { i=$1; o="$d/$2.o"; e="$d/$2.e"; c=$3; f=${4:-/dev/null}; shift 4; if [ -n "$c" ]; then (cd "$c" && exec "$@") >"$o" 2>"$e" <"$f" & else "$@" >"$o" 2>"$e" <"$f" & fi; echo "p $i $!"; wait $!; x=$?; [ -s "$o" ] && so=1 || so=0; [ -s "$e" ] && se=1 || se=0; echo "$i $x $so $se"; }',
 ].join('\n') + '\n';
 
 /** One command's line for the shell; `inputFile` becomes its stdin (else /dev/null). */
-export function commandLine(id: number, argv: readonly string[], cwd?: string, inputFile?: string): string {
-  return `(r ${id} ${shellQuote(cwd ?? '')} ${shellQuote(inputFile ?? '')} ${argv.map(shellQuote).join(' ')} &)\n`;
+export function commandLine(id: number, slot: number, argv: readonly string[], cwd?: string, inputFile?: string): string {
+  return `(r ${id} ${slot} ${shellQuote(cwd ?? '')} ${shellQuote(inputFile ?? '')} ${argv.map(shellQuote).join(' ')} &)\n`;
 }
 
-/** The shell's report lines: `p ID PID` when a command started, `ID STATUS` when it ended. */
-export function parseReportLine(line: string): { started: number; pid: number } | { ended: number; status: number } | null {
+/** The shell's report lines: `p ID PID` when a command started, `ID STATUS STDOUT? STDERR?` (1: not empty) when it ended. */
+export function parseReportLine(line: string): { started: number; pid: number } | { ended: number; status: number; stdout: boolean; stderr: boolean } | null {
   const t = line.trim();
   let m = /^p (\d+) (\d+)$/.exec(t);
   if (m) return { started: Number(m[1]), pid: Number(m[2]) };
-  m = /^(\d+) (\d+)$/.exec(t);
-  return m ? { ended: Number(m[1]), status: Number(m[2]) } : null;
+  m = /^(\d+) (\d+) ([01]) ([01])$/.exec(t);
+  return m ? { ended: Number(m[1]), status: Number(m[2]), stdout: m[3] === '1', stderr: m[4] === '1' } : null;
 }
 
 /** A command that ended with 127 and the shell's "not found": as the direct runner says, "cannot be started". */
@@ -84,6 +87,8 @@ interface Pending {
   readonly argv: readonly string[];
   readonly timeoutMs: number;
   readonly shell: Shell;
+  /** Whose files (`SLOT.o`, `SLOT.e`, `SLOT.i`) the command has until it is answered. */
+  readonly slot: number;
   timer?: NodeJS.Timeout;
   resolve(r: CommandResult): void;
   reject(err: unknown): void;
@@ -95,6 +100,9 @@ interface Shell {
   alive: boolean;
   /** Commands sent and not yet answered. */
   out: number;
+  /** Slots no command holds; `slots` is how many were ever made. */
+  readonly freeSlots: number[];
+  slots: number;
 }
 
 /**
@@ -124,15 +132,16 @@ export function createShellRunner(options: ShellRunnerOptions = {}): ShellRunner
     for (const h of handles) (busy ? h.ref() : h.unref());
   }
 
-  async function finish(id: number, status: number): Promise<void> {
+  /** `has`: which outputs the shell saw not empty (unknown when it died: read both). */
+  async function finish(id: number, status: number, has: { stdout: boolean; stderr: boolean } = { stdout: true, stderr: true }): Promise<void> {
     const p = pending.get(id);
     if (!p) return;
     pending.delete(id);
     p.shell.out--;
     clearTimeout(p.timer);
-    const files = ['o', 'e'].map((ext) => path.join(p.shell.dir, `${id}.${ext}`));
-    const [stdout, stderr] = await Promise.all(files.map((f) => readFile(f, 'utf8').catch(() => '')));
-    await Promise.all([...files, path.join(p.shell.dir, `${id}.i`)].map((f) => rm(f, { force: true })));
+    const read = (wanted: boolean, ext: string) => (wanted ? readFile(path.join(p.shell.dir, `${p.slot}.${ext}`), 'utf8').catch(() => '') : Promise.resolve(''));
+    const [stdout, stderr] = await Promise.all([read(has.stdout, 'o'), read(has.stderr, 'e')]);
+    p.shell.freeSlots.push(p.slot);
     if (p.shell.alive) refWhileBusy(p.shell);
     const missing = status === 127 ? notFound(p.argv, stderr) : null;
     if (missing) p.reject(missing);
@@ -143,7 +152,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): ShellRunner
     const dir = mkdtempSync(path.join(options.tempDir ?? defaultTempDir(), 'kumo-sh-'));
     const argv = [...(options.wrap ?? []), shellPath, '-s', dir];
     const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'ignore'], env: { PATH: CHILD_PATH } });
-    const shell: Shell = { child, dir, alive: true, out: 0 };
+    const shell: Shell = { child, dir, alive: true, out: 0, freeSlots: [], slots: 0 };
     let partial = '';
     child.stdout.on('data', (d: Buffer) => {
       const lines = (partial + d.toString('utf8')).split('\n');
@@ -163,7 +172,7 @@ export function createShellRunner(options: ShellRunnerOptions = {}): ShellRunner
             }, p.timeoutMs);
           }
         } else {
-          void finish(report.ended, report.status);
+          void finish(report.ended, report.status, report);
         }
       }
     });
@@ -199,18 +208,19 @@ export function createShellRunner(options: ShellRunnerOptions = {}): ShellRunner
     async run(argv, runOptions: CommandOptions = {}) {
       const shell = (current ??= start());
       const id = nextId++;
+      const slot = shell.freeSlots.pop() ?? shell.slots++;
       let inputFile: string | undefined;
       if (runOptions.input !== undefined) {
-        inputFile = path.join(shell.dir, `${id}.i`);
+        inputFile = path.join(shell.dir, `${slot}.i`);
         await writeFile(inputFile, runOptions.input, { mode: 0o600 });
         // The shell went away while the input was written: the next one takes the command.
         if (!shell.alive) return runner.run(argv, runOptions);
       }
       return new Promise<CommandResult>((resolve, reject) => {
-        pending.set(id, { argv, timeoutMs: runOptions.timeoutMs ?? 60_000, shell, resolve, reject });
+        pending.set(id, { argv, timeoutMs: runOptions.timeoutMs ?? 60_000, shell, slot, resolve, reject });
         shell.out++;
         refWhileBusy(shell);
-        shell.child.stdin.write(commandLine(id, argv, runOptions.cwd, inputFile));
+        shell.child.stdin.write(commandLine(id, slot, argv, runOptions.cwd, inputFile));
       });
     },
   };
