@@ -8,7 +8,7 @@
  */
 import type { Db } from '../store/database.js';
 import { releaseWorkloadPorts, workloadAddresses } from '../network/workload-ports.js';
-import { invalid, markContainersChanged, zunError, zunTime } from './context.js';
+import { checkAvailabilityZone, invalid, markContainersChanged, zunError, zunTime } from './context.js';
 import type { Caller, ContainerDeps } from './context.js';
 import {
   commandOf, DEFAULT_CPU, DEFAULT_MEMORY_MIB, MAX_CPU, memoryMib, NAME, positiveNumber, renderContainer, requestedNetworks, workloadPortsFor,
@@ -162,6 +162,7 @@ export function parseCapsuleTemplate(template: unknown): ParsedCapsule {
   ];
   const names = members.map((m) => m.name).filter((n): n is string => n !== null);
   if (new Set(names).size !== names.length) throw invalid('Invalid capsule template: container names must be unique within the capsule.');
+  checkAvailabilityZone(template.availabilityZone);
   const nets = template.nets === undefined || template.nets === null ? null : template.nets;
   if (nets !== null && (!Array.isArray(nets) || nets.some((n) => !isObject(n)))) throw invalid('Invalid capsule template: nets must be a list of {network: NAME|ID} or {port: ID}.');
   return { name, nets: nets as NetRequest[] | null, spec: { labels, annotations: stringMap('metadata.annotations', metadata.annotations), restart_policy: restart }, members };

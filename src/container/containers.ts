@@ -10,7 +10,7 @@ import {
   adoptWorkloadPort, changeWorkloadGroup, createWorkloadPort, defaultProjectNetwork, releaseWorkloadPorts, resolveNetworkRef, workloadAddresses,
 } from '../network/workload-ports.js';
 import type { WorkloadAddress } from '../network/workload-ports.js';
-import { containerNotFound, invalid, markContainersChanged, zunError, zunTime } from './context.js';
+import { checkAvailabilityZone, containerNotFound, invalid, markContainersChanged, zunError, zunTime } from './context.js';
 import type { Caller, ContainerDeps } from './context.js';
 import type { ContainerTable } from './schema.js';
 import { checkContainerQuota } from './quotas.js';
@@ -273,6 +273,7 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
     runtime: input.runtime ?? 'runc',
     exposed_ports: input.exposed_ports ?? {},
   };
+  checkAvailabilityZone(input.availability_zone);
   if (spec.runtime !== 'runc') throw invalid(`Invalid input for field/attribute runtime. Value: ${spec.runtime}. The runtimes here: runc.`);
   for (const [k, v] of Object.entries(spec.environment)) if (typeof v !== 'string') throw invalid(`Invalid input for field/attribute environment: the value of ${k} must be a string.`);
 

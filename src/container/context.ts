@@ -34,6 +34,15 @@ export const zunError = (code: KumoErrorCode, message: string) => new KumoError(
 export const invalid = (message: string) => zunError('ERR_VALIDATION', message);
 export const containerNotFound = (ident: string) => zunError('ERR_NOT_FOUND', `Container ${ident} could not be found.`);
 
+/** The one availability zone (Zun's default name): every host is in it. */
+export const AVAILABILITY_ZONE = 'nova';
+
+/** A zone a request names must be one that exists. */
+export function checkAvailabilityZone(zone: unknown): void {
+  if (zone === undefined || zone === null || zone === '' || zone === AVAILABILITY_ZONE) return;
+  throw zunError('ERR_VALIDATION', `Availability zone ${String(zone)} does not exist; the zones here: ${AVAILABILITY_ZONE}.`);
+}
+
 /** Zun's timestamps: ISO-8601 seconds with an explicit UTC offset. */
 export const zunTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 

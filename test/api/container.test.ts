@@ -72,6 +72,7 @@ for (const dialect of DIALECTS) {
         [{ image: 'busybox', restart_policy: { Name: 'always', MaximumRetryCount: 3 } }, 400, /retry count/],
         [{ image: 'busybox', nets: [{ network: net.id, 'v4-fixed-ip': '10.99.0.5' }] }, 400, /not a valid IP/],
         [{ image: 'b' }, 400, /image/],
+        [{ image: 'busybox', availability_zone: 'mars' }, 400, /Availability zone mars does not exist/],
       ];
       for (const [body, status, detail] of cases) {
         const res = await zun('POST', '/containers', body);
@@ -80,6 +81,9 @@ for (const dialect of DIALECTS) {
       }
       assert.equal((await k.request('GET', `${N}/ports`, { token: admin })).body, before, 'no port was left behind');
       assert.deepEqual(json((await zun('GET', '/containers')).body).containers.map((x: { name: string }) => x.name), ['c1']);
+      assert.deepEqual(json((await zun('GET', '/availability_zones')).body), { availability_zones: [{ availability_zone: 'nova' }] });
+      assert.equal((await zun('POST', '/containers', { name: 'inzone', image: 'busybox', availability_zone: 'nova' })).statusCode, 202);
+      await zun('DELETE', '/containers/inzone?force=true');
     });
 
     test("actions follow Zun's state table; rename and update; another project sees nothing", async () => {

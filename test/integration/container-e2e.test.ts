@@ -245,6 +245,8 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     const ports = await osJson('port', 'list', '--device-owner', 'compute:kuryr');
     assert.deepEqual(ports, [], 'no container port left');
 
+    assert.deepEqual((await osJson('appcontainer', 'availability', 'zone', 'list')).map((z: { availability_zone: string }) => z.availability_zone), ['nova']);
+
     // Images on the host (admin): pull, list, show, delete.
     const pulled = await osJson('appcontainer', 'image', 'pull', image, hostname());
     assert.match(String(pulled.image_id), /^sha256:[0-9a-f]{64}$/);

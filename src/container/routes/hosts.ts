@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { arch, cpus, freemem, release, totalmem, type as osType } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { zunError } from '../context.js';
+import { AVAILABILITY_ZONE, zunError } from '../context.js';
 import { caller } from './common.js';
 import type { ContainerRouteEnv } from './common.js';
 
@@ -14,6 +14,11 @@ const hostUuid = (name: string) => {
 /** Zun's compute hosts (admin): in all-in-one mode, the one this process runs its agent on. */
 export function registerHostRoutes(app: FastifyInstance, env: ContainerRouteEnv): void {
   const { deps } = env;
+  // Every host is in the one zone (Zun's default name) until hosts can be grouped.
+  app.get('/v1/availability_zones', async (request) => {
+    caller(request);
+    return { availability_zones: [{ availability_zone: AVAILABILITY_ZONE }] };
+  });
   const describe = async (name: string) => {
     const used = await deps.db.selectFrom('container_container')
       .select([sql<number>`count(*)`.as('n'), sql<number>`coalesce(sum(cpu), 0)`.as('cpu'), sql<number>`coalesce(sum(memory_mib), 0)`.as('mem')])
