@@ -256,6 +256,9 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
   const cpu = positiveNumber('cpu', input.cpu, MAX_CPU) ?? DEFAULT_CPU;
   const memory = memoryMib(input.memory) ?? DEFAULT_MEMORY_MIB;
   const disk = positiveNumber('disk', input.disk, 1024);
+  // A disk limit needs per-directory quotas under the overlay's upper dir (xfs with prjquota);
+  // the hosts report disk_quota_supported false, and a limit that is not enforced is not given.
+  if (disk !== null) throw zunError('ERR_VALIDATION', 'Disk limits are not supported on this host: its container storage has no per-directory quotas (disk_quota_supported is false).');
   const autoRemove = input.auto_remove === true;
   const spec: ContainerSpecRecord = {
     command: commandOf(input.command),

@@ -73,6 +73,8 @@ for (const dialect of DIALECTS) {
         [{ image: 'busybox', nets: [{ network: net.id, 'v4-fixed-ip': '10.99.0.5' }] }, 400, /not a valid IP/],
         [{ image: 'b' }, 400, /image/],
         [{ image: 'busybox', availability_zone: 'mars' }, 400, /Availability zone mars does not exist/],
+        [{ image: 'busybox', disk: 1 }, 400, /Disk limits are not supported on this host/],
+        [{ image: 'busybox', disk: -1 }, 400, /disk/],
       ];
       for (const [body, status, detail] of cases) {
         const res = await zun('POST', '/containers', body);
