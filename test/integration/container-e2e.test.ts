@@ -197,6 +197,28 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     assert.equal(again.code, 0, `client still reaches web after the restart: ${again.stderr}`);
     await os('appcontainer', 'delete', 'blinker');
 
+    // Lifecycle actions and limits with the CLI, seen in what the CLI shows and in the cgroup (through stats).
+    await os('appcontainer', 'run', '--name', 'victim', '--memory', '128', '--net', 'network=ctr-net', image, 'sleep', '600');
+    await until('victim', 'Running');
+    await os('appcontainer', 'pause', 'victim');
+    await until('victim', 'Paused');
+    await os('appcontainer', 'unpause', 'victim');
+    await until('victim', 'Running');
+    await os('appcontainer', 'set', '--memory', '64', '--cpu', '0.5', 'victim');
+    const limited = await osJson('appcontainer', 'show', 'victim');
+    assert.deepEqual([limited.memory, limited.cpu], ['64', 0.5]);
+    await waitFor('the new memory limit in the cgroup', async () => (await osJson('appcontainer', 'stats', 'victim'))['MEM LIMIT(MiB)'] === 64, 30_000, 500);
+    const before = (await osJson('appcontainer', 'stats', 'victim'))['CPU time (ns)'];
+    await os('appcontainer', 'restart', '--timeout', '1', 'victim');
+    await waitFor('victim restarted', async () => {
+      const v = await statusOf('victim');
+      return v.status === 'Running' && (await osJson('appcontainer', 'stats', 'victim'))['CPU time (ns)'] !== before;
+    }, 60_000, 500);
+    await os('appcontainer', 'kill', '--signal', 'SIGKILL', 'victim');
+    const killed = await until('victim', 'Stopped');
+    assert.match(String(killed.status_detail), /Exited\(137\)/);
+    await os('appcontainer', 'delete', 'victim');
+
     // A capsule: an init container first, then two members in one network namespace; the relay
     // reaches the server on localhost and serves what it got at the capsule's one address.
     const templateFile = join(scratch, 'capsule.json');
