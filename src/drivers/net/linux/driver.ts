@@ -4,10 +4,12 @@
  *
  * One sync reads the host (three or four tool runs, in parallel where possible), plans (pure,
  * see plan.ts) and applies: the host ruleset with one `nft -f` (before any link comes up, so a
- * filtered port is never plugged unfiltered), every link and namespace change with one
- * `ip -force -batch`, VXLAN flood entries with one `bridge -batch`, then the insides of the DHCP
- * and router namespaces that are new or changed. A sync that changes nothing runs the reads and
- * two `nft list set` probes (see nft-host.ts), nothing else.
+ * filtered port is never plugged unfiltered; only element changes when the ruleset's frame is the
+ * one applied last), every link and namespace change with one `ip -force -batch` (resumed after a
+ * line whose namespace vanished meanwhile), the static addresses of new far ends with one script
+ * (endpoints.ts), VXLAN flood entries with one `bridge -batch`, then the insides of the DHCP and
+ * router namespaces that are new or changed. A sync that changes nothing runs the reads and two
+ * `nft list set` probes (see nft-host.ts), nothing else.
  * @module
  */
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
