@@ -8,7 +8,7 @@
  */
 import type { Db } from '../store/database.js';
 import { releaseWorkloadPorts, workloadAddresses } from '../network/workload-ports.js';
-import { checkAvailabilityZone, invalid, markContainersChanged, zunError, zunTime } from './context.js';
+import { byIdOrName, checkAvailabilityZone, invalid, zunLinks, markContainersChanged, zunError, zunTime } from './context.js';
 import type { Caller, ContainerDeps } from './context.js';
 import {
   commandOf, DEFAULT_CPU, DEFAULT_MEMORY_MIB, MAX_CPU, memoryMib, NAME, positiveNumber, renderContainer, requestedNetworks, workloadPortsFor,
@@ -77,7 +77,7 @@ export interface ParsedCapsule {
   readonly members: readonly ParsedMember[];
 }
 
-function parseMember(raw: unknown, where: string, member: CapsuleMemberRecord, restart: RestartPolicy, labels: Record<string, string>, volumes: ReadonlySet<string>): ParsedMember {
+function parseMember(raw: unknown, where: string, member: CapsuleMemberRecord, restart: RestartPolicy, labels: Record<string, string>, runtime: string): ParsedMember {
   if (!isObject(raw)) throw invalid(`Invalid capsule template: ${where} must be a mapping.`);
   if (typeof raw.image !== 'string' || raw.image.length < 2) throw invalid(`Invalid capsule template: ${where}.image is required (at least 2 characters).`);
   const name = raw.name === undefined || raw.name === null ? null : String(raw.name);
@@ -101,7 +101,8 @@ function parseMember(raw: unknown, where: string, member: CapsuleMemberRecord, r
     if (!isObject(m) || typeof m.name !== 'string' || typeof m.mountPath !== 'string' || !m.mountPath.startsWith('/')) {
       throw invalid(`Invalid capsule template: ${where}.volumeMounts[${i}] needs a name and an absolute mountPath.`);
     }
-    if (!volumes.has(m.name)) throw invalid(`Invalid capsule template: ${where}.volumeMounts[${i}] names volume ${m.name}, which spec.volumes does not define.`);
+    // spec.volumes is refused whole (below), so no mount can name one of its volumes.
+    throw invalid(`Invalid capsule template: ${where}.volumeMounts[${i}] names volume ${m.name}, which spec.volumes does not define.`);
   }
   const workDir = raw.workDir ?? raw.workdir;
   if (workDir !== undefined && workDir !== null && typeof workDir !== 'string') throw invalid(`Invalid capsule template: ${where}.workDir must be a string.`);
@@ -126,14 +127,14 @@ function parseMember(raw: unknown, where: string, member: CapsuleMemberRecord, r
       tty: raw.tty === true,
       security_groups: [],
       image_pull_policy: typeof raw.imagePullPolicy === 'string' ? raw.imagePullPolicy.toLowerCase() : null,
-      runtime: 'runc',
+      runtime,
       exposed_ports: ports,
     },
   };
 }
 
-/** Checks a template as zunclient sends it (`{"template": ...}`, from YAML or JSON) and reads it. */
-export function parseCapsuleTemplate(template: unknown): ParsedCapsule {
+/** Checks a template as zunclient sends it (`{"template": ...}`, from YAML or JSON) and reads it; members run with `runtime`. */
+export function parseCapsuleTemplate(template: unknown, runtime: string): ParsedCapsule {
   if (!isObject(template)) throw invalid('Invalid capsule template: it must be a mapping with kind, metadata and spec.');
   if (typeof template.kind !== 'string' || template.kind.toLowerCase() !== 'capsule') throw invalid(`Invalid capsule template: kind must be capsule, not ${JSON.stringify(template.kind ?? null)}.`);
   const metadata = template.metadata ?? {};
@@ -146,7 +147,6 @@ export function parseCapsuleTemplate(template: unknown): ParsedCapsule {
   const policyName = spec.restartPolicy === undefined || spec.restartPolicy === null ? 'always' : String(spec.restartPolicy).toLowerCase();
   const policy = RESTART_POLICIES[policyName];
   if (!policy) throw invalid(`Invalid capsule template: spec.restartPolicy ${JSON.stringify(spec.restartPolicy)} must be Always, OnFailure or Never.`);
-  const volumes = new Set<string>();
   for (const [i, v] of (Array.isArray(spec.volumes) ? spec.volumes : spec.volumes === undefined || spec.volumes === null ? [] : [null]).entries()) {
     if (!isObject(v) || typeof v.name !== 'string') throw invalid(`Invalid capsule template: spec.volumes[${i}] needs a name.`);
     // Zun's capsule volumes are Cinder volumes; block storage is a later part of Kumo.
@@ -157,8 +157,8 @@ export function parseCapsuleTemplate(template: unknown): ParsedCapsule {
   const inits = spec.initContainers === undefined || spec.initContainers === null ? [] : spec.initContainers;
   if (!Array.isArray(inits)) throw invalid('Invalid capsule template: spec.initContainers must be a list.');
   const members = [
-    ...inits.map((c, i) => parseMember(c, `spec.initContainers[${i}]`, { role: 'init', order: i }, restart, labels, volumes)),
-    ...spec.containers.map((c, i) => parseMember(c, `spec.containers[${i}]`, { role: 'main', order: 0 }, restart, labels, volumes)),
+    ...inits.map((c, i) => parseMember(c, `spec.initContainers[${i}]`, { role: 'init', order: i }, restart, labels, runtime)),
+    ...spec.containers.map((c, i) => parseMember(c, `spec.containers[${i}]`, { role: 'main', order: 0 }, restart, labels, runtime)),
   ];
   const names = members.map((m) => m.name).filter((n): n is string => n !== null);
   if (new Set(names).size !== names.length) throw invalid('Invalid capsule template: container names must be unique within the capsule.');
@@ -173,7 +173,7 @@ export const memberOf = (row: ContainerTable): CapsuleMemberRecord => (JSON.pars
 const capsuleNotFound = (ident: string) => zunError('ERR_NOT_FOUND', `Capsule ${ident} could not be found.`);
 
 export async function createCapsule(deps: ContainerDeps, caller: Caller, template: unknown, options: { host: string | null }): Promise<CapsuleTable> {
-  const parsed = parseCapsuleTemplate(template);
+  const parsed = parseCapsuleTemplate(template, deps.config.agent.containerRuntime);
   const uuid = deps.newId();
   const name = parsed.name ?? `capsule-${uuid.slice(0, 8)}`;
   // Before anything is written: a bad network, or none to pick, changes nothing.
@@ -230,7 +230,8 @@ export function capsuleStatus(capsule: CapsuleTable, members: readonly Container
   return { status: members.some((m) => m.status === 'Creating') ? 'Creating' : 'Created', reason: null };
 }
 
-async function membersOf(db: Db, capsuleIds: readonly string[]): Promise<Map<string, ContainerTable[]>> {
+/** The members of these capsules, in one query, oldest first. */
+export async function capsuleMembers(db: Db, capsuleIds: readonly string[]): Promise<Map<string, ContainerTable[]>> {
   const byCapsule = new Map<string, ContainerTable[]>(capsuleIds.map((id) => [id, []]));
   if (!capsuleIds.length) return byCapsule;
   const rows = await db.selectFrom('container_container').selectAll().where('capsule_id', 'in', [...capsuleIds]).orderBy('created_at').execute();
@@ -239,16 +240,13 @@ async function membersOf(db: Db, capsuleIds: readonly string[]): Promise<Map<str
 }
 
 export async function renderCapsule(deps: ContainerDeps, capsule: CapsuleTable, baseUrl: string, members?: readonly ContainerTable[]) {
-  const rows = members ?? (await membersOf(deps.db, [capsule.uuid])).get(capsule.uuid) ?? [];
+  const rows = members ?? (await capsuleMembers(deps.db, [capsule.uuid])).get(capsule.uuid) ?? [];
   const spec = capsuleSpecOf(capsule);
   const { status, reason } = capsuleStatus(capsule, rows);
   const addresses = await workloadAddresses(deps.network, (JSON.parse(capsule.port_ids) as PortRecord[]).map((p) => p.id));
   return {
     uuid: capsule.uuid,
-    links: [
-      { href: `${baseUrl}/v1/capsules/${capsule.uuid}`, rel: 'self' },
-      { href: `${baseUrl}/capsules/${capsule.uuid}`, rel: 'bookmark' },
-    ],
+    links: zunLinks(baseUrl, 'capsules', capsule.uuid),
     name: capsule.name,
     status,
     status_reason: reason,
@@ -274,19 +272,11 @@ export async function visibleCapsules(db: Db, caller: Caller, allProjects: boole
   return q.execute();
 }
 
-/** The members of these capsules, in one query. */
-export const capsuleMembers = membersOf;
-
 /** By UUID, or by name within the caller's project. */
 export async function getCapsule(db: Db, caller: Caller, ident: string, allProjects = false): Promise<CapsuleTable> {
   const scoped = (q: ReturnType<typeof base>) => (caller.isAdmin && allProjects ? q : q.where('project_id', '=', caller.projectId));
   const base = () => db.selectFrom('container_capsule').selectAll();
-  const byId = await scoped(base().where('uuid', '=', ident)).executeTakeFirst();
-  if (byId) return byId;
-  const byName = await scoped(base().where('name', '=', ident)).execute();
-  if (byName.length > 1) throw zunError('ERR_CONFLICT', `Multiple capsules exist with same name ${ident}. Please use the capsule uuid instead.`);
-  if (!byName.length) throw capsuleNotFound(ident);
-  return byName[0];
+  return byIdOrName(ident, 'capsule', () => scoped(base().where('uuid', '=', ident)).executeTakeFirst(), () => scoped(base().where('name', '=', ident)).execute(), capsuleNotFound);
 }
 
 /** Zun deletes a capsule whatever its members do (they are killed). */

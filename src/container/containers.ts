@@ -10,7 +10,7 @@ import {
   adoptWorkloadPort, changeWorkloadGroup, createWorkloadPort, defaultProjectNetwork, releaseWorkloadPorts, resolveNetworkRef, workloadAddresses,
 } from '../network/workload-ports.js';
 import type { WorkloadAddress } from '../network/workload-ports.js';
-import { checkAvailabilityZone, containerNotFound, invalid, markContainersChanged, zunError, zunTime } from './context.js';
+import { byIdOrName, checkAvailabilityZone, containerNotFound, zunLinks, invalid, markContainersChanged, zunError, zunTime } from './context.js';
 import type { Caller, ContainerDeps } from './context.js';
 import type { ContainerTable } from './schema.js';
 import { checkContainerQuota } from './quotas.js';
@@ -110,10 +110,7 @@ export async function renderContainer(deps: ContainerDeps, row: ContainerTable, 
   const spec = specOf(row);
   return {
     uuid: row.uuid,
-    links: [
-      { href: `${baseUrl}/v1/containers/${row.uuid}`, rel: 'self' },
-      { href: `${baseUrl}/containers/${row.uuid}`, rel: 'bookmark' },
-    ],
+    links: zunLinks(baseUrl, 'containers', row.uuid),
     name: row.name,
     image: row.image,
     command: spec.command ?? [],
@@ -165,12 +162,7 @@ export async function visibleContainers(db: Db, caller: Caller, allProjects: boo
 export async function getContainer(db: Db, caller: Caller, ident: string, allProjects = false): Promise<ContainerTable> {
   const scoped = (q: ReturnType<typeof base>) => (caller.isAdmin && allProjects ? q : q.where('project_id', '=', caller.projectId));
   const base = () => db.selectFrom('container_container').selectAll().where('capsule_id', 'is', null);
-  const byId = await scoped(base().where('uuid', '=', ident)).executeTakeFirst();
-  if (byId) return byId;
-  const byName = await scoped(base().where('name', '=', ident)).execute();
-  if (byName.length > 1) throw zunError('ERR_CONFLICT', `Multiple containers exist with same name ${ident}. Please use the container uuid instead.`);
-  if (!byName.length) throw containerNotFound(ident);
-  return byName[0];
+  return byIdOrName(ident, 'container', () => scoped(base().where('uuid', '=', ident)).executeTakeFirst(), () => scoped(base().where('name', '=', ident)).execute(), containerNotFound);
 }
 
 export function positiveNumber(field: string, value: number | string | null | undefined, max: number): number | null {
@@ -273,11 +265,11 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
     tty: input.tty ?? input.interactive === true,
     security_groups: [...new Set(input.security_groups ?? [])],
     image_pull_policy: input.image_pull_policy ?? null,
-    runtime: input.runtime ?? 'runc',
+    runtime: input.runtime ?? deps.config.agent.containerRuntime,
     exposed_ports: input.exposed_ports ?? {},
   };
   checkAvailabilityZone(input.availability_zone);
-  if (spec.runtime !== 'runc') throw invalid(`Invalid input for field/attribute runtime. Value: ${spec.runtime}. The runtimes here: runc.`);
+  if (spec.runtime !== deps.config.agent.containerRuntime) throw invalid(`Invalid input for field/attribute runtime. Value: ${spec.runtime}. The runtimes here: ${deps.config.agent.containerRuntime}.`);
   for (const [k, v] of Object.entries(spec.environment)) if (typeof v !== 'string') throw invalid(`Invalid input for field/attribute environment: the value of ${k} must be a string.`);
 
   // Networks are resolved before anything is written, so a bad one changes nothing.

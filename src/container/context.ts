@@ -34,6 +34,22 @@ export const zunError = (code: KumoErrorCode, message: string) => new KumoError(
 export const invalid = (message: string) => zunError('ERR_VALIDATION', message);
 export const containerNotFound = (ident: string) => zunError('ERR_NOT_FOUND', `Container ${ident} could not be found.`);
 
+/** A row by UUID, else by its name, which must be unique among `named` (Zun resolves names server-side). */
+export async function byIdOrName<T>(ident: string, kind: 'container' | 'capsule', byId: () => Promise<T | undefined>, named: () => Promise<T[]>, notFound: (ident: string) => KumoError): Promise<T> {
+  const row = await byId();
+  if (row) return row;
+  const rows = await named();
+  if (rows.length > 1) throw zunError('ERR_CONFLICT', `Multiple ${kind}s exist with same name ${ident}. Please use the ${kind} uuid instead.`);
+  if (!rows.length) throw notFound(ident);
+  return rows[0];
+}
+
+/** Zun's self and bookmark links of a resource in `collection` (containers, capsules, hosts). */
+export const zunLinks = (baseUrl: string, collection: string, id: string) => [
+  { href: `${baseUrl}/v1/${collection}/${id}`, rel: 'self' },
+  { href: `${baseUrl}/${collection}/${id}`, rel: 'bookmark' },
+];
+
 /** The one availability zone (Zun's default name): every host is in it. */
 export const AVAILABILITY_ZONE = 'nova';
 

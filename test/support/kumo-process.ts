@@ -92,10 +92,9 @@ export async function purgeHostObjects(dir: string): Promise<void> {
   for (const id of await images.listRootfs().catch(() => [])) await images.removeRootfs(id).catch(() => undefined);
   await createNetDriver('linux', { owner, stateDir: paths.networkStateDir, physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, logger).removeAll();
   // Mounts left inside the data dir, deepest first: with crun, the shared bind mount of the image store's containers dir.
-  const { readFile } = await import('node:fs/promises');
   const { execFileSync } = await import('node:child_process');
-  const unescape = (f: string) => f.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  const inside = (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').map((l) => unescape(l.split(' ')[4] ?? '')).filter((m) => m.startsWith(`${dir}/`));
+  const { readMounts } = await import('../../src/drivers/oci/image/overlay-mount.js');
+  const inside = (await readMounts()).map((m) => m.mountPoint).filter((m) => m.startsWith(`${dir}/`));
   for (const m of [...new Set(inside)].sort((a, b) => b.length - a.length)) {
     try {
       execFileSync('umount', [m], { stdio: 'ignore' });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { arch, cpus, freemem, release, totalmem, type as osType } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { AVAILABILITY_ZONE, zunError } from '../context.js';
+import { AVAILABILITY_ZONE, zunError, zunLinks } from '../context.js';
 import { caller } from './common.js';
 import type { ContainerRouteEnv } from './common.js';
 
@@ -29,8 +29,8 @@ export function registerHostRoutes(app: FastifyInstance, env: ContainerRouteEnv)
       mem_free: Math.round(freemem() / 1048576), mem_available: Math.round(freemem() / 1048576),
       total_containers: Number(used?.n ?? 0), cpus: cpus().length, cpu_used: Number(used?.cpu ?? 0), architecture: arch() === 'x64' ? 'x86_64' : arch(),
       os_type: osType().toLowerCase(), os: osType(), kernel_version: release(), labels: {}, disk_total: 0, disk_used: 0, disk_quota_supported: false,
-      runtimes: ['runc'], enable_cpu_pinning: false,
-      links: [{ href: `${env.base}/v1/hosts/${uuid}`, rel: 'self' }, { href: `${env.base}/hosts/${uuid}`, rel: 'bookmark' }],
+      runtimes: [deps.config.agent.containerRuntime], enable_cpu_pinning: false,
+      links: zunLinks(env.base, 'hosts', uuid),
     };
   };
   const known = () => deps.hosts?.hosts ?? [];

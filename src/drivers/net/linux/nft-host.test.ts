@@ -1,7 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PortSpec, SecurityGroupRuleSpec, SecurityGroupSpec } from '../types.js';
-import { allowedSources, buildHostRuleset, buildHostRulesetLayers, CT_MARK, elementChangeScript, hostRulesetScript, protocolNumber, rulesetRevision, securityGroupRule } from './nft-host.js';
+import { allowedSources, buildHostRulesetLayers, CT_MARK, elementChangeScript, hostRulesetScript, protocolNumber, rulesetRevision, securityGroupRule } from './nft-host.js';
+
+/** The owner's two host tables as nft text; empty when no port needs filtering. */
+const buildHostRuleset = (input: Parameters<typeof buildHostRulesetLayers>[0]) => buildHostRulesetLayers(input)?.text ?? '';
 
 const SG = '11111111-2222-4333-8444-555555555555';
 const OTHER = '99999999-2222-4333-8444-555555555555';

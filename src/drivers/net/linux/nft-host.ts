@@ -183,11 +183,6 @@ export interface HostRuleset {
   readonly elements: ReadonlyMap<string, ElementSet>;
 }
 
-/** The owner's two host tables as nft text; empty when no port needs filtering. */
-export function buildHostRuleset(input: HostRulesetInput): string {
-  return buildHostRulesetLayers(input)?.text ?? '';
-}
-
 /** The ruleset with its frame and elements apart; null when no port needs filtering. */
 export function buildHostRulesetLayers(input: HostRulesetInput): HostRuleset | null {
   const sets = new Map<string, ElementSet>();
@@ -399,7 +394,7 @@ export function hostRulesetScript(owner: string, ruleset: string): string {
   return lines.join('\n') + '\n' + ruleset;
 }
 
-/** The revision marker of a ruleset built by `buildHostRuleset`. */
+/** The revision marker of a ruleset's text or frame built by `buildHostRulesetLayers`. */
 export function rulesetRevision(ruleset: string): string | null {
   return /set (rev_[0-9a-f]{16}) \{/.exec(ruleset)?.[1] ?? null;
 }

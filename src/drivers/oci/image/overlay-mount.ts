@@ -49,7 +49,7 @@ export interface MountEntry {
 }
 
 /** mountinfo escapes space, tab, newline and backslash as `\ooo`. */
-function unescape(field: string): string {
+export function unescapeMountField(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
@@ -61,7 +61,7 @@ export function parseMountInfo(text: string): MountEntry[] {
     const fields = line.split(' ');
     const dash = fields.indexOf('-', 6);
     if (dash < 0 || fields.length < dash + 3) continue;
-    entries.push({ mountPoint: unescape(fields[4]), fsType: fields[dash + 1], source: unescape(fields[dash + 2]) });
+    entries.push({ mountPoint: unescapeMountField(fields[4]), fsType: fields[dash + 1], source: unescapeMountField(fields[dash + 2]) });
   }
   return entries;
 }

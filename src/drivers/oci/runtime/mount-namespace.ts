@@ -15,6 +15,7 @@
  * shared mount points first, so those mounts and their unmounts reach it.
  * @module
  */
+import { unescapeMountField } from '../image/overlay-mount.js';
 
 /** What the runtime shell is started under: a new mount namespace, every mount a slave of its host peer. */
 export const PRIVATE_MOUNT_NS_WRAP = ['unshare', '--mount', '--propagation', 'slave', '--'] as const;
@@ -30,8 +31,6 @@ interface MountPoint {
   readonly shared: boolean;
 }
 
-/** mountinfo escapes space, tab, newline and backslash as `\ooo`. */
-const unescape = (field: string) => field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /** Mount points with their propagation (the optional `shared:N` field of proc(5) mountinfo); the last entry of a path wins. */
 export function parseMountPropagation(text: string): Map<string, MountPoint> {
@@ -40,7 +39,7 @@ export function parseMountPropagation(text: string): Map<string, MountPoint> {
     const fields = line.split(' ');
     const dash = fields.indexOf('-', 6);
     if (dash < 0) continue;
-    const mountPoint = unescape(fields[4]);
+    const mountPoint = unescapeMountField(fields[4]);
     result.set(mountPoint, { mountPoint, shared: fields.slice(6, dash).some((f) => f.startsWith('shared:')) });
   }
   return result;
