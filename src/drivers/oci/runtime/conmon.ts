@@ -11,11 +11,6 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, openSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { Socket } from 'node:net';
-import path from 'node:path';
 import type { CommandResult, CommandRunner } from '../../../lib/command-runner.js';
 import { runcErrorMessage } from './runc.js';
 
@@ -144,58 +139,27 @@ export function createConmonLauncher(): ConmonLauncher {
 
 /**
  * The same contract, with conmon started by the shell runner instead of forked from Node (a fork
- * of Node was 8 ms per container at 1000 containers). The sync pipe is then a FIFO in `cwd` (the
- * bundle): Kumo opens its read end first, without blocking; the shell opens the write end as fd 3
- * and execs conmon. The read end sees end-of-file only after a writer came and went, so a conmon
- * that exits without a word is told apart from one that has not started yet.
+ * of Node was 8 ms per container at 1000 containers). One command does it all: a `sh` runs conmon
+ * with a pipe as fd 3 and reads the first line from the pipe's other end with its builtin `read`,
+ * so the command's stdout is the sync message. conmon's first process exits at once and its
+ * daemon keeps the pipe, so the line is there when `runc create` is done, or the pipe closes empty
+ * when conmon gave up (its complaint is then the command's stderr).
  */
 export function createShellConmonLauncher(runner: CommandRunner): ConmonLauncher {
+  // `[ -x ]` first: a missing conmon is 127 and "not found", which the runner reports as such.
+  const script = '[ -x "$1" ] || { echo "$1: not found" >&2; exit 127; }; "$@" 3>&1 >/dev/null | { IFS= read -r l; printf %s "$l"; }';
   return {
     async launch(argv, options) {
-      const fifo = path.join(options.cwd, `.sync-${randomBytes(6).toString('hex')}`);
-      const made = await runner.run(['mkfifo', '-m', '600', fifo]).catch((err: unknown) => ({ code: 127, stdout: '', stderr: String(err) }));
-      if (made.code !== 0) return { error: `cannot make conmon's sync pipe: ${made.stderr.trim() || `exit ${made.code}`}` };
-      let sync: Socket | undefined;
+      const env = Object.entries({ ...options.env, _OCI_SYNCPIPE: '3' }).map(([k, v]) => `${k}=${v}`);
+      let result: CommandResult;
       try {
-        sync = new Socket({ fd: openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK), readable: true, writable: false });
-        const reader = sync;
-        return await new Promise<SyncResult>((resolve) => {
-          let settled = false;
-          let buffered = '';
-          let ended = false;
-          let started: CommandResult | null = null;
-          const finish = (result: SyncResult) => {
-            if (settled) return;
-            settled = true;
-            clearTimeout(timer);
-            resolve(result);
-          };
-          const timer = setTimeout(() => finish({ error: `conmon did not report within ${options.timeoutMs} ms` }), options.timeoutMs);
-          const noReport = () => finish({ error: `conmon exited without reporting${started?.stderr.trim() ? `: ${started.stderr.trim()}` : ''}` });
-          reader.on('data', (d: Buffer) => {
-            buffered += d.toString('utf8');
-            const nl = buffered.indexOf('\n');
-            if (nl >= 0) finish(parseSyncMessage(buffered.slice(0, nl)));
-          });
-          reader.on('end', () => {
-            ended = true;
-            if (buffered.trim()) return finish(parseSyncMessage(buffered.trim()));
-            // Its complaint, if any, is in the shell's report of the command, which comes a moment later.
-            if (started) noReport();
-            else setTimeout(noReport, 500).unref();
-          });
-          reader.on('error', () => undefined);
-          const env = Object.entries({ ...options.env, _OCI_SYNCPIPE: '3' }).map(([k, v]) => `${k}=${v}`);
-          runner.run(['env', '-i', ...env, '/bin/sh', '-c', 'exec "$@" 3>"$0"', fifo, ...argv], { cwd: options.cwd, timeoutMs: options.timeoutMs })
-            .then((r) => {
-              started = r;
-              if (ended && !buffered.trim()) noReport();
-            }, (err: unknown) => finish({ error: `cannot start conmon: ${err instanceof Error ? err.message : String(err)}` }));
-        });
-      } finally {
-        sync?.destroy();
-        await rm(fifo, { force: true });
+        result = await runner.run(['env', '-i', ...env, '/bin/sh', '-c', script, 'conmon-launch', ...argv], { cwd: options.cwd, timeoutMs: options.timeoutMs });
+      } catch (err) {
+        return { error: `cannot start conmon: ${err instanceof Error ? err.message : String(err)}` };
       }
+      if (result.code === 137 || result.code === 124) return { error: `conmon did not report within ${options.timeoutMs} ms` };
+      if (result.stdout.trim()) return parseSyncMessage(result.stdout.trim());
+      return { error: `conmon exited without reporting${result.stderr.trim() ? `: ${result.stderr.trim()}` : ''}` };
     },
   };
 }
