@@ -49,6 +49,11 @@ export interface AgentConfig {
   readonly resyncSeconds: number;
 }
 
+export interface ImageConfig {
+  /** The largest image data one upload or stage may send (Glance's image_size_cap); more is a 413. */
+  readonly maxImageSizeBytes: number;
+}
+
 export interface KumoConfig {
   readonly dataDir: string;
   readonly listen: { readonly host: string; readonly port: number };
@@ -59,6 +64,7 @@ export interface KumoConfig {
   readonly region: string;
   readonly identity: IdentityConfig;
   readonly agent: AgentConfig;
+  readonly image: ImageConfig;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -149,6 +155,9 @@ export function loadConfig(
       pollMs: 200,
       resyncSeconds: 60,
     },
+    image: {
+      maxImageSizeBytes: env.KUMO_IMAGE_MAX_SIZE ? positiveInt('image size cap', env.KUMO_IMAGE_MAX_SIZE) : 16 * 1024 ** 3,
+    },
   });
 }
 
@@ -172,7 +181,7 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** A config for tests: a given data dir, an in-memory-friendly database, cheap password hashing. */
-export function testConfig(overrides: { dataDir: string; database?: DatabaseConfig; passwordHash?: PasswordHashConfig; tokenExpirationSeconds?: number }): KumoConfig {
+export function testConfig(overrides: { dataDir: string; database?: DatabaseConfig; passwordHash?: PasswordHashConfig; tokenExpirationSeconds?: number; maxImageSizeBytes?: number }): KumoConfig {
   const base = loadConfig({ dataDir: overrides.dataDir, logLevel: 'silent' });
   return deepFreeze({
     ...base,
@@ -183,5 +192,6 @@ export function testConfig(overrides: { dataDir: string; database?: DatabaseConf
       passwordHash: overrides.passwordHash ?? { N: 2 ** 10, r: 8, p: 1 },
       tokenExpirationSeconds: overrides.tokenExpirationSeconds ?? base.identity.tokenExpirationSeconds,
     },
+    image: { ...base.image, maxImageSizeBytes: overrides.maxImageSizeBytes ?? base.image.maxImageSizeBytes },
   });
 }

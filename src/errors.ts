@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   ERR_NOT_ACCEPTABLE: 406,
   /** A unique name is taken, or the resource is in a state that forbids the operation. */
   ERR_CONFLICT: 409,
+  /** The resource went away while the request was being served (an image deleted during its upload). */
+  ERR_GONE: 410,
   /** The request body is larger than the service accepts. */
   ERR_TOO_LARGE: 413,
   /** The request body has a content type the operation does not accept. */

@@ -21,6 +21,8 @@ export interface KumoPaths {
   containerRuntimeDir: string;
   /** Blobs, unpacked layers, image records and containers' upper layers. */
   imageStoreDir: string;
+  /** Glance image data (`<id>` files), upload temp files and the glance-direct staging area. */
+  glanceImagesDir: string;
 }
 
 export function kumoPaths(dataDir: string): KumoPaths {
@@ -35,6 +37,7 @@ export function kumoPaths(dataDir: string): KumoPaths {
     containerFilesDir: join(dataDir, 'containers', 'files'),
     containerRuntimeDir: join(dataDir, 'containers', 'runtime'),
     imageStoreDir: join(dataDir, 'images'),
+    glanceImagesDir: join(dataDir, 'glance-images'),
   };
 }
 

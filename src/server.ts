@@ -32,6 +32,8 @@ import { containerController } from './container/controller.js';
 import { localHostAccess } from './container/host-access.js';
 import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
 import { findBinary } from './lib/find-binary.js';
+import { newImageId } from './image/context.js';
+import type { ImageDeps } from './image/context.js';
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
@@ -40,6 +42,8 @@ export function catalogServices(config: KumoConfig): CatalogService[] {
     { type: 'network', name: 'neutron', description: 'Kumo networking (Neutron v2.0)', url: `${config.publicUrl}${SERVICE_PREFIXES.network}` },
     // zunclient strips a trailing /v1 and finds the version document at what is left.
     { type: 'container', name: 'zun', description: 'Kumo containers (Zun v1)', url: `${config.publicUrl}${SERVICE_PREFIXES.container}/v1` },
+    // The service root: clients discover /v2 from its version document.
+    { type: 'image', name: 'glance', description: 'Kumo images (Glance v2)', url: `${config.publicUrl}${SERVICE_PREFIXES.image}` },
   ];
 }
 
@@ -97,7 +101,8 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
-    const app = await buildApp({ config, db, logger, identity, network, container });
+    const image: ImageDeps = { db, config, logger: logger.child({ service: 'image' }), now, newId: newImageId, changes, imagesDir: paths.glanceImagesDir };
+    const app = await buildApp({ config, db, logger, identity, network, container, image });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);

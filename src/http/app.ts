@@ -6,7 +6,6 @@
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { KumoConfig } from '../config.js';
-import { KumoError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/database.js';
 import { identityApi } from '../identity/api.js';
@@ -16,8 +15,11 @@ import { networkApi } from '../network/api.js';
 import type { NetworkDeps } from '../network/context.js';
 import { containerApi } from '../container/api.js';
 import type { ContainerDeps } from '../container/context.js';
+import { imageApi } from '../image/api.js';
+import type { ImageDeps } from '../image/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
 import { lazyValidatorCompiler } from './validation.js';
+import { parseJsonBody } from './json-body.js';
 
 export interface AppDeps {
   config: KumoConfig;
@@ -26,10 +28,11 @@ export interface AppDeps {
   identity: IdentityDeps;
   network: NetworkDeps;
   container: ContainerDeps;
+  image: ImageDeps;
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
-export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container' } as const;
+export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', image: '/image' } as const;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -39,7 +42,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     requestIdHeader: 'x-openstack-request-id',
     genReqId: () => `req-${crypto.randomUUID()}`,
-    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
+    // maxParamLength: Glance tags (path segments) may be 255 characters.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 1024 },
     // HEAD routes are declared explicitly where the API has them (they often answer 204).
     exposeHeadRoutes: false,
   });
@@ -47,15 +51,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Clients send `Content-Type: application/json` with no body (e.g. Zun execute) and
   // malformed JSON must be a 400 in the API's own error shape, so JSON is parsed here.
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser(['application/json', 'application/*+json'], { parseAs: 'string' }, (_req, body, done) => {
-    const text = String(body);
-    if (text.trim() === '') return done(null, undefined);
-    try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(new KumoError('ERR_VALIDATION', 'The request body is not valid JSON.'), undefined);
-    }
-  });
+  app.addContentTypeParser(['application/json', 'application/*+json'], { parseAs: 'string' }, parseJsonBody);
   // Raw bodies (zunclient sends this type even on bodiless DELETEs; image uploads later) stay a
   // stream for the route to consume: nothing is buffered here.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
@@ -82,5 +78,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(identityApi(deps.identity, auth), { prefix: SERVICE_PREFIXES.identity });
   await app.register(networkApi(deps.network, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
   await app.register(containerApi(deps.container, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.container}`), { prefix: SERVICE_PREFIXES.container });
+  await app.register(imageApi(deps.image, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.image}`), { prefix: SERVICE_PREFIXES.image });
   return app;
 }

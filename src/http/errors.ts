@@ -9,7 +9,7 @@ import type { KumoErrorCode } from '../errors.js';
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  406: 'Not Acceptable', 409: 'Conflict', 413: 'Request Entity Too Large', 415: 'Unsupported Media Type',
+  406: 'Not Acceptable', 409: 'Conflict', 410: 'Gone', 413: 'Request Entity Too Large', 415: 'Unsupported Media Type',
   500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
 };
 
@@ -52,6 +52,30 @@ export const renderZunError: ErrorBodyRenderer = (err, request) => ({
   errors: [{ request_id: String(request.id ?? ''), code: err.kind ?? '', status: err.status, title: titleOf(err.status), detail: err.message, links: [] }],
 });
 
+/** An error body that is not JSON (Glance answers HTML or plain text unless JSON is asked for). */
+export class TypedErrorBody {
+  constructor(readonly contentType: string, readonly body: string) {}
+}
+
+const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * Glance (webob): the body follows the Accept header. `application/json` gets
+ * {"code": "404 Not Found", "title", "message"}; text/html, any-type or no Accept gets webob's
+ * HTML page (glanceclient turns it into "404 Not Found: <message>"); anything else plain text.
+ */
+export const renderGlanceError: ErrorBodyRenderer = (err, request) => {
+  const status = `${err.status} ${titleOf(err.status)}`;
+  const accept = String(request.headers.accept ?? '*/*').toLowerCase();
+  const wantsHtml = accept.includes('text/html') || accept.includes('*/*');
+  if (accept.includes('application/json') && !wantsHtml) return { code: status, title: titleOf(err.status), message: err.message };
+  if (wantsHtml) {
+    return new TypedErrorBody('text/html; charset=UTF-8',
+      `<html>\n <head>\n  <title>${status}</title>\n </head>\n <body>\n  <h1>${status}</h1>\n  ${escapeHtml(err.message)}<br /><br />\n\n\n\n </body>\n</html>`);
+  }
+  return new TypedErrorBody('text/plain; charset=UTF-8', `${status}\n\n${err.message}\n\n   `);
+};
+
 /**
  * `identityUri` goes into `WWW-Authenticate` on every 401, whichever code path raised it
  * (a missing token, a failed login, a revoked token).
@@ -63,6 +87,8 @@ export function makeErrorHandler(render: ErrorBodyRenderer, identityUri: string)
     if (isUserError(err)) request.log.info({ err: { code: err.code, message: err.message }, status: err.status }, 'request failed');
     else request.log.error({ err: raw, status: err.status }, 'request failed with a server error');
     for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
-    return reply.status(err.status).type('application/json').send(render(err, request));
+    const body = render(err, request);
+    if (body instanceof TypedErrorBody) return reply.status(err.status).type(body.contentType).send(body.body);
+    return reply.status(err.status).type('application/json').send(body);
   };
 }

@@ -26,10 +26,10 @@ export interface TestKumo {
   close(): Promise<void>;
 }
 
-export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number; netDriver?: NetDriver; containerDrivers?: StartOptions['containerDrivers'] } = {}): Promise<TestKumo> {
+export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number; netDriver?: NetDriver; containerDrivers?: StartOptions['containerDrivers']; maxImageSizeBytes?: number } = {}): Promise<TestKumo> {
   const dir = mkdtempSync(join(tmpdir(), 'kumo-test-'));
   const db = await freshDatabase(dialect, dir);
-  const config = testConfig({ dataDir: dir, database: db.config, tokenExpirationSeconds: options.tokenExpirationSeconds });
+  const config = testConfig({ dataDir: dir, database: db.config, tokenExpirationSeconds: options.tokenExpirationSeconds, maxImageSizeBytes: options.maxImageSizeBytes });
   let offset = 0;
   const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset, netDriver: options.netDriver, containerDrivers: options.containerDrivers });
   const request: TestKumo['request'] = (method, url, opts = {}) =>

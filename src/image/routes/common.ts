@@ -1,0 +1,39 @@
+/** What the image route files share: the caller, and an image as Glance renders it. */
+import type { FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
+import { requireAuth } from '../../http/auth.js';
+import { callerOf } from '../context.js';
+import type { Caller, ImageDeps } from '../context.js';
+import type { ImageRecord } from '../images.js';
+import type { ImageMember } from '../members.js';
+
+export interface ImageRouteEnv {
+  deps: ImageDeps;
+  /** `{publicUrl}/image`. */
+  base: string;
+}
+
+export const caller = (request: FastifyRequest): Caller => callerOf(requireAuth(request));
+export const imageIdOf = (request: FastifyRequest): string => (request.params as { id: string }).id;
+
+/** Glance's image view: base attributes, the extra properties at the top level, and relative links. */
+export function renderImage(image: ImageRecord): Record<string, unknown> {
+  const { properties, ...base } = image;
+  return { ...properties, ...base, self: `/v2/images/${image.id}`, file: `/v2/images/${image.id}/file`, schema: '/v2/schemas/image' };
+}
+
+export function renderMember(m: ImageMember): Record<string, unknown> {
+  return { created_at: m.created_at, image_id: m.image_id, member_id: m.member, schema: '/v2/schemas/member', status: m.status, updated_at: m.updated_at };
+}
+
+/** The raw request body (the app's octet-stream parser hands it over unread); an empty body is empty data. */
+export function bodyStream(request: FastifyRequest): Readable {
+  const body = request.body;
+  return body instanceof Readable ? body : Readable.from([]);
+}
+
+/** The declared body length, when the client sent one (not for chunked uploads). */
+export function declaredLength(request: FastifyRequest): number | undefined {
+  const v = request.headers['content-length'];
+  return v === undefined || !/^\d+$/.test(v) ? undefined : Number(v);
+}
