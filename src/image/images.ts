@@ -404,7 +404,9 @@ function opFilter(key: string, raw: string): (value: unknown) => boolean {
   return (v) => String(v ?? '') === operand;
 }
 
-function boolFilter(key: string, raw: string): boolean {
+function boolFilter(key: string, text: string): boolean {
+  // Glance lower-cases these (openstacksdk sends `os_hidden=True`).
+  const raw = text.toLowerCase();
   if (raw !== 'true' && raw !== 'false') throw invalid(`Invalid value '${raw}' for '${key}' filter. Valid values are 'true' or 'false'.`);
   return raw === 'true';
 }

@@ -292,6 +292,7 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await names('?size_max=200'), ['l-a']);
       assert.deepEqual(await names('?os_distro=debian'), ['l-e'], 'unknown keys filter on properties');
       assert.deepEqual(await names('?os_hidden=true'), ['l-hidden']);
+      assert.deepEqual(await names('?os_hidden=True'), ['l-hidden'], 'openstacksdk sends Python booleans');
       assert.deepEqual(await names(`?owner=${bobProject}&disk_format=raw&container_format=bare&sort_key=name&sort_dir=asc`), ['l-a', 'l-b', 'l-c', 'l-d', 'l-e']);
       const created = (await show(ids[2], bob)).created_at as string;
       assert.deepEqual(await names(`?created_at=gte:${created}&sort_key=name&sort_dir=asc`), ['l-b', 'l-d', 'l-e']);
