@@ -6,6 +6,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { KumoError } from '../errors.js';
+import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import type { ImageTable } from './schema.js';
 import {
@@ -216,10 +217,16 @@ export async function createImage(deps: ImageDeps, caller: Caller, fields: Image
     disk_format: fields.disk_format ?? null, container_format: fields.container_format ?? null, min_ram: fields.min_ram ?? 0, min_disk: fields.min_disk ?? 0,
     created_at: now, updated_at: now,
   };
-  await deps.db.transaction().execute(async (trx) => {
-    await trx.insertInto('image').values(row).execute();
-    await writeTagsAndProperties(trx, id, fields.tags ?? [], fields.properties ?? {});
-  });
+  try {
+    await deps.db.transaction().execute(async (trx) => {
+      await trx.insertInto('image').values(row).execute();
+      await writeTagsAndProperties(trx, id, fields.tags ?? [], fields.properties ?? {});
+    });
+  } catch (err) {
+    // A concurrent create with the same id won the race.
+    if (isUniqueViolation(err)) throw glanceError('ERR_CONFLICT', `Image with identifier ${id} already exists!`);
+    throw err;
+  }
   deps.logger.info({ imageId: id, projectId: caller.projectId }, 'image created');
   return toRecord(row, [...(fields.tags ?? [])].sort(), fields.properties ?? {});
 }

@@ -1,10 +1,17 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { KumoError } from '../../src/errors.js';
+import { newImageId } from '../../src/image/context.js';
+import type { ImageDeps } from '../../src/image/context.js';
+import { createImageFromFile, imageFilePath, openImageData } from '../../src/image/image-data.js';
+import { createImage, findImage } from '../../src/image/images.js';
+import { createSilentLogger } from '../../src/log.js';
+import { ChangeSignal } from '../../src/store/revision.js';
 import { DIALECTS } from '../support/db.js';
 import { startTestKumo } from '../support/kumo.js';
 import type { TestKumo } from '../support/kumo.js';
@@ -428,6 +435,33 @@ for (const dialect of DIALECTS) {
       const done = await show(img.id);
       assert.deepEqual([done.status, done.size, done.checksum, done.os_hash_value], ['active', data.length, md5(data), sha512(data)]);
       assert.ok((await api('GET', `/images/${img.id}/file`, alice)).rawPayload.equals(data));
+    });
+
+    test('the functions other services call: findImage, createImageFromFile, openImageData, imageFilePath', async () => {
+      const deps: ImageDeps = {
+        db: k.kumo.db, config: k.config, logger: createSilentLogger(), now: Date.now, newId: newImageId, changes: new ChangeSignal(), imagesDir: k.kumo.paths.glanceImagesDir,
+      };
+      const asAlice = { projectId: aliceProject, userId: 'alice', isAdmin: false };
+      const asBob = { projectId: bobProject, userId: 'bob', isAdmin: false };
+      const source = join(k.config.dataDir, 'snapshot-source');
+      const data = randomBytes(200 * 1024);
+      writeFileSync(source, data);
+      const snap = await createImageFromFile(deps, asAlice, { name: 'snap-1', disk_format: 'raw', container_format: 'bare', visibility: 'private', properties: { image_type: 'snapshot' } }, source);
+      assert.deepEqual([snap.status, snap.size, snap.checksum, snap.properties.image_type], ['active', data.length, md5(data), 'snapshot']);
+      assert.ok(existsSync(source), 'the source file is read, not moved');
+      const found = await findImage(deps, asAlice, 'snap-1');
+      assert.equal(found.id, snap.id);
+      assert.equal((await findImage(deps, asAlice, snap.id.toUpperCase())).id, snap.id);
+      await assert.rejects(findImage(deps, asBob, 'snap-1'), (e: KumoError) => e.status === 404);
+      await assert.rejects(findImage(deps, asBob, snap.id), (e: KumoError) => e.status === 404);
+      await createImage(deps, asAlice, { name: 'snap-1' });
+      await assert.rejects(findImage(deps, asAlice, 'snap-1'), (e: KumoError) => e.status === 409);
+      const opened = await openImageData(deps, asAlice, snap.id);
+      assert.ok(opened);
+      const chunks: Buffer[] = [];
+      for await (const c of opened.stream) chunks.push(c as Buffer);
+      assert.ok(Buffer.concat(chunks).equals(data));
+      assert.ok(readFileSync(imageFilePath(deps, snap.id)).equals(data));
     });
 
     test('schemas: the image schema has nullable types and every visibility', async () => {

@@ -5,9 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
+import { cliEnv, kumoUp, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack image commands against kumo up', () => {
@@ -23,14 +23,9 @@ describe('openstack image commands against kumo up', () => {
 
   before(async () => {
     live = await kumoUp(['--agent', 'off']);
-    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
-    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+    env = cliEnv(live);
   });
-  after(async () => {
-    await stop(live);
-    await purgeHostObjects(live.dir);
-    rmSync(live.dir, { recursive: true, force: true });
-  });
+  after(() => tearDown(live));
 
   test('image create --file, list, show, set, save (same bytes), delete', async () => {
     const file = join(live.dir, 'disk.img');

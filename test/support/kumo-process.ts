@@ -1,7 +1,7 @@
 /** A `kumo up` process as users run it, for e2e and integration tests. */
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +49,20 @@ export async function stop(live: Live): Promise<number | null> {
     await new Promise((r) => live.proc.once('exit', r));
   }
   return live.proc.exitCode;
+}
+
+/** The environment the CLI runs in: this Kumo's clouds.yaml and none of the caller's own `OS_*` settings. */
+export function cliEnv(live: Live): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
+  for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+  return env;
+}
+
+/** Stops the Kumo, removes what it left on the host, then its data directory. */
+export async function tearDown(live: Live): Promise<void> {
+  await stop(live);
+  await purgeHostObjects(live.dir);
+  rmSync(live.dir, { recursive: true, force: true });
 }
 
 export interface RunResult { code: number; stdout: string; stderr: string }
