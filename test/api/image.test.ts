@@ -159,6 +159,25 @@ for (const dialect of DIALECTS) {
       assert.equal(after.size, null);
       assert.deepEqual(leftovers(), []);
       assert.equal(existsSync(join(imagesDir(), img.id)), false);
+      const wrongType = await api('PUT', `/images/${img.id}/file`, alice, { body: { data: 'x' } });
+      assert.equal(wrongType.statusCode, 415, 'image data is octet-stream only');
+      assert.equal((await show(img.id)).status, 'queued');
+      // Deleted while its data is arriving: the upload ends with 410 and leaves no file.
+      const doomed = await create(alice, { name: 'doomed', disk_format: 'raw', container_format: 'bare' });
+      const answer = new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: `${G}/images/${doomed.id}/file`, headers: { 'x-auth-token': alice, 'content-type': 'application/octet-stream', 'content-length': '8192' } });
+        req.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+        req.on('error', reject);
+        req.write(Buffer.alloc(4096, 1));
+        void (async () => {
+          for (let i = 0; i < 200 && (await show(doomed.id)).status !== 'saving'; i++) await new Promise((r) => setTimeout(r, 20));
+          assert.equal((await api('DELETE', `/images/${doomed.id}`, alice)).statusCode, 204);
+          req.end(Buffer.alloc(4096, 2));
+        })().catch(reject);
+      });
+      assert.equal(await answer, 410);
+      assert.equal(existsSync(join(imagesDir(), doomed.id)), false);
+      assert.deepEqual(leftovers(), []);
       const ok = await api('PUT', `/images/${img.id}/file`, alice, { payload: Buffer.from('fine') });
       assert.equal(ok.statusCode, 204, 'a queued image takes a new upload');
       assert.equal((await show(img.id)).checksum, md5(Buffer.from('fine')));

@@ -1,6 +1,7 @@
 /** What the image route files share: the caller, and an image as Glance renders it. */
 import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
+import { KumoError } from '../../errors.js';
 import { requireAuth } from '../../http/auth.js';
 import { callerOf } from '../context.js';
 import type { Caller, ImageDeps } from '../context.js';
@@ -26,8 +27,13 @@ export function renderMember(m: ImageMember): Record<string, unknown> {
   return { created_at: m.created_at, image_id: m.image_id, member_id: m.member, schema: '/v2/schemas/member', status: m.status, updated_at: m.updated_at };
 }
 
-/** The raw request body (the app's octet-stream parser hands it over unread); an empty body is empty data. */
+/**
+ * The raw request body (the app's octet-stream parser hands it over unread); an empty body is
+ * empty data. Image data must be sent as application/octet-stream (415 otherwise, as Glance).
+ */
 export function bodyStream(request: FastifyRequest): Readable {
+  const type = String(request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/octet-stream') throw new KumoError('ERR_UNSUPPORTED_MEDIA_TYPE', `Invalid content type ${type || '(none)'}`);
   const body = request.body;
   return body instanceof Readable ? body : Readable.from([]);
 }
