@@ -327,9 +327,8 @@ export async function updateImage(deps: ImageDeps, caller: Caller, id: string, c
       name: next.name, visibility: next.visibility, protected: next.protected ? 1 : 0, os_hidden: next.os_hidden ? 1 : 0, owner: next.owner,
       disk_format: next.disk_format, container_format: next.container_format, min_ram: next.min_ram, min_disk: next.min_disk, updated_at,
     }).where('id', '=', id).execute();
+    // Members stay when the image stops being shared (as in Glance): they count again if it is shared again.
     await writeTagsAndProperties(trx, id, next.tags, next.properties);
-    // Members belong to shared images only: an image made private or public no longer has any.
-    if (next.visibility !== 'shared' && current.visibility === 'shared') await trx.deleteFrom('image_member').where('image_id', '=', id).execute();
   });
   return getImage(deps, caller, id);
 }

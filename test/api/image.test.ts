@@ -400,6 +400,10 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(json((await api('GET', `/images/${img.id}/members`, alice)).body).members.map((x: { member_id: string }) => x.member_id), [bobProject]);
       assert.equal(json((await api('GET', `/images/${img.id}/members`, alice)).body).schema, '/v2/schemas/members');
       assert.equal(json((await api('GET', `/images/${img.id}/members/${bobProject}`, bob)).body).status, 'accepted');
+      await patch(img.id, alice, [{ op: 'replace', path: '/visibility', value: 'private' }]);
+      assert.equal((await api('GET', `/images/${img.id}`, bob)).statusCode, 404, 'members count only while the image is shared');
+      await patch(img.id, alice, [{ op: 'replace', path: '/visibility', value: 'shared' }]);
+      assert.ok((await listIds(bob)).includes(img.id), 'shared again: the accepted membership is back');
       assert.equal((await api('DELETE', `/images/${img.id}/members/${bobProject}`, bob)).statusCode, 403, 'the member cannot remove itself');
       assert.equal((await api('DELETE', `/images/${img.id}/members/${bobProject}`, alice)).statusCode, 204);
       assert.equal((await api('GET', `/images/${img.id}`, bob)).statusCode, 404);
