@@ -10,7 +10,7 @@ import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import type { ImageTable } from './schema.js';
 import {
-  CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES, glanceError, glanceTime, imageForbidden, imageNotFound, invalid, newImageId,
+  CONTAINER_FORMATS, DISK_FORMATS, VISIBILITIES, glanceError, glanceTime, imageForbidden, imageNotFound, invalid,
 } from './context.js';
 import type { Caller, ImageDeps, Visibility } from './context.js';
 import { imageDataPaths } from './image-data.js';
@@ -208,7 +208,7 @@ export async function createImage(deps: ImageDeps, caller: Caller, fields: Image
   requirePublicizeRight(caller, fields.visibility);
   const owner = fields.owner === undefined ? caller.projectId : fields.owner;
   if (owner !== caller.projectId && !caller.isAdmin) throw imageForbidden(`You are not permitted to create images owned by '${owner}'.`);
-  const id = fields.id ?? newImageId();
+  const id = fields.id ?? deps.newId();
   if (await deps.db.selectFrom('image').select('id').where('id', '=', id).executeTakeFirst()) throw glanceError('ERR_CONFLICT', `Image with identifier ${id} already exists!`);
   const now = glanceTime(deps.now());
   const row: ImageTable = {

@@ -1,3 +1,4 @@
+/** Version discovery: the documents clients read to find `/v2` under the image endpoint. */
 import type { FastifyInstance } from 'fastify';
 import type { ImageRouteEnv } from './common.js';
 
