@@ -100,9 +100,9 @@ function checkAttribute(key: string, value: unknown): unknown {
   }
 }
 
-/** 403 for the attributes no request may set, as Glance does. */
-function refuseProtectedAttribute(key: string): void {
-  if (DISALLOWED.includes(key) || READ_ONLY.includes(key) && key !== 'id') throw imageForbidden(`Attribute '${key}' is read-only.`);
+/** 403 for the attributes no request may set, as Glance does (a create may choose the id; a patch may not change it). */
+function refuseProtectedAttribute(key: string, creating: boolean): void {
+  if (DISALLOWED.includes(key) || (READ_ONLY.includes(key) && !(creating && key === 'id'))) throw imageForbidden(`Attribute '${key}' is read-only.`);
   if (RESERVED.includes(key) || key.startsWith(RESERVED_NAMESPACE)) throw imageForbidden(`Attribute '${key}' is reserved.`);
 }
 
@@ -112,7 +112,7 @@ export function parseCreateBody(body: unknown): ImageFields {
   const fields: ImageFields = {};
   const properties: Record<string, string> = {};
   for (const [key, value] of Object.entries(body as Record<string, unknown>)) {
-    refuseProtectedAttribute(key);
+    refuseProtectedAttribute(key, true);
     const v = checkAttribute(key, value);
     if (isBase(key)) (fields as Record<string, unknown>)[key] = v;
     else properties[key] = v as string;
@@ -281,7 +281,7 @@ export function parsePatch(contentType: string, body: unknown): PatchChange[] {
     const path = decodePointer(pointer);
     if (path.length !== 1) throw invalid(`Invalid JSON pointer for this resource: '/${path.join('/')}'`);
     const key = path[0];
-    refuseProtectedAttribute(key);
+    refuseProtectedAttribute(key, false);
     if (op === 'remove') return { op, path: key };
     if (!('value' in change)) throw invalid(`Operation "${op}" requires a member named "value".`);
     return { op, path: key, value: checkAttribute(key, change.value) };

@@ -259,6 +259,7 @@ for (const dialect of DIALECTS) {
         [[{ op: 'replace', path: '/name', value: 'ok' }, { op: 'replace', path: '/disk_format', value: 'floppy' }], 400, /"floppy" is not one of/],
         [[{ op: 'replace', path: '/name', value: 'ok' }, { op: 'replace', path: '/status', value: 'active' }], 403, /read-only/],
         [[{ op: 'remove', path: '/name' }], 403, /may not be removed/],
+        [[{ op: 'replace', path: '/id', value: '11111111-2222-4333-8444-555555555555' }], 403, /Attribute 'id' is read-only/],
         [[{ op: 'replace', path: '/name', value: 'ok' }, { op: 'replace', path: '/nothere', value: 'x' }], 409, /Property nothere does not exist/],
         [[{ op: 'remove', path: '/nothere' }], 409, /does not exist/],
         [[{ op: 'replace', path: '/visibility', value: 'public' }], 403, /publicize_image/],
