@@ -194,7 +194,8 @@ export async function findImage(deps: ImageDeps, caller: Caller, idOrName: strin
       if (!(err instanceof KumoError && err.status === 404)) throw err;
     }
   }
-  const named = await listVisible(deps, caller, { name: idOrName, visibility: 'all' });
+  // `eq:` so that a name with a colon is not read as an operator.
+  const named = await listVisible(deps, caller, { name: `eq:${idOrName}`, visibility: 'all' });
   if (named.length > 1) throw glanceError('ERR_CONFLICT', `Multiple images exist with the name ${idOrName}; use the image id.`);
   if (!named.length) throw imageNotFound(idOrName);
   return named[0];

@@ -478,6 +478,8 @@ for (const dialect of DIALECTS) {
       assert.equal((await findImage(deps, asAlice, snap.id.toUpperCase())).id, snap.id);
       await assert.rejects(findImage(deps, asBob, 'snap-1'), (e: KumoError) => e.status === 404);
       await assert.rejects(findImage(deps, asBob, snap.id), (e: KumoError) => e.status === 404);
+      const colon = await createImage(deps, asAlice, { name: 'debian:12' });
+      assert.equal((await findImage(deps, asAlice, 'debian:12')).id, colon.id);
       await createImage(deps, asAlice, { name: 'snap-1' });
       await assert.rejects(findImage(deps, asAlice, 'snap-1'), (e: KumoError) => e.status === 409);
       const opened = await openImageData(deps, asAlice, snap.id);
