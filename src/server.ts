@@ -28,6 +28,7 @@ import { newUuid } from './network/context.js';
 import type { NetworkDeps } from './network/context.js';
 import { networkController } from './network/controller.js';
 import type { ContainerDeps } from './container/context.js';
+import type { ComputeDeps } from './compute/context.js';
 import { containerController } from './container/controller.js';
 import { localHostAccess } from './container/host-access.js';
 import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
@@ -40,6 +41,7 @@ export function catalogServices(config: KumoConfig): CatalogService[] {
     { type: 'network', name: 'neutron', description: 'Kumo networking (Neutron v2.0)', url: `${config.publicUrl}${SERVICE_PREFIXES.network}` },
     // zunclient strips a trailing /v1 and finds the version document at what is left.
     { type: 'container', name: 'zun', description: 'Kumo containers (Zun v1)', url: `${config.publicUrl}${SERVICE_PREFIXES.container}/v1` },
+    { type: 'compute', name: 'nova', description: 'Kumo compute (Nova v2.1)', url: `${config.publicUrl}${SERVICE_PREFIXES.compute}/v2.1` },
   ];
 }
 
@@ -97,7 +99,8 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
-    const app = await buildApp({ config, db, logger, identity, network, container });
+    const compute: ComputeDeps = { db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, computeHosts: () => [] };
+    const app = await buildApp({ config, db, logger, identity, network, container, compute });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);

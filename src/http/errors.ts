@@ -52,6 +52,14 @@ export const renderZunError: ErrorBodyRenderer = (err, request) => ({
   errors: [{ request_id: String(request.id ?? ''), code: err.kind ?? '', status: err.status, title: titleOf(err.status), detail: err.message, links: [] }],
 });
 
+const NOVA_FAULT_NAMES: Record<number, string> = {
+  400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod', 409: 'conflictingRequest',
+  413: 'overLimit', 415: 'badMediaType', 429: 'overLimit', 501: 'notImplemented', 503: 'serviceUnavailable',
+};
+
+/** Nova: {"itemNotFound": {"code", "message"}}, the key named after the status (`computeFault` for the rest). */
+export const renderNovaError: ErrorBodyRenderer = (err) => ({ [NOVA_FAULT_NAMES[err.status] ?? 'computeFault']: { code: err.status, message: err.message } });
+
 /**
  * `identityUri` goes into `WWW-Authenticate` on every 401, whichever code path raised it
  * (a missing token, a failed login, a revoked token).
