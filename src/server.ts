@@ -30,6 +30,7 @@ import { networkController } from './network/controller.js';
 import type { ContainerDeps } from './container/context.js';
 import { containerController } from './container/controller.js';
 import { localHostAccess } from './container/host-access.js';
+import type { PlacementDeps } from './placement/context.js';
 import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
 import { findBinary } from './lib/find-binary.js';
 
@@ -40,6 +41,7 @@ export function catalogServices(config: KumoConfig): CatalogService[] {
     { type: 'network', name: 'neutron', description: 'Kumo networking (Neutron v2.0)', url: `${config.publicUrl}${SERVICE_PREFIXES.network}` },
     // zunclient strips a trailing /v1 and finds the version document at what is left.
     { type: 'container', name: 'zun', description: 'Kumo containers (Zun v1)', url: `${config.publicUrl}${SERVICE_PREFIXES.container}/v1` },
+    { type: 'placement', name: 'placement', description: 'Kumo placement (resource providers, allocations)', url: `${config.publicUrl}${SERVICE_PREFIXES.placement}` },
   ];
 }
 
@@ -97,7 +99,8 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
-    const app = await buildApp({ config, db, logger, identity, network, container });
+    const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
+    const app = await buildApp({ config, db, logger, identity, network, container, placement });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);

@@ -16,6 +16,8 @@ import { networkApi } from '../network/api.js';
 import type { NetworkDeps } from '../network/context.js';
 import { containerApi } from '../container/api.js';
 import type { ContainerDeps } from '../container/context.js';
+import { placementApi } from '../placement/api.js';
+import type { PlacementDeps } from '../placement/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
 import { lazyValidatorCompiler } from './validation.js';
 
@@ -26,10 +28,11 @@ export interface AppDeps {
   identity: IdentityDeps;
   network: NetworkDeps;
   container: ContainerDeps;
+  placement: PlacementDeps;
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
-export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container' } as const;
+export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', placement: '/placement' } as const;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -82,5 +85,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(identityApi(deps.identity, auth), { prefix: SERVICE_PREFIXES.identity });
   await app.register(networkApi(deps.network, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
   await app.register(containerApi(deps.container, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.container}`), { prefix: SERVICE_PREFIXES.container });
+  await app.register(placementApi(deps.placement, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.placement}`), { prefix: SERVICE_PREFIXES.placement });
   return app;
 }

@@ -5,6 +5,7 @@
 import type { IdentityTables } from '../identity/schema.js';
 import type { NetworkTables } from '../network/schema.js';
 import type { ContainerTables } from '../container/schema.js';
+import type { PlacementTables } from '../placement/schema.js';
 
 export interface RevisionTable {
   /** The counter's name, e.g. `identity`. */
@@ -13,6 +14,6 @@ export interface RevisionTable {
   value: number;
 }
 
-export interface Database extends IdentityTables, NetworkTables, ContainerTables {
+export interface Database extends IdentityTables, NetworkTables, ContainerTables, PlacementTables {
   kumo_revision: RevisionTable;
 }
