@@ -62,7 +62,7 @@ export function registerInventoryRoutes(app: FastifyInstance, env: PlacementRout
     const { inventories } = await getInventories(deps.db, uuid);
     if (inventories[body.resource_class]) throw placementError('ERR_CONFLICT', `Update conflict: Inventory for ${body.resource_class} already exists on resource provider ${uuid}.`);
     await setInventories(deps, uuid, { [body.resource_class]: inputOf(body) }, { only: [body.resource_class], allowReservedEqualTotal: reservedMayEqualTotal(request) });
-    reply.header('Location', `${env.linkRoot}/resource_providers/${uuid}/inventories/${body.resource_class}`);
+    reply.header('Location', `${env.base}/resource_providers/${uuid}/inventories/${body.resource_class}`);
     return reply.status(201).send(await one(uuid, body.resource_class));
   });
   app.get('/resource_providers/:uuid/inventories/:rc', async (request) => {

@@ -20,7 +20,7 @@ export function registerResourceClassRoutes(app: FastifyInstance, env: Placement
     admit(request, 'resource_classes:create');
     const { name } = request.body as { name: string };
     await createResourceClass(deps, name, false);
-    return reply.status(201).header('Location', `${env.linkRoot}/resource_classes/${name}`).send();
+    return reply.status(201).header('Location', `${env.base}/resource_classes/${name}`).send();
   });
   app.get('/resource_classes/:name', async (request) => {
     since(request, 2);
@@ -33,7 +33,7 @@ export function registerResourceClassRoutes(app: FastifyInstance, env: Placement
     admit(request, 'resource_classes:update');
     const name = nameParam(request);
     const { created } = await createResourceClass(deps, name, true);
-    reply.header('Location', `${env.linkRoot}/resource_classes/${name}`);
+    reply.header('Location', `${env.base}/resource_classes/${name}`);
     return reply.status(created ? 201 : 204).send();
   });
   app.delete('/resource_classes/:name', async (request, reply) => {

@@ -60,7 +60,7 @@ export function registerResourceProviderRoutes(app: FastifyInstance, env: Placem
     const row = await createProvider(deps, {
       name: body.name, uuid: body.uuid === undefined ? undefined : canonicalUuid(body.uuid, 'uuid'), parentProviderUuid: parentOf(request, body.parent_provider_uuid),
     });
-    reply.header('Location', `${env.linkRoot}/resource_providers/${row.uuid}`);
+    reply.header('Location', `${env.base}/resource_providers/${row.uuid}`);
     // Before 1.20 a create answered 201 with no body.
     if (!atLeast(request, 20)) return reply.status(201).send();
     return reply.status(200).send(renderProvider(env, request, row));

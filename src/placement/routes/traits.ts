@@ -46,7 +46,7 @@ export function registerTraitRoutes(app: FastifyInstance, env: PlacementRouteEnv
     admit(request, 'traits:update');
     const name = nameParam(request);
     const { created } = await createTrait(deps, name);
-    reply.header('Location', `${env.linkRoot}/traits/${name}`);
+    reply.header('Location', `${env.base}/traits/${name}`);
     return reply.status(created ? 201 : 204).send();
   });
   app.delete('/traits/:name', async (request, reply) => {
