@@ -60,6 +60,7 @@ export async function replaceAllocations(deps: PlacementDeps, writes: ConsumerAl
       if (attempt >= GENERATION_RETRIES) {
         throw concurrentUpdate(`Failed to update allocations: another process changed resource provider ${err.message} at the same time. Please retry.`);
       }
+      deps.logger.debug({ provider: err.message, attempt }, 'allocation write lost a provider generation race; retrying');
       // A little jitter spreads the retries of many writers racing for one provider.
       await new Promise((r) => setTimeout(r, Math.random() * 5 * attempt));
     }

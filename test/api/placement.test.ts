@@ -96,7 +96,13 @@ for (const dialect of DIALECTS) {
       assert.equal(shown.root_provider_uuid, undefined, 'no tree fields before 1.14');
       assert.deepEqual((await ok('GET', '/resource_providers?name=host-a')).resource_providers.map((r: { uuid: string }) => r.uuid), [rp.uuid]);
       assert.deepEqual((await ok('GET', `/resource_providers?in_tree=${child.uuid}`)).resource_providers.map((r: { name: string }) => r.name), ['host-a', 'host-a-nic']);
+      const listBefore = (await ok('GET', '/resource_providers')).resource_providers;
       await fails(pl('POST', '/resource_providers', { name: 'host-a' }), 409, 'placement.duplicate_name');
+      await fails(pl('POST', '/resource_providers', { name: 'host-b', uuid: 'not-a-uuid' }), 400, /is not a 'uuid'/);
+      await fails(pl('POST', '/resource_providers', { name: 'host-b', parent_provider_uuid: randomUUID() }), 400, /parent provider UUID does not exist/);
+      await fails(pl('POST', '/resource_providers', { name: '' }), 400, /name/);
+      await fails(pl('POST', '/resource_providers', { name: 'host-b', color: 'red' }), 400, /color/);
+      assert.deepEqual((await ok('GET', '/resource_providers')).resource_providers, listBefore, 'refused creates changed nothing');
       await fails(pl('PUT', `/resource_providers/${child.uuid}`, { name: 'host-a' }), 409, 'placement.duplicate_name');
       await fails(pl('DELETE', `/resource_providers/${rp.uuid}`), 409, 'placement.resource_provider.cannot_delete_parent');
       const renamed = await ok('PUT', `/resource_providers/${child.uuid}`, { name: 'host-a-nic0' });

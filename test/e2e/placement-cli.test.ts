@@ -6,23 +6,14 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { kumoUp, run, stop } from '../support/kumo-process.js';
+import { kumoUp, openstackCli, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack resource provider/class/trait (osc-placement) against kumo up', () => {
   let live: Live;
   let env: NodeJS.ProcessEnv;
-  const os = async (...args: string[]) => {
-    const r = await run('openstack', ['--os-cloud', 'kumo', ...args], env);
-    assert.equal(r.code, 0, `openstack ${args.join(' ')} failed:\n${r.stderr}`);
-    return r.stdout;
-  };
-  const osJson = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
-  const osFails = async (args: string[], pattern: RegExp) => {
-    const r = await run('openstack', ['--os-cloud', 'kumo', ...args], env);
-    assert.notEqual(r.code, 0, `expected openstack ${args.join(' ')} to fail`);
-    assert.match(r.stderr, pattern);
-  };
+  const { os, osJson, osFails: osFailsWith } = openstackCli(() => env);
+  const osFails = (args: string[], pattern: RegExp) => osFailsWith(['--os-cloud', 'kumo', ...args], pattern);
 
   before(async () => {
     // Placement needs no host objects: the agent stays off.
