@@ -243,8 +243,10 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(await ok('GET', '/usages?project_id=p2', undefined, '1.9'), { usages: { DISK_GB: 10, VCPU: 1 } });
       assert.deepEqual(await ok('GET', '/usages?project_id=p2&user_id=u9', undefined, '1.29'), { usages: { DISK_GB: 10 } });
       assert.deepEqual(await ok('GET', '/usages?project_id=p2'), {
-        usages: { INSTANCE: { VCPU: 1, consumer_count: 1 }, MIGRATION: { DISK_GB: 10, consumer_count: 1 }, all: { DISK_GB: 10, VCPU: 1, consumer_count: 2 } },
+        usages: { INSTANCE: { VCPU: 1, consumer_count: 1 }, MIGRATION: { DISK_GB: 10, consumer_count: 1 } },
       });
+      assert.deepEqual(await ok('GET', '/usages?project_id=p2&consumer_type=all'), { usages: { all: { DISK_GB: 10, VCPU: 1, consumer_count: 2 } } });
+      assert.deepEqual(await ok('GET', '/usages?project_id=p2&consumer_type=MIGRATION'), { usages: { MIGRATION: { DISK_GB: 10, consumer_count: 1 } } });
       await fails(pl('GET', '/usages'), 400, /project_id/);
       // Inventory that allocations use cannot go away, nor can the provider.
       await fails(pl('DELETE', `/resource_providers/${rp.uuid}/inventories/VCPU`), 409, 'placement.inventory.inuse');

@@ -10,7 +10,7 @@ export function registerUsageRoutes(app: FastifyInstance, env: PlacementRouteEnv
     const { usages, generation } = await usagesOfProvider(deps.db, uuidParam(request));
     return { resource_provider_generation: generation, usages };
   });
-  // A project's usage (1.9+); from 1.38 grouped by consumer type, with `all`.
+  // A project's usage (1.9+); from 1.38 grouped by consumer type (`consumer_type=all` sums every type under `all`).
   app.get('/usages', async (request) => {
     since(request, 9);
     admit(request, 'usages');
@@ -24,6 +24,6 @@ export function registerUsageRoutes(app: FastifyInstance, env: PlacementRouteEnv
     const all = { ...total, consumer_count: consumers };
     if (wanted === 'all') return { usages: { all } };
     if (wanted !== undefined) return { usages: byType[wanted] ? { [wanted]: byType[wanted] } : {} };
-    return { usages: { ...byType, all } };
+    return { usages: byType };
   });
 }
