@@ -18,6 +18,7 @@ command -v busybox >/dev/null 2>&1 || need+=(busybox)
 [ -x /usr/bin/conmon ] || need+=(conmon)
 command -v crun >/dev/null 2>&1 || need+=(crun)
 python3 -c 'import zunclient' >/dev/null 2>&1 || need+=(python3-zunclient)
+/usr/bin/python3 -c 'import osc_placement' >/dev/null 2>&1 || need+=(python3-osc-placement)
 # The legacy glance client (test/e2e/image-cli.test.ts); python3-openstackclient depends on it already.
 [ -x /usr/bin/glance ] || need+=(python3-glanceclient)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.

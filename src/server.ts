@@ -28,8 +28,10 @@ import { newUuid } from './network/context.js';
 import type { NetworkDeps } from './network/context.js';
 import { networkController } from './network/controller.js';
 import type { ContainerDeps } from './container/context.js';
+import type { ComputeDeps } from './compute/context.js';
 import { containerController } from './container/controller.js';
 import { localHostAccess } from './container/host-access.js';
+import type { PlacementDeps } from './placement/context.js';
 import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
 import { findBinary } from './lib/find-binary.js';
 import { newImageId } from './image/context.js';
@@ -42,6 +44,8 @@ export function catalogServices(config: KumoConfig): CatalogService[] {
     { type: 'network', name: 'neutron', description: 'Kumo networking (Neutron v2.0)', url: `${config.publicUrl}${SERVICE_PREFIXES.network}` },
     // zunclient strips a trailing /v1 and finds the version document at what is left.
     { type: 'container', name: 'zun', description: 'Kumo containers (Zun v1)', url: `${config.publicUrl}${SERVICE_PREFIXES.container}/v1` },
+    { type: 'compute', name: 'nova', description: 'Kumo compute (Nova v2.1)', url: `${config.publicUrl}${SERVICE_PREFIXES.compute}/v2.1` },
+    { type: 'placement', name: 'placement', description: 'Kumo placement (resource providers, allocations)', url: `${config.publicUrl}${SERVICE_PREFIXES.placement}` },
     // The service root: clients discover /v2 from its version document.
     { type: 'image', name: 'glance', description: 'Kumo images (Glance v2)', url: `${config.publicUrl}${SERVICE_PREFIXES.image}` },
   ];
@@ -101,8 +105,10 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
+    const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
+    const compute: ComputeDeps = { db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, computeHosts: () => [] };
     const image: ImageDeps = { db, config, logger: logger.child({ service: 'image' }), now, newId: newImageId, changes, imagesDir: paths.glanceImagesDir };
-    const app = await buildApp({ config, db, logger, identity, network, container, image });
+    const app = await buildApp({ config, db, logger, identity, network, container, compute, placement, image });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);

@@ -15,6 +15,10 @@ import { networkApi } from '../network/api.js';
 import type { NetworkDeps } from '../network/context.js';
 import { containerApi } from '../container/api.js';
 import type { ContainerDeps } from '../container/context.js';
+import { computeApi } from '../compute/api.js';
+import type { ComputeDeps } from '../compute/context.js';
+import { placementApi } from '../placement/api.js';
+import type { PlacementDeps } from '../placement/context.js';
 import { imageApi } from '../image/api.js';
 import type { ImageDeps } from '../image/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
@@ -28,11 +32,13 @@ export interface AppDeps {
   identity: IdentityDeps;
   network: NetworkDeps;
   container: ContainerDeps;
+  compute: ComputeDeps;
+  placement: PlacementDeps;
   image: ImageDeps;
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
-export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', image: '/image' } as const;
+export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', compute: '/compute', placement: '/placement', image: '/image' } as const;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -78,6 +84,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(identityApi(deps.identity, auth), { prefix: SERVICE_PREFIXES.identity });
   await app.register(networkApi(deps.network, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
   await app.register(containerApi(deps.container, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.container}`), { prefix: SERVICE_PREFIXES.container });
+  await app.register(computeApi(deps.compute, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.compute}`, `${deps.config.publicUrl}/image/v2`), { prefix: SERVICE_PREFIXES.compute });
+  await app.register(placementApi(deps.placement, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.placement}`), { prefix: SERVICE_PREFIXES.placement });
   await app.register(imageApi(deps.image, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.image}`), { prefix: SERVICE_PREFIXES.image });
   return app;
 }

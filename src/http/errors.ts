@@ -76,6 +76,14 @@ export const renderGlanceError: ErrorBodyRenderer = (err, request) => {
   return new TypedErrorBody('text/plain; charset=UTF-8', `${status}\n\n${err.message}\n\n   `);
 };
 
+const NOVA_FAULT_NAMES: Record<number, string> = {
+  400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod', 409: 'conflictingRequest',
+  413: 'overLimit', 415: 'badMediaType', 429: 'overLimit', 501: 'notImplemented', 503: 'serviceUnavailable',
+};
+
+/** Nova: {"itemNotFound": {"code", "message"}}, the key named after the status (`computeFault` for the rest). */
+export const renderNovaError: ErrorBodyRenderer = (err) => ({ [NOVA_FAULT_NAMES[err.status] ?? 'computeFault']: { code: err.status, message: err.message } });
+
 /**
  * `identityUri` goes into `WWW-Authenticate` on every 401, whichever code path raised it
  * (a missing token, a failed login, a revoked token).
@@ -92,3 +100,15 @@ export function makeErrorHandler(render: ErrorBodyRenderer, identityUri: string)
     return reply.status(err.status).type('application/json').send(body);
   };
 }
+
+/**
+ * Placement: {"errors": [{"status", "title", "detail", "code", "request_id"}]}, `code` being
+ * placement's error code (the KumoError's `kind`). A 406 also names the supported `range`,
+ * which osc-placement reads to retry at a version the server has.
+ */
+export const placementErrorRenderer = (range: { min: string; max: string }): ErrorBodyRenderer => (err, request) => ({
+  errors: [{
+    status: err.status, title: titleOf(err.status), detail: err.message, code: err.kind ?? 'placement.undefined_code', request_id: String(request.id ?? ''),
+    ...(err.status === 406 ? { max_version: range.max, min_version: range.min } : {}),
+  }],
+});

@@ -190,3 +190,81 @@ export async function workloadNetworks(deps: NetworkDeps, portIds: readonly stri
     fixed_ips: (ips.get(p.id) ?? []).map((f) => ({ ip_address: f.ip_address, subnet_id: f.subnet_id, version: ipVersion(f.ip_address) ?? 4 })),
   }));
 }
+
+/** Nova's `addresses` entry: fixed addresses of the port and the floating ones mapped to them. */
+export interface ServerAddress {
+  readonly version: 4 | 6;
+  readonly addr: string;
+  readonly 'OS-EXT-IPS:type': 'fixed' | 'floating';
+  readonly 'OS-EXT-IPS-MAC:mac_addr': string;
+}
+
+/** Nova's `addresses` of many servers (network name → addresses), with a fixed number of queries per 500 ports. */
+export async function serverAddressesOfMany(deps: NetworkDeps, servers: readonly (readonly string[])[]): Promise<Record<string, ServerAddress[]>[]> {
+  const all = [...new Set(servers.flat())];
+  const ports = new Map<string, { network_id: string; mac_address: string }>();
+  const ips = new Map<string, { subnet_id: string; ip_address: string }[]>();
+  const floating = new Map<string, { fixed: string | null; addr: string }[]>();
+  const networkNames = new Map<string, string>();
+  for (let i = 0; i < all.length; i += IN_CHUNK) {
+    const chunk = all.slice(i, i + IN_CHUNK);
+    for (const p of await deps.db.selectFrom('network_port').select(['id', 'network_id', 'mac_address']).where('id', 'in', chunk).execute()) ports.set(p.id, p);
+    for (const [id, list] of await fixedIpsByPort(deps.db, chunk)) ips.set(id, list);
+    for (const f of await deps.db.selectFrom('network_floating_ip').select(['port_id', 'fixed_ip_address', 'floating_ip_address']).where('port_id', 'in', chunk).execute()) {
+      if (f.port_id) (floating.get(f.port_id) ?? floating.set(f.port_id, []).get(f.port_id)!).push({ fixed: f.fixed_ip_address, addr: f.floating_ip_address });
+    }
+  }
+  const netIds = [...new Set([...ports.values()].map((p) => p.network_id))];
+  for (let i = 0; i < netIds.length; i += IN_CHUNK) {
+    for (const n of await deps.db.selectFrom('network_network').select(['id', 'name']).where('id', 'in', netIds.slice(i, i + IN_CHUNK)).execute()) networkNames.set(n.id, n.name || n.id);
+  }
+  return servers.map((portIds) => {
+    const out: Record<string, ServerAddress[]> = {};
+    for (const id of portIds) {
+      const port = ports.get(id);
+      if (!port) continue;
+      const list = (out[networkNames.get(port.network_id) ?? port.network_id] ??= []);
+      for (const f of ips.get(id) ?? []) {
+        list.push({ version: ipVersion(f.ip_address) ?? 4, addr: f.ip_address, 'OS-EXT-IPS:type': 'fixed', 'OS-EXT-IPS-MAC:mac_addr': port.mac_address });
+      }
+      for (const f of floating.get(id) ?? []) {
+        list.push({ version: ipVersion(f.addr) ?? 4, addr: f.addr, 'OS-EXT-IPS:type': 'floating', 'OS-EXT-IPS-MAC:mac_addr': port.mac_address });
+      }
+    }
+    return out;
+  });
+}
+
+/** What a hypervisor needs of a VM's ports, in the order given: the MAC, the network's MTU, the addresses. */
+export interface VmPortDetail {
+  readonly id: string;
+  readonly networkId: string;
+  readonly macAddress: string;
+  readonly mtu: number;
+  readonly fixedIps: readonly { readonly subnetId: string; readonly ipAddress: string }[];
+}
+
+export async function vmPortDetails(deps: NetworkDeps, portIds: readonly string[]): Promise<VmPortDetail[]> {
+  if (!portIds.length) return [];
+  const ports = await deps.db.selectFrom('network_port').select(['id', 'network_id', 'mac_address']).where('id', 'in', [...portIds]).execute();
+  const nets = await deps.db.selectFrom('network_network').select(['id', 'mtu']).where('id', 'in', [...new Set(ports.map((p) => p.network_id))]).execute();
+  const ips = await fixedIpsByPort(deps.db, ports.map((p) => p.id));
+  const byId = new Map(ports.map((p) => [p.id, p]));
+  return portIds.flatMap((id) => {
+    const p = byId.get(id);
+    if (!p) return [];
+    return [{
+      id, networkId: p.network_id, macAddress: p.mac_address, mtu: nets.find((n) => n.id === p.network_id)?.mtu ?? 1500,
+      fixedIps: (ips.get(id) ?? []).map((f) => ({ subnetId: f.subnet_id, ipAddress: f.ip_address })),
+    }];
+  });
+}
+
+/** Binds a VM's ports to `host` as tap devices (`tap` + the port id's first 11 characters) for QEMU to open; the network agent plugs them. */
+export async function bindVmPorts(deps: NetworkDeps, portIds: readonly string[], host: string): Promise<void> {
+  for (const id of portIds) {
+    const port = await getPort(deps.db, system(''), id);
+    if (port.host_id === host && port.binding_profile === '{}') continue;
+    await updatePort(deps, system(port.project_id), id, { 'binding:host_id': host, 'binding:profile': {} });
+  }
+}

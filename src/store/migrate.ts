@@ -16,6 +16,8 @@ import { networkPortBindingMigration } from './migrations/0007_network_port_bind
 import { containerMigration } from './migrations/0008_container.js';
 import { containerCapsuleMigration } from './migrations/0009_container_capsule.js';
 import { imageMigration } from './migrations/0010_image.js';
+import { placementMigration } from './migrations/0011_placement.js';
+import { computeMigration } from './migrations/0012_compute.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -29,6 +31,8 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0008_container': containerMigration,
     '0009_container_capsule': containerCapsuleMigration,
     '0010_image': imageMigration,
+    '0011_placement': placementMigration,
+    '0012_compute': computeMigration,
   };
 }
 

@@ -1,0 +1,43 @@
+/**
+ * What every compute-service function receives, the caller's view Nova policy needs, and Nova's
+ * error helpers.
+ * @module
+ */
+import { KumoError } from '../errors.js';
+import type { KumoErrorCode } from '../errors.js';
+import type { ValidatedToken } from '../identity/tokens.js';
+import type { NetworkDeps } from '../network/context.js';
+import type { ServiceDeps } from '../service-deps.js';
+
+export interface ComputeDeps extends ServiceDeps {
+  /** The network service, reached only through src/network/workload-ports.ts. */
+  readonly network: NetworkDeps;
+  /** The compute hosts that can take servers now (agents with a working hypervisor). */
+  readonly computeHosts: () => readonly string[];
+}
+
+export interface Caller {
+  readonly projectId: string;
+  readonly userId: string;
+  readonly isAdmin: boolean;
+  /** The request id, recorded with instance actions. */
+  readonly requestId: string;
+}
+
+export function callerOf(token: ValidatedToken, requestId: string): Caller {
+  if (!token.project) throw new KumoError('ERR_FORBIDDEN', 'A project-scoped token is required.');
+  return { projectId: token.project.id, userId: token.user.id, isAdmin: token.roles.some((r) => r.name === 'admin'), requestId };
+}
+
+export const novaError = (code: KumoErrorCode, message: string) => new KumoError(code, message);
+export const invalid = (message: string) => novaError('ERR_VALIDATION', message);
+export const adminOnly = (action: string) => novaError('ERR_FORBIDDEN', `Policy doesn't allow ${action} to be performed.`);
+
+/** Nova's timestamps: ISO 8601 with seconds, `Z` (2.1 shows them this way in servers; flavors have none). */
+export const novaTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+
+/** Nova's links of a resource in `collection` (servers, flavors, ...). */
+export const novaLinks = (base: string, projectId: string | null, collection: string, id: string) => [
+  { rel: 'self', href: `${base}/v2.1/${projectId ? `${projectId}/` : ''}${collection}/${id}` },
+  { rel: 'bookmark', href: `${base}/${projectId ? `${projectId}/` : ''}${collection}/${id}` },
+];
