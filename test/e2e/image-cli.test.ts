@@ -7,19 +7,19 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliEnv, kumoUp, run, tearDown } from '../support/kumo-process.js';
+import { cliEnv, kumoUp, openstackCli, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack image commands against kumo up', () => {
   let live: Live;
   let env: NodeJS.ProcessEnv;
-  const cli = async (cmd: string, args: string[], e: NodeJS.ProcessEnv = env) => {
+  const { os, osJson } = openstackCli(() => env);
+  /** Another command (the glance client, the CLI as another user) that must succeed. */
+  const cli = async (cmd: string, args: string[], e: NodeJS.ProcessEnv) => {
     const r = await run(cmd, args, e);
     assert.equal(r.code, 0, `${cmd} ${args.join(' ')} failed:\n${r.stderr}`);
     return r.stdout;
   };
-  const os = (...args: string[]) => cli('openstack', ['--os-cloud', 'kumo', ...args]);
-  const osJson = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
 
   before(async () => {
     live = await kumoUp(['--agent', 'off']);
