@@ -36,6 +36,7 @@ import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
 import { findBinary } from './lib/find-binary.js';
 import { newImageId } from './image/context.js';
 import type { ImageDeps } from './image/context.js';
+import { recoverImageStore } from './image/image-data.js';
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
@@ -108,6 +109,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
     const compute: ComputeDeps = { db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, computeHosts: () => [] };
     const image: ImageDeps = { db, config, logger: logger.child({ service: 'image' }), now, newId: newImageId, changes, imagesDir: paths.glanceImagesDir };
+    await recoverImageStore(image);
     const app = await buildApp({ config, db, logger, identity, network, container, compute, placement, image });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });

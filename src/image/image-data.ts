@@ -6,7 +6,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
@@ -224,4 +224,36 @@ export async function createImageFromStream(deps: ImageDeps, caller: Caller, fie
 /** Creates an image from a file on this machine (the file is read, not moved). */
 export async function createImageFromFile(deps: ImageDeps, caller: Caller, fields: ImageFields, sourcePath: string): Promise<ImageRecord> {
   return createImageFromStream(deps, caller, fields, createReadStream(sourcePath));
+}
+
+const UUID_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Start-up repair after a crash: uploads that were in flight are lost (their images go back to
+ * `queued`, or to `uploading` when their staged data is intact), and files no image owns (temp
+ * files, data of images deleted mid-way) are removed. The images directory belongs to this
+ * control plane alone, so nothing else can be writing into it while it starts.
+ */
+export async function recoverImageStore(deps: ImageDeps): Promise<void> {
+  const now = glanceTime(deps.now());
+  const interrupted = await deps.db.selectFrom('image').select(['id', 'status']).where('status', 'in', ['saving', 'importing']).execute();
+  for (const { id, status } of interrupted) {
+    const paths = imageDataPaths(deps, id);
+    const staged = status === 'importing' && (await stat(paths.staged).then(() => true, () => false)) && (await stat(paths.stagedDigest).then(() => true, () => false));
+    if (!staged) {
+      await rm(paths.staged, { force: true });
+      await rm(paths.stagedDigest, { force: true });
+    }
+    await rm(paths.data, { force: true });
+    await deps.db.updateTable('image').set({ status: staged ? 'uploading' : 'queued', updated_at: now }).where('id', '=', id).where('status', '=', status).execute();
+  }
+  const known = new Set((await deps.db.selectFrom('image').select('id').execute()).map((r) => r.id));
+  for (const dir of [deps.imagesDir, join(deps.imagesDir, 'staging')]) {
+    const names = await readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const owner = name.replace(/\.digest\.json$/, '');
+      if (name.startsWith('.upload-') || (UUID_NAME.test(owner) && !known.has(owner))) await rm(join(dir, name), { force: true });
+    }
+  }
+  if (interrupted.length) deps.logger.warn({ images: interrupted.map((i) => i.id) }, 'image uploads interrupted by a restart were reset');
 }

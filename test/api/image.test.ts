@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type { KumoError } from '../../src/errors.js';
 import { newImageId } from '../../src/image/context.js';
 import type { ImageDeps } from '../../src/image/context.js';
-import { createImageFromFile, imageFilePath, openImageData } from '../../src/image/image-data.js';
+import { createImageFromFile, imageFilePath, openImageData, recoverImageStore } from '../../src/image/image-data.js';
 import { createImage, findImage } from '../../src/image/images.js';
 import { createSilentLogger } from '../../src/log.js';
 import { ChangeSignal } from '../../src/store/revision.js';
@@ -488,6 +488,31 @@ for (const dialect of DIALECTS) {
       for await (const c of opened.stream) chunks.push(c as Buffer);
       assert.ok(Buffer.concat(chunks).equals(data));
       assert.ok(readFileSync(imageFilePath(deps, snap.id)).equals(data));
+    });
+
+    test('start-up recovery: interrupted uploads are reset and files no image owns are removed', async () => {
+      const deps: ImageDeps = {
+        db: k.kumo.db, config: k.config, logger: createSilentLogger(), now: Date.now, newId: newImageId, changes: new ChangeSignal(), imagesDir: k.kumo.paths.glanceImagesDir,
+      };
+      const saving = await create(alice, { name: 'crashed-upload', disk_format: 'raw', container_format: 'bare' });
+      const importing = await create(alice, { name: 'crashed-import', disk_format: 'raw', container_format: 'bare' });
+      await api('PUT', `/images/${importing.id}/stage`, alice, { payload: Buffer.from('staged bytes') });
+      const kept = await create(alice, { name: 'kept', disk_format: 'raw', container_format: 'bare' });
+      await api('PUT', `/images/${kept.id}/file`, alice, { payload: Buffer.from('kept bytes') });
+      // What a crash leaves: rows mid-transition, a temp file, the data of an image whose row is gone.
+      await k.kumo.db.updateTable('image').set({ status: 'saving' }).where('id', '=', saving.id).execute();
+      await k.kumo.db.updateTable('image').set({ status: 'importing' }).where('id', '=', importing.id).execute();
+      writeFileSync(join(imagesDir(), '.upload-deadbeef'), 'partial');
+      const orphan = join(imagesDir(), '99999999-9999-4999-8999-999999999999');
+      writeFileSync(orphan, 'nobody owns this');
+      await recoverImageStore(deps);
+      assert.equal((await show(saving.id)).status, 'queued');
+      assert.equal((await show(importing.id)).status, 'uploading', 'the staged data is intact: it can be imported again');
+      assert.deepEqual(leftovers(), []);
+      assert.equal(existsSync(orphan), false);
+      assert.ok((await api('GET', `/images/${kept.id}/file`, alice)).rawPayload.equals(Buffer.from('kept bytes')));
+      assert.equal((await api('POST', `/images/${importing.id}/import`, alice, { body: { method: { name: 'glance-direct' } } })).statusCode, 202);
+      assert.equal((await show(importing.id)).status, 'active');
     });
 
     test('schemas: the image schema has nullable types and every visibility', async () => {
