@@ -38,5 +38,7 @@ export const glanceTime = (ms: number): string => new Date(ms).toISOString().rep
 export const DISK_FORMATS = ['ami', 'ari', 'aki', 'vhd', 'vhdx', 'vmdk', 'raw', 'qcow2', 'vdi', 'iso', 'ploop'] as const;
 export const CONTAINER_FORMATS = ['ami', 'ari', 'aki', 'bare', 'ovf', 'ova', 'docker', 'compressed'] as const;
 export const VISIBILITIES = ['public', 'private', 'shared', 'community'] as const;
+/** The interoperable import methods this service has (web-download and copy-image are not there). */
+export const IMPORT_METHODS = ['glance-direct'];
 export const MEMBER_STATUSES = ['pending', 'accepted', 'rejected'] as const;
 export type Visibility = (typeof VISIBILITIES)[number];

@@ -88,6 +88,9 @@ for (const dialect of DIALECTS) {
     });
 
     test('create, upload past the global body limit, show and download round trip with checksums', async () => {
+      const withHeader = await api('POST', '/images', alice, { body: { name: 'header' } });
+      assert.equal(withHeader.headers['openstack-image-import-methods'], 'glance-direct', 'openstacksdk reads it before `image create --import`');
+      assert.equal(withHeader.headers.location, `${k.config.publicUrl}/image/v2/images/${json(withHeader.body).id}`);
       const created = await create(alice, {
         name: 'cirros', disk_format: 'qcow2', container_format: 'bare', 'owner_specified.openstack.md5': '', hw_disk_bus: 'scsi', tags: ['t1'],
       });

@@ -58,6 +58,20 @@ describe('openstack image commands against kumo up', () => {
     assert.match(gone.stderr, /No Image found for cirros-e2e|Could not find resource/);
   });
 
+  test('image create --import: glance-direct (stage, then import)', async () => {
+    const file = join(live.dir, 'import.img');
+    const data = randomBytes(300 * 1024);
+    writeFileSync(file, data);
+    await osJson('image', 'create', '--import', '--file', file, '--disk-format', 'raw', '--container-format', 'bare', 'imported-e2e');
+    const shown = await osJson('image', 'show', 'imported-e2e');
+    assert.equal(shown.status, 'active');
+    assert.equal(shown.checksum, createHash('md5').update(data).digest('hex'));
+    const out = join(live.dir, 'imported.out');
+    await os('image', 'save', '--file', out, 'imported-e2e');
+    assert.ok(readFileSync(out).equals(data));
+    await os('image', 'delete', 'imported-e2e');
+  });
+
   test('sharing: image add project, the member accepts, then lists it', async () => {
     const file = join(live.dir, 'shared.img');
     writeFileSync(file, randomBytes(4096));

@@ -1,5 +1,6 @@
 /** Images: create, list, show, JSON-patch update, delete (Glance v2 api-ref "Images"). */
 import type { FastifyInstance } from 'fastify';
+import { IMPORT_METHODS } from '../context.js';
 import { createImage, deleteImage, getImage, listImages, parseCreateBody, parsePatch, updateImage } from '../images.js';
 import type { ListQuery } from '../images.js';
 import { caller, imageIdOf, renderImage } from './common.js';
@@ -11,7 +12,9 @@ export function registerImageRoutes(app: FastifyInstance, env: ImageRouteEnv): v
   app.post('/v2/images', async (request, reply) => {
     const c = caller(request);
     const image = await createImage(deps, c, parseCreateBody(request.body));
-    return reply.status(201).header('location', `${env.base}/v2/images/${image.id}`).send(renderImage(image));
+    // openstacksdk reads the import methods from this header before it stages (`image create --import`).
+    return reply.status(201).header('location', `${env.base}/v2/images/${image.id}`).header('openstack-image-import-methods', IMPORT_METHODS.join(','))
+      .send(renderImage(image));
   });
 
   app.get('/v2/images', async (request) => {

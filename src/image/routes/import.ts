@@ -4,12 +4,11 @@
  * @module
  */
 import type { FastifyInstance } from 'fastify';
-import { invalid } from '../context.js';
+import { IMPORT_METHODS, invalid } from '../context.js';
 import { importStagedData, stageImageData } from '../image-data.js';
 import { bodyStream, caller, declaredLength, imageIdOf } from './common.js';
 import type { ImageRouteEnv } from './common.js';
 
-const IMPORT_METHODS = ['glance-direct'];
 /** The one store: the control plane's filesystem. */
 export const LOCAL_STORE = 'local';
 
