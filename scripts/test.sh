@@ -19,6 +19,7 @@ command -v busybox >/dev/null 2>&1 || need+=(busybox)
 [ -x /usr/bin/conmon ] || need+=(conmon)
 command -v crun >/dev/null 2>&1 || need+=(crun)
 python3 -c 'import zunclient' >/dev/null 2>&1 || need+=(python3-zunclient)
+/usr/bin/python3 -c 'import osc_placement' >/dev/null 2>&1 || need+=(python3-osc-placement)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
   for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done

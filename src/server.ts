@@ -31,6 +31,7 @@ import type { ContainerDeps } from './container/context.js';
 import type { ComputeDeps } from './compute/context.js';
 import { containerController } from './container/controller.js';
 import { localHostAccess } from './container/host-access.js';
+import type { PlacementDeps } from './placement/context.js';
 import type { ContainerRuntime, ImageStore } from './drivers/oci/types.js';
 import { findBinary } from './lib/find-binary.js';
 
@@ -42,6 +43,7 @@ export function catalogServices(config: KumoConfig): CatalogService[] {
     // zunclient strips a trailing /v1 and finds the version document at what is left.
     { type: 'container', name: 'zun', description: 'Kumo containers (Zun v1)', url: `${config.publicUrl}${SERVICE_PREFIXES.container}/v1` },
     { type: 'compute', name: 'nova', description: 'Kumo compute (Nova v2.1)', url: `${config.publicUrl}${SERVICE_PREFIXES.compute}/v2.1` },
+    { type: 'placement', name: 'placement', description: 'Kumo placement (resource providers, allocations)', url: `${config.publicUrl}${SERVICE_PREFIXES.placement}` },
   ];
 }
 
@@ -99,8 +101,9 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
+    const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
     const compute: ComputeDeps = { db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, computeHosts: () => [] };
-    const app = await buildApp({ config, db, logger, identity, network, container, compute });
+    const app = await buildApp({ config, db, logger, identity, network, container, compute, placement });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);

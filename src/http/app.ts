@@ -18,6 +18,8 @@ import { containerApi } from '../container/api.js';
 import type { ContainerDeps } from '../container/context.js';
 import { computeApi } from '../compute/api.js';
 import type { ComputeDeps } from '../compute/context.js';
+import { placementApi } from '../placement/api.js';
+import type { PlacementDeps } from '../placement/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
 import { lazyValidatorCompiler } from './validation.js';
 
@@ -29,10 +31,11 @@ export interface AppDeps {
   network: NetworkDeps;
   container: ContainerDeps;
   compute: ComputeDeps;
+  placement: PlacementDeps;
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
-export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', compute: '/compute' } as const;
+export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', compute: '/compute', placement: '/placement' } as const;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -86,5 +89,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(networkApi(deps.network, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.network}`), { prefix: SERVICE_PREFIXES.network });
   await app.register(containerApi(deps.container, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.container}`), { prefix: SERVICE_PREFIXES.container });
   await app.register(computeApi(deps.compute, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.compute}`, `${deps.config.publicUrl}/image/v2`), { prefix: SERVICE_PREFIXES.compute });
+  await app.register(placementApi(deps.placement, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.placement}`), { prefix: SERVICE_PREFIXES.placement });
   return app;
 }

@@ -74,3 +74,15 @@ export function makeErrorHandler(render: ErrorBodyRenderer, identityUri: string)
     return reply.status(err.status).type('application/json').send(render(err, request));
   };
 }
+
+/**
+ * Placement: {"errors": [{"status", "title", "detail", "code", "request_id"}]}, `code` being
+ * placement's error code (the KumoError's `kind`). A 406 also names the supported `range`,
+ * which osc-placement reads to retry at a version the server has.
+ */
+export const placementErrorRenderer = (range: { min: string; max: string }): ErrorBodyRenderer => (err, request) => ({
+  errors: [{
+    status: err.status, title: titleOf(err.status), detail: err.message, code: err.kind ?? 'placement.undefined_code', request_id: String(request.id ?? ''),
+    ...(err.status === 406 ? { max_version: range.max, min_version: range.min } : {}),
+  }],
+});

@@ -15,6 +15,7 @@ import { networkRoutersMigration } from './migrations/0006_network_routers.js';
 import { networkPortBindingMigration } from './migrations/0007_network_port_binding.js';
 import { containerMigration } from './migrations/0008_container.js';
 import { containerCapsuleMigration } from './migrations/0009_container_capsule.js';
+import { placementMigration } from './migrations/0011_placement.js';
 import { computeMigration } from './migrations/0012_compute.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
@@ -28,6 +29,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0007_network_port_binding': networkPortBindingMigration,
     '0008_container': containerMigration,
     '0009_container_capsule': containerCapsuleMigration,
+    '0011_placement': placementMigration,
     '0012_compute': computeMigration,
   };
 }

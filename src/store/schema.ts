@@ -6,6 +6,7 @@ import type { IdentityTables } from '../identity/schema.js';
 import type { NetworkTables } from '../network/schema.js';
 import type { ContainerTables } from '../container/schema.js';
 import type { ComputeTables } from '../compute/schema.js';
+import type { PlacementTables } from '../placement/schema.js';
 
 export interface RevisionTable {
   /** The counter's name, e.g. `identity`. */
@@ -14,6 +15,6 @@ export interface RevisionTable {
   value: number;
 }
 
-export interface Database extends IdentityTables, NetworkTables, ContainerTables, ComputeTables {
+export interface Database extends IdentityTables, NetworkTables, ContainerTables, PlacementTables, ComputeTables {
   kumo_revision: RevisionTable;
 }

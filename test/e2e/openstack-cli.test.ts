@@ -5,23 +5,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
+import { kumoUp, openstackCli, purgeHostObjects, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack CLI against kumo up', () => {
   let live: Live;
   let env: NodeJS.ProcessEnv;
-  const os = async (...args: string[]) => {
-    const r = await run('openstack', ['--os-cloud', 'kumo', ...args], env);
-    assert.equal(r.code, 0, `openstack ${args.join(' ')} failed:\n${r.stderr}`);
-    return r.stdout;
-  };
-  const osJson = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
-  const osFails = async (args: string[], pattern: RegExp, envOverride: NodeJS.ProcessEnv = env) => {
-    const r = await run('openstack', args, envOverride);
-    assert.notEqual(r.code, 0, `expected openstack ${args.join(' ')} to fail`);
-    assert.match(r.stderr, pattern);
-  };
+  const { os, osJson, osFails } = openstackCli(() => env);
 
   before(async () => {
     live = await kumoUp();
@@ -116,7 +106,7 @@ describe('openstack CLI against kumo up', () => {
     const svc = await osJson('service', 'create', '--name', 'nova', '--description', 'compute', 'compute');
     await os('service', 'set', '--description', 'vm', svc.id);
     assert.equal((await osJson('service', 'show', svc.id)).description, 'vm');
-    assert.deepEqual((await osJson('service', 'list')).map((s: { Type: string }) => s.Type).sort(), ['compute', 'container', 'identity', 'network']);
+    assert.deepEqual((await osJson('service', 'list')).map((s: { Type: string }) => s.Type).sort(), ['compute', 'container', 'identity', 'network', 'placement']);
     const ep = await osJson('endpoint', 'create', '--region', 'RegionTwo', svc.id, 'public', 'http://127.0.0.1:1/compute/v2.1');
     await os('endpoint', 'set', '--url', 'http://127.0.0.1:2/compute/v2.1', ep.id);
     assert.equal((await osJson('endpoint', 'show', ep.id)).url, 'http://127.0.0.1:2/compute/v2.1');

@@ -1,4 +1,5 @@
 /** A `kumo up` process as users run it, for e2e and integration tests. */
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -102,4 +103,23 @@ export async function purgeHostObjects(dir: string): Promise<void> {
       // gone meanwhile, or busy: the caller's check reports what is left
     }
   }
+}
+
+/**
+ * The `openstack` CLI as the e2e tests drive it, with the environment `env()` gives at call
+ * time (tests set it up in `before`): `os` must succeed, `osFails` must fail with stderr matching.
+ */
+export function openstackCli(env: () => NodeJS.ProcessEnv) {
+  const os = async (...args: string[]) => {
+    const r = await run('openstack', ['--os-cloud', 'kumo', ...args], env());
+    assert.equal(r.code, 0, `openstack ${args.join(' ')} failed:\n${r.stderr}`);
+    return r.stdout;
+  };
+  const osJson = async (...args: string[]) => JSON.parse(await os(...args, '-f', 'json'));
+  const osFails = async (args: string[], pattern: RegExp, envOverride: NodeJS.ProcessEnv = env()) => {
+    const r = await run('openstack', args, envOverride);
+    assert.notEqual(r.code, 0, `expected openstack ${args.join(' ')} to fail`);
+    assert.match(r.stderr, pattern);
+  };
+  return { os, osJson, osFails };
 }
