@@ -149,6 +149,8 @@ async function linuxNetDriver(config: KumoConfig, paths: KumoPaths, logger: Logg
     stateDir: paths.networkStateDir,
     physicalBridges: config.agent.physicalBridges,
     vxlanLocalIp: config.agent.vxlanLocalIp,
+    // The compute service's metadata server socket, once it serves one: no metadata proxies until then.
+    metadataSocket: undefined,
   }, logger.child({ driver: 'net' }));
 }
 

@@ -47,6 +47,7 @@ export function checkCapabilities(): Capability[] {
     kvm(),
     binary('nft', 'nftables (security groups, NAT)', 'nftables'),
     binary('dnsmasq', 'dnsmasq (DHCP and DNS)', 'dnsmasq-base'),
+    binary('haproxy', 'haproxy (metadata proxy in DHCP namespaces)', 'haproxy', ['-v']),
     binary('ip', 'iproute2 (bridges, veth, netns)', 'iproute2', ['-V']),
     binary('qemu-img', 'qemu-img (volumes, images)', 'qemu-utils'),
   ];

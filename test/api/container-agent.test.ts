@@ -22,7 +22,7 @@ class PlugEverything implements NetDriver {
     return { activePorts: desired.ports.map((p) => p.id), failures: [], removed: [] };
   }
   async inventory() {
-    return { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [] };
+    return { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [], metadataProxyPids: [] };
   }
   async removeAll() {}
 }

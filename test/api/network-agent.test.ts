@@ -27,7 +27,7 @@ class RecordingDriver implements NetDriver {
     };
   }
   async inventory() {
-    return { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [] };
+    return { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [], metadataProxyPids: [] };
   }
   async removeAll() {}
 }

@@ -402,5 +402,5 @@ test('drift is repaired; after a restart orphans with our label go, others are u
   assert.ok(await eventually(async () => !alive(pid)), 'dnsmasq is gone');
   assert.deepEqual(readdirSync(env.stateDir), []);
   assert.ok(links.some((l) => l.ifname === foreignBridge), 'and still nothing of anybody else was touched');
-  assert.deepEqual(await env.driver.inventory(), { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [] });
+  assert.deepEqual(await env.driver.inventory(), { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [], metadataProxyPids: [] });
 });

@@ -49,8 +49,12 @@ process.once('exit', () => {
   if (udhcpcScript) rmSync(dirname(udhcpcScript), { recursive: true, force: true });
 });
 
-/** Runs busybox udhcpc on `ifname` in `ns` until it has a lease (up to 30 discovers: a loaded host starts dnsmasq late), applies it, and returns the address. */
-export async function dhcpLease(ns: string, ifname = 'eth0'): Promise<{ ip: string; router: string | null }> {
+/**
+ * Runs busybox udhcpc on `ifname` in `ns` until it has a lease (up to 30 discovers: a loaded host
+ * starts dnsmasq late), applies it, and returns the address. With `staticRoutes` it also asks for
+ * DHCP option 121 and installs those routes, as cloud-init does in an instance.
+ */
+export async function dhcpLease(ns: string, ifname = 'eth0', options: { staticRoutes?: boolean } = {}): Promise<{ ip: string; router: string | null; staticRoutes: string }> {
   if (!udhcpcScript) {
     udhcpcScript = join(mkdtempSync(join(tmpdir(), 'kumo-udhcpc-')), 'apply.sh');
     writeFileSync(udhcpcScript, [
@@ -59,16 +63,21 @@ export async function dhcpLease(ns: string, ifname = 'eth0'): Promise<{ ip: stri
       '  ip addr flush dev "$interface"',
       '  ip addr add "$ip/$mask" dev "$interface"',
       '  [ -n "$router" ] && ip route replace default via "${router%% *}" dev "$interface"',
+      // "dest/len gateway dest/len gateway ...": the default route among them replaces the router's.
+      '  set -- $staticroutes',
+      '  while [ $# -ge 2 ]; do ip route replace "$1" via "$2" dev "$interface"; shift 2; done',
+      '  echo "routes $staticroutes"',
       '  echo "lease $ip ${router%% *}" ;;',
       'esac',
       '',
     ].join('\n'));
     chmodSync(udhcpcScript, 0o755);
   }
-  const out = await sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '30', '-T', '1', '-s', udhcpcScript], { timeoutMs: 45_000 });
+  const ask = options.staticRoutes ? ['-O', 'staticroutes'] : [];
+  const out = await sh('ip', ['netns', 'exec', ns, 'busybox', 'udhcpc', '-i', ifname, '-n', '-q', '-f', '-t', '30', '-T', '1', ...ask, '-s', udhcpcScript], { timeoutMs: 45_000 });
   const m = /lease (\S+) ?(\S*)/.exec(out);
   if (!m) throw new Error(`no lease in ${ns}: ${out}`);
-  return { ip: m[1], router: m[2] || null };
+  return { ip: m[1], router: m[2] || null, staticRoutes: /^routes (.*)$/m.exec(out)?.[1].trim() ?? '' };
 }
 
 // busybox's ping: the package the tests install anyway (iputils-ping may be missing).

@@ -146,6 +146,8 @@ export interface HostInventory {
   readonly namespaces: readonly string[];
   readonly nftTables: readonly string[];
   readonly dnsmasqPids: readonly number[];
+  /** The metadata proxies (haproxy, one per DHCP namespace) when `metadataSocket` is set. */
+  readonly metadataProxyPids: readonly number[];
 }
 
 export interface NetDriver {
@@ -171,4 +173,10 @@ export interface NetDriverOptions {
   readonly physicalBridges: Readonly<Record<string, string>>;
   /** Local VTEP address for vxlan. */
   readonly vxlanLocalIp: string;
+  /**
+   * Absolute path of the UNIX socket Kumo's metadata server listens on. When set, every DHCP
+   * namespace also serves http://169.254.169.254/ (routed there by DHCP option 121) through a
+   * proxy that adds `X-Forwarded-For: <instance address>` and `X-Neutron-Network-ID: <network>`.
+   */
+  readonly metadataSocket?: string;
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DhcpPortSpec, NetworkSpec } from '../types.js';
-import { buildDhcpInnerBatch, buildDnsmasqArgv, buildHostsFile, buildOptsFile, dhcpPaths, dhcpPortAddresses, isDnsmasqWithPidFile } from './dhcp.js';
+import { buildDhcpInnerBatch, buildDnsmasqArgv, buildHostsFile, buildOptsFile, dhcpPaths, dhcpPortAddresses, dnsmasqPidFileOf } from './dhcp.js';
 
 const NET = '0c6f5b8e-1111-4222-8333-444455556666';
 const S4 = '5b1c7d2e-aaaa-4bbb-8ccc-dddddddddddd';
@@ -39,8 +39,8 @@ test('dhcp: dnsmasq argv serves the subnets the DHCP port is on, static leases o
   assert.ok(argv.includes(`--dhcp-optsfile=/var/lib/kumo/network/dhcp-${NET}/opts`));
   assert.deepEqual(argv.filter((a) => a.startsWith('--dhcp-range')), ['--dhcp-range=set:s5b1c7d2eaaa,10.0.0.0,static,255.255.255.0,86400s']);
   assert.ok(argv.some((a) => a.includes(NET)), 'the network uuid is in the argv');
-  assert.ok(isDnsmasqWithPidFile(['/usr/sbin/dnsmasq', ...argv.slice(1)], paths.pidFile));
-  assert.ok(!isDnsmasqWithPidFile(['/usr/bin/python3', `--pid-file=${paths.pidFile}`], paths.pidFile));
+  assert.equal(dnsmasqPidFileOf(['/usr/sbin/dnsmasq', ...argv.slice(1)]), paths.pidFile);
+  assert.equal(dnsmasqPidFileOf(['/usr/bin/python3', `--pid-file=${paths.pidFile}`]), null);
 });
 
 test('dhcp: hosts file has one sorted static lease per served address with a valid hostname', () => {
@@ -56,6 +56,35 @@ test('dhcp: options file gives router, DNS, classless routes (with the default r
     'tag:s5b1c7d2eaaa,option:mtu,1450',
     '',
   ].join('\n'));
+});
+
+test('dhcp: with the metadata proxy, classless routes send 169.254.169.254 via the DHCP port (and the default route via the gateway)', () => {
+  const twoSubnets: DhcpPortSpec = { ...port, fixedIps: [...port.fixedIps, { subnetId: S4B, ipAddress: '10.0.1.2' }] };
+  const net2 = { ...network, dhcpPort: twoSubnets };
+  assert.equal(buildOptsFile(net2, twoSubnets, true), [
+    'tag:s5b1c7d2eaaa,option:router,10.0.0.1',
+    'tag:s5b1c7d2eaaa,option:dns-server,9.9.9.9',
+    'tag:s5b1c7d2eaaa,option:classless-static-route,169.254.169.254/32,10.0.0.2,192.168.0.0/16,10.0.0.254,0.0.0.0/0,10.0.0.1',
+    'tag:s5b1c7d2eaaa,249,169.254.169.254/32,10.0.0.2,192.168.0.0/16,10.0.0.254,0.0.0.0/0,10.0.0.1',
+    'tag:s5b1c7d2eaaa,option:mtu,1450',
+    // No gateway: still no router, and no default route among the classless routes either.
+    'tag:s6b1c7d2eaaa,option:router',
+    'tag:s6b1c7d2eaaa,option:classless-static-route,169.254.169.254/32,10.0.1.2',
+    'tag:s6b1c7d2eaaa,249,169.254.169.254/32,10.0.1.2',
+    'tag:s6b1c7d2eaaa,option:mtu,1450',
+    '',
+  ].join('\n'));
+  // Without the proxy, the subnet without host routes gets no classless routes at all.
+  assert.ok(!buildOptsFile(net2, twoSubnets).includes('169.254.169.254'));
+  assert.ok(!buildOptsFile(net2, twoSubnets).includes('tag:s6b1c7d2eaaa,option:classless'));
+  // A host route the user gave for the metadata address wins.
+  const own = { ...network, subnets: [{ ...network.subnets[0], hostRoutes: [{ destination: '169.254.169.254/32', nexthop: '10.0.0.5' }] }] };
+  assert.match(buildOptsFile(own, port, true), /option:classless-static-route,169\.254\.169\.254\/32,10\.0\.0\.5,0\.0\.0\.0\/0,10\.0\.0\.1\n/);
+});
+
+test('dhcp: with the metadata proxy, the DHCP interface also holds 169.254.169.254/32', () => {
+  assert.match(buildDhcpInnerBatch(network, port, true).script(), /addr add 2001:db8::2\/64 dev ns-d0d0d0d0111 nodad\naddr add 169\.254\.169\.254\/32 dev ns-d0d0d0d0111\n$/);
+  assert.ok(!buildDhcpInnerBatch(network, port).script().includes('169.254'));
 });
 
 test('dhcp: the interface in the namespace gets the port addresses with their prefixes', () => {

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { DhcpPortSpec, NetworkSpec, SubnetSpec } from '../types.js';
 import { CommandBatch } from './command-batch.js';
 import { cidrContains, ipVersionOf, netmaskV4, parseCidr } from './ipaddr.js';
+import { METADATA_ADDRESS } from './metadata-proxy.js';
 import { dhcpInterfaceName, shortId } from './naming.js';
 
 export const DNSMASQ_BINARY = '/usr/sbin/dnsmasq';
@@ -108,8 +109,12 @@ export function buildHostsFile(network: NetworkSpec, port: DhcpPortSpec): string
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
-/** Per served subnet: router (or none), DNS servers, classless static routes, MTU. */
-export function buildOptsFile(network: NetworkSpec, port: DhcpPortSpec): string {
+/**
+ * Per served subnet: router (or none), DNS servers, classless static routes, MTU. With `metadata`
+ * (the metadata proxy listens in the namespace, see metadata-proxy.ts), a route to 169.254.169.254
+ * via the DHCP port's address in that subnet comes first, unless the subnet's host routes have one.
+ */
+export function buildOptsFile(network: NetworkSpec, port: DhcpPortSpec, metadata = false): string {
   const lines: string[] = [];
   for (const s of servedSubnets(network, port)) {
     const tag = `tag:${subnetTag(s)}`;
@@ -118,6 +123,9 @@ export function buildOptsFile(network: NetworkSpec, port: DhcpPortSpec): string 
     const dns = s.dnsNameservers.filter((d) => ipVersionOf(d) === 4);
     if (dns.length) lines.push(`${tag},option:dns-server,${dns.join(',')}`);
     const routes = s.hostRoutes.filter((r) => parseCidr(r.destination)?.version === 4 && ipVersionOf(r.nexthop) === 4);
+    const metadataRoute = `${METADATA_ADDRESS}/32`;
+    const portIp = port.fixedIps.find((f) => f.subnetId === s.id && ipVersionOf(f.ipAddress) === 4)?.ipAddress;
+    if (metadata && portIp && !routes.some((r) => r.destination === metadataRoute)) routes.unshift({ destination: metadataRoute, nexthop: portIp });
     if (routes.length) {
       // A client that gets classless routes ignores the router option (RFC 3442), so the default route goes in too.
       const pairs = routes.map((r) => `${r.destination},${r.nexthop}`);
@@ -130,8 +138,8 @@ export function buildOptsFile(network: NetworkSpec, port: DhcpPortSpec): string 
   return lines.join('\n') + (lines.length ? '\n' : '');
 }
 
-/** MAC, MTU and addresses of the DHCP interface; run with `ip -n NS -force -batch -`. */
-export function buildDhcpInnerBatch(network: NetworkSpec, port: DhcpPortSpec): CommandBatch {
+/** MAC, MTU and addresses of the DHCP interface (and the metadata address with `metadata`); run with `ip -n NS -force -batch -`. */
+export function buildDhcpInnerBatch(network: NetworkSpec, port: DhcpPortSpec, metadata = false): CommandBatch {
   const batch = new CommandBatch();
   const ifname = dhcpInterfaceName(port.portId);
   const networkId = network.id;
@@ -139,10 +147,14 @@ export function buildDhcpInnerBatch(network: NetworkSpec, port: DhcpPortSpec): C
   batch.add(networkId, ['link', 'set', 'dev', ifname, 'address', port.macAddress.toLowerCase(), 'mtu', String(network.mtu), 'up']);
   batch.add(networkId, ['addr', 'flush', 'dev', ifname]);
   for (const a of dhcpPortAddresses(network, port)) batch.add(networkId, ['addr', 'add', a, 'dev', ifname, ...(a.includes(':') ? ['nodad'] : [])]);
+  // Replies leave from this address by the subnet's connected route: instances reach it via the DHCP port.
+  if (metadata) batch.add(networkId, ['addr', 'add', `${METADATA_ADDRESS}/32`, 'dev', ifname]);
   return batch;
 }
 
-/** True when a process's argv is a dnsmasq started with this pid file (i.e. for this network and state dir). */
-export function isDnsmasqWithPidFile(argv: readonly string[], pidFile: string): boolean {
-  return argv.length > 0 && path.basename(argv[0]) === 'dnsmasq' && argv.includes(`--pid-file=${pidFile}`);
+/** The pid file a dnsmasq argv names (`--pid-file=FILE`), or null when it is not a dnsmasq. */
+export function dnsmasqPidFileOf(argv: readonly string[]): string | null {
+  if (argv.length === 0 || path.basename(argv[0]) !== 'dnsmasq') return null;
+  const arg = argv.find((a) => a.startsWith('--pid-file='));
+  return arg ? arg.slice('--pid-file='.length) : null;
 }

@@ -7,8 +7,9 @@ import { createSilentLogger } from '../../../log.js';
 import type { HostNetworkState, NetworkSpec, PortSpec } from '../types.js';
 import type { CommandResult, CommandRunner } from '../../../lib/command-runner.js';
 import { buildDnsmasqArgv, dhcpPaths } from './dhcp.js';
+import { buildHaproxyArgv, metadataProxyPaths } from './metadata-proxy.js';
 import { createLinuxNetDriver } from './driver.js';
-import type { DnsmasqProcess, HostAccess } from './host-access.js';
+import type { DaemonProcess, HostAccess } from './host-access.js';
 import { bridgeName, linkAlias, namespaceName, STATE_FILE, tapName } from './naming.js';
 
 const OWNER = 'unit';
@@ -64,14 +65,14 @@ class FakeRunner implements CommandRunner {
   }
 }
 
-function fakeHost(): HostAccess & { signals: [number, string][]; procs: DnsmasqProcess[]; pid: number | null } {
+function fakeHost(): HostAccess & { signals: [number, string][]; procs: DaemonProcess[]; pid: number | null } {
   const h = {
     signals: [] as [number, string][],
-    procs: [] as DnsmasqProcess[],
+    procs: [] as DaemonProcess[],
     pid: null as number | null,
     namespaceInode: async () => 4242,
-    listDnsmasq: async () => h.procs,
-    dnsmasqFromPidFiles: async () => h.procs,
+    listDaemons: async () => h.procs,
+    daemonsFromPidFiles: async () => h.procs,
     readPidFile: async () => h.pid,
     signal: (pid: number, sig: NodeJS.Signals) => {
       h.signals.push([pid, sig]);
@@ -83,11 +84,11 @@ function fakeHost(): HostAccess & { signals: [number, string][]; procs: DnsmasqP
   return h;
 }
 
-function setup() {
+function setup(options: { metadataSocket?: string } = {}) {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'kumo-net-unit-'));
   const runner = new FakeRunner();
   const host = fakeHost();
-  const driver = createLinuxNetDriver({ owner: OWNER, stateDir, physicalBridges: {}, vxlanLocalIp: '192.0.2.2' }, createSilentLogger(), runner, host);
+  const driver = createLinuxNetDriver({ owner: OWNER, stateDir, physicalBridges: {}, vxlanLocalIp: '192.0.2.2', ...options }, createSilentLogger(), runner, host);
   return { stateDir, runner, host, driver, done: () => rmSync(stateDir, { recursive: true, force: true }) };
 }
 
@@ -136,7 +137,7 @@ test('driver: a second sync of a converged host only reads, and keeps dnsmasq (S
     runner.namespaces = [{ name: DHCP_NS, id: 0 }];
     runner.tables = [{ family: 'inet', name: `kumo_${OWNER}` }, { family: 'bridge', name: `kumo_${OWNER}` }];
     const paths = dhcpPaths(path.join(stateDir, STATE_FILE.dhcpDir(NET)));
-    host.procs = [{ pid: 777, networkId: NET, argv: buildDnsmasqArgv(net, net.dhcpPort!, paths), netnsInode: 4242 }];
+    host.procs = [{ pid: 777, kind: 'dnsmasq', networkId: NET, argv: buildDnsmasqArgv(net, net.dhcpPort!, paths), netnsInode: 4242 }];
     host.pid = 777;
     const report = await driver.sync(state);
     assert.deepEqual(report, { activePorts: [P1, P2], failures: [], removed: [] });
@@ -198,7 +199,7 @@ test('driver: removeAll stops dnsmasq and removes links, namespaces, tables and 
     runner.links = [...convergedLinks(), { ifindex: 50, ifname: 'kbrother000000', flags: [], mtu: 1500, ifalias: linkAlias('other', NET), linkinfo: { info_kind: 'bridge' } }];
     runner.namespaces = [{ name: DHCP_NS, id: 0 }, { name: namespaceName('dhcp', 'other', NET), id: 1 }];
     runner.tables = [{ family: 'inet', name: `kumo_${OWNER}` }, { family: 'bridge', name: `kumo_${OWNER}` }, { family: 'inet', name: 'kumo_other' }];
-    host.procs = [{ pid: 778, networkId: NET, argv: ['/usr/sbin/dnsmasq'], netnsInode: 4242 }];
+    host.procs = [{ pid: 778, kind: 'dnsmasq', networkId: NET, argv: ['/usr/sbin/dnsmasq'], netnsInode: 4242 }];
     await driver.removeAll();
     assert.deepEqual(host.signals, [[778, 'SIGTERM']]);
     const nft = runner.calls.find((c) => c.argv.join(' ') === 'nft -f -')!.input;
@@ -232,5 +233,88 @@ test('driver: an unchanged ruleset is probed (two cheap set lookups), and applie
     assert.ok(runner.calls.some((c) => c.argv.join(' ') === 'nft -f -'));
   } finally {
     done();
+  }
+});
+
+test('driver: with a metadata socket, haproxy starts in the DHCP namespace (nsenter) after dnsmasq, with the address and route for it', async () => {
+  const { stateDir, runner, driver, done } = setup({ metadataSocket: '/run/kumo/metadata.sock' });
+  try {
+    const report = await driver.sync(state);
+    assert.deepEqual(report, { activePorts: [P1, P2], failures: [], removed: [] });
+    const applied = runner.applied();
+    assert.equal(applied.length, 5);
+    assert.ok(applied[3].startsWith(`ip netns exec ${DHCP_NS} /usr/sbin/dnsmasq `));
+    const dir = path.join(stateDir, STATE_FILE.dhcpDir(NET));
+    const proxy = metadataProxyPaths(dir);
+    assert.equal(applied[4], `nsenter --net=/run/netns/${DHCP_NS} ${buildHaproxyArgv(proxy).join(' ')}`);
+    const config = readFileSync(proxy.configFile, 'utf8');
+    assert.match(config, /server metadata unix@\/run\/kumo\/metadata\.sock\n/);
+    assert.match(config, new RegExp(`set-header X-Neutron-Network-ID ${NET}\n`));
+    const inner = runner.calls.find((c) => c.argv.join(' ') === `ip -n ${DHCP_NS} -force -batch -`)!.input;
+    assert.match(inner, /addr add 169\.254\.169\.254\/32 dev ns-a3000000000\n/);
+    assert.match(readFileSync(path.join(dir, 'opts'), 'utf8'), /option:classless-static-route,169\.254\.169\.254\/32,10\.0\.0\.2,0\.0\.0\.0\/0,10\.0\.0\.1\n/);
+  } finally {
+    done();
+  }
+});
+
+test('driver: a running metadata proxy is kept, restarted when its config changes, and stopped with its network', async () => {
+  const { stateDir, runner, host, driver, done } = setup({ metadataSocket: '/run/kumo/metadata.sock' });
+  try {
+    await driver.sync(state);
+    const dir = path.join(stateDir, STATE_FILE.dhcpDir(NET));
+    const proxy = metadataProxyPaths(dir);
+    runner.calls.length = 0;
+    runner.links = convergedLinks();
+    runner.namespaces = [{ name: DHCP_NS, id: 0 }];
+    runner.tables = [{ family: 'inet', name: `kumo_${OWNER}` }, { family: 'bridge', name: `kumo_${OWNER}` }];
+    host.procs = [
+      { pid: 777, kind: 'dnsmasq', networkId: NET, argv: buildDnsmasqArgv(net, net.dhcpPort!, dhcpPaths(dir)), netnsInode: 4242 },
+      { pid: 888, kind: 'haproxy', networkId: NET, argv: buildHaproxyArgv(proxy), netnsInode: 4242 },
+    ];
+    // Each daemon's pid file names it.
+    host.readPidFile = async (file) => (file === proxy.pidFile ? 888 : 777);
+    assert.deepEqual(await driver.sync(state), { activePorts: [P1, P2], failures: [], removed: [] });
+    assert.deepEqual(runner.applied(), []);
+    assert.deepEqual(host.signals, []);
+
+    // Another socket (a new driver instance on the same state dir): the proxy is restarted, dnsmasq kept.
+    const other = createLinuxNetDriver({ owner: OWNER, stateDir, physicalBridges: {}, vxlanLocalIp: '192.0.2.2', metadataSocket: '/run/kumo/other.sock' }, createSilentLogger(), runner, host);
+    await other.sync(state);
+    assert.deepEqual(host.signals, [[888, 'SIGTERM']]);
+    // (A new instance applies the host ruleset once.)
+    assert.deepEqual(runner.applied().filter((c) => c !== 'nft -f -'), [`nsenter --net=/run/netns/${DHCP_NS} ${buildHaproxyArgv(proxy).join(' ')}`]);
+    assert.match(readFileSync(proxy.configFile, 'utf8'), /unix@\/run\/kumo\/other\.sock/);
+
+    // The network goes: both daemons are stopped before its namespace, and reported.
+    host.signals.length = 0;
+    const report = await other.sync({ ...state, networks: [], ports: [] });
+    assert.deepEqual(host.signals.sort(), [[777, 'SIGTERM'], [888, 'SIGTERM']]);
+    assert.ok(report.removed.includes('haproxy:888') && report.removed.includes('dnsmasq:777'));
+    assert.ok(!existsSync(dir));
+  } finally {
+    done();
+  }
+});
+
+test('driver: without a metadata socket any metadata proxy left over is stopped, its address, route and files removed', async () => {
+  const { stateDir, runner, host, driver, done } = setup();
+  try {
+    const dir = path.join(stateDir, STATE_FILE.dhcpDir(NET));
+    host.procs = [{ pid: 889, kind: 'haproxy', networkId: NET, argv: buildHaproxyArgv(metadataProxyPaths(dir)), netnsInode: 4242 }];
+    const report = await driver.sync(state);
+    assert.deepEqual(host.signals, [[889, 'SIGTERM']]);
+    assert.deepEqual(report.removed, ['haproxy:889']);
+    assert.ok(!runner.applied().some((c) => c.includes('haproxy')));
+    assert.ok(!readdirSync(dir).some((f) => f.startsWith('haproxy')));
+    assert.ok(!readFileSync(path.join(dir, 'opts'), 'utf8').includes('169.254'));
+  } finally {
+    done();
+  }
+});
+
+test('driver: refuses a metadata socket path that is relative or that haproxy would misparse', () => {
+  for (const metadataSocket of ['metadata.sock', '/run/a b.sock']) {
+    assert.throws(() => createLinuxNetDriver({ owner: 'unit', stateDir: '/tmp/x', physicalBridges: {}, vxlanLocalIp: '', metadataSocket }, createSilentLogger(), new FakeRunner(), fakeHost()), /metadata socket/);
   }
 });

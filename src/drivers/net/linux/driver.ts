@@ -8,7 +8,8 @@
  * one applied last), every link and namespace change with one `ip -force -batch` (resumed after a
  * line whose namespace vanished meanwhile), the static addresses of new far ends with one script
  * (endpoints.ts), VXLAN flood entries with one `bridge -batch`, then the insides of the DHCP and
- * router namespaces that are new or changed. A sync that changes nothing runs the reads and two
+ * router namespaces that are new or changed, and the metadata proxy (haproxy) in each DHCP namespace
+ * when a metadata socket is configured (see metadata-proxy.ts). A sync that changes nothing runs the reads and two
  * `nft list set` probes (see nft-host.ts), nothing else.
  * @module
  */
@@ -16,7 +17,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
-import type { HostInventory, HostNetworkState, NetDriver, NetDriverOptions, SyncReport } from '../types.js';
+import type { HostInventory, HostNetworkState, NetDriver, NetDriverOptions, NetworkSpec, SyncReport } from '../types.js';
 import { batchFailures, runBatch, type CommandBatch } from './command-batch.js';
 import { createCommandRunner, isNotInstalled, type CommandRunner } from '../../../lib/command-runner.js';
 import { assignZones } from './conntrack-zones.js';
@@ -27,9 +28,11 @@ import {
   buildOptsFile,
   dhcpPaths,
   servedSubnets,
+  type DhcpPaths,
 } from './dhcp.js';
-import { endpointFailures, endpointScript } from './endpoints.js';
-import { createHostAccess, type DnsmasqProcess, type HostAccess } from './host-access.js';
+import { endpointFailures, endpointScript, NETNS_DIR } from './endpoints.js';
+import { createHostAccess, type DaemonKind, type DaemonProcess, type HostAccess } from './host-access.js';
+import { buildHaproxyArgv, buildHaproxyConfig, metadataProxyPaths, metadataSocketProblem } from './metadata-proxy.js';
 import { readHost, readNftTables } from './host-state.js';
 import { elementChangeScript, hostRulesetScript, rulesetRevision, type HostRuleset } from './nft-host.js';
 import { isValidOwner, LINK_PREFIX, nftTableName, parseLinkAlias, parseNamespaceName, parseStateEntry, STATE_FILE } from './naming.js';
@@ -77,6 +80,8 @@ function batchError(batch: CommandBatch, result: { code: number; stdout: string;
 export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, exec: CommandRunner = createCommandRunner(), host: HostAccess = createHostAccess()): NetDriver {
   const owner = options.owner;
   if (!isValidOwner(owner)) throw new KumoError('ERR_VALIDATION', `net driver owner must be 1-8 characters [a-z0-9], got ${JSON.stringify(owner)}`);
+  const socketProblem = options.metadataSocket === undefined ? null : metadataSocketProblem(options.metadataSocket);
+  if (socketProblem) throw new KumoError('ERR_VALIDATION', socketProblem);
   const stateDir = path.resolve(options.stateDir);
   const zonesFile = path.join(stateDir, STATE_FILE.zones);
   const log = logger.child({ component: 'net-driver', owner });
@@ -104,6 +109,16 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     return probes.every((r) => r?.code === 0);
   }
 
+  /** The network gets a metadata proxy: one is configured, and its DHCP namespace serves an IPv4 subnet. */
+  const wantsMetadataProxy = (network: NetworkSpec): boolean =>
+    options.metadataSocket !== undefined && network.dhcpPort !== null && servedSubnets(network, network.dhcpPort).length > 0;
+
+  async function daemonPids(): Promise<Pick<HostInventory, 'dnsmasqPids' | 'metadataProxyPids'>> {
+    const daemons = await host.listDaemons(stateDir);
+    const pids = (kind: DaemonKind) => daemons.filter((p) => p.kind === kind).map((p) => p.pid).sort((a, b) => a - b);
+    return { dnsmasqPids: pids('dnsmasq'), metadataProxyPids: pids('haproxy') };
+  }
+
   let queue: Promise<unknown> = Promise.resolve();
   const serialize = <T>(fn: () => Promise<T>): Promise<T> => {
     const run = queue.then(fn);
@@ -111,7 +126,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     return run;
   };
 
-  async function stopDnsmasq(pid: number): Promise<void> {
+  async function stopDaemon(pid: number): Promise<void> {
     if (!host.signal(pid, 'SIGTERM')) return;
     const deadline = Date.now() + STOP_TIMEOUT_MS;
     while (Date.now() < deadline) {
@@ -121,15 +136,25 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     host.signal(pid, 'SIGKILL');
   }
 
-  async function applyDhcp(intent: DhcpIntent, running: readonly DnsmasqProcess[]): Promise<void> {
+  /** The daemon of this kind and network to keep (the one its pid file names, or the only one); stops the others. */
+  async function currentDaemon(running: readonly DaemonProcess[], kind: DaemonKind, networkId: string, pidFile: string): Promise<DaemonProcess | undefined> {
+    const mine = running.filter((p) => p.kind === kind && p.networkId === networkId);
+    const fromFile = await host.readPidFile(pidFile);
+    const current = mine.find((p) => p.pid === fromFile) ?? (mine.length === 1 ? mine[0] : undefined);
+    for (const p of mine) if (p !== current) await stopDaemon(p.pid);
+    return current;
+  }
+
+  async function applyDhcp(intent: DhcpIntent, running: readonly DaemonProcess[]): Promise<void> {
     const { network, port, namespace } = intent;
     const paths = dhcpPaths(path.join(stateDir, STATE_FILE.dhcpDir(network.id)));
     await mkdir(paths.dir, { recursive: true, mode: 0o755 });
     const nsInode = await host.namespaceInode(namespace);
     if (nsInode === null) throw new Error(`namespace ${namespace} does not exist`);
+    const metadata = wantsMetadataProxy(network);
 
     // The interface inside (MAC, MTU, addresses), when the namespace or veth is new or any of it changed.
-    const inner = buildDhcpInnerBatch(network, port);
+    const inner = buildDhcpInnerBatch(network, port, metadata);
     const script = inner.script();
     const applied = await readJson<{ nsInode: number; script: string }>(paths.appliedFile);
     let restart = false;
@@ -142,22 +167,26 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       restart = true;
     }
     const hostsChanged = await writeIfChanged(paths.hostsFile, buildHostsFile(network, port));
-    const optsChanged = await writeIfChanged(paths.optsFile, buildOptsFile(network, port));
+    const optsChanged = await writeIfChanged(paths.optsFile, buildOptsFile(network, port, metadata));
+    await applyDnsmasq(intent, paths, nsInode, { restart, reload: hostsChanged || optsChanged }, running);
+    // After the addresses: haproxy binds to the metadata address (and is restarted with them, like dnsmasq).
+    await applyMetadataProxy(intent, paths.dir, nsInode, { wanted: metadata, restart }, running);
+  }
 
+  /** Starts, keeps, reloads (`changed.reload`) or restarts (`changed.restart`) the network's dnsmasq. */
+  async function applyDnsmasq(intent: DhcpIntent, paths: DhcpPaths, nsInode: number, changed: { restart: boolean; reload: boolean }, running: readonly DaemonProcess[]): Promise<void> {
+    const { network, port, namespace } = intent;
     const argv = buildDnsmasqArgv(network, port, paths);
-    const mine = running.filter((p) => p.networkId === network.id);
-    const fromFile = await host.readPidFile(paths.pidFile);
-    const current = mine.find((p) => p.pid === fromFile) ?? (mine.length === 1 ? mine[0] : undefined);
-    for (const p of mine) if (p !== current) await stopDnsmasq(p.pid);
-    if (current && !restart && sameList(current.argv, argv) && current.netnsInode === nsInode) {
-      if (hostsChanged || optsChanged) {
+    const current = await currentDaemon(running, 'dnsmasq', network.id, paths.pidFile);
+    if (current && !changed.restart && sameList(current.argv, argv) && current.netnsInode === nsInode) {
+      if (changed.reload) {
         // dnsmasq re-reads --dhcp-hostsfile and --dhcp-optsfile on SIGHUP.
         host.signal(current.pid, 'SIGHUP');
         log.debug({ networkId: network.id, pid: current.pid }, 'dnsmasq reloaded');
       }
       return;
     }
-    if (current) await stopDnsmasq(current.pid);
+    if (current) await stopDaemon(current.pid);
     await rm(paths.pidFile, { force: true });
     if (servedSubnets(network, port).length === 0) return;
     // dnsmasq daemonizes (own session, reparented to init): it outlives this process, and its
@@ -165,6 +194,28 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     const result = await exec.run(['ip', 'netns', 'exec', namespace, ...argv], { timeoutMs: 30_000 });
     if (result.code !== 0) throw new Error(`dnsmasq did not start (${result.code}): ${result.stderr.trim()}`);
     log.info({ networkId: network.id, namespace }, 'dnsmasq started');
+  }
+
+  /** Starts, keeps or restarts (`how.restart`, new config or namespace) the network's metadata proxy, or stops it when not `how.wanted`. */
+  async function applyMetadataProxy(intent: DhcpIntent, networkDir: string, nsInode: number, how: { wanted: boolean; restart: boolean }, running: readonly DaemonProcess[]): Promise<void> {
+    const { network, namespace } = intent;
+    const paths = metadataProxyPaths(networkDir);
+    const current = await currentDaemon(running, 'haproxy', network.id, paths.pidFile);
+    if (!how.wanted || !options.metadataSocket) {
+      if (current) await stopDaemon(current.pid);
+      await rm(paths.pidFile, { force: true });
+      await rm(paths.configFile, { force: true });
+      return;
+    }
+    const configChanged = await writeIfChanged(paths.configFile, buildHaproxyConfig(network.id, options.metadataSocket));
+    const argv = buildHaproxyArgv(paths);
+    if (current && !how.restart && !configChanged && sameList(current.argv, argv) && current.netnsInode === nsInode) return;
+    if (current) await stopDaemon(current.pid);
+    await rm(paths.pidFile, { force: true });
+    // nsenter enters the network namespace only (`ip netns exec` also copies the mount table).
+    const result = await exec.run(['nsenter', `--net=${NETNS_DIR}/${namespace}`, ...argv], { timeoutMs: 30_000 });
+    if (result.code !== 0) throw new Error(`haproxy did not start (${result.code}): ${result.stderr.trim()}`);
+    log.info({ networkId: network.id, namespace, restarted: current !== undefined }, 'metadata proxy started');
   }
 
   async function applyRouter(intent: RouterIntent, desired: HostNetworkState): Promise<void> {
@@ -222,23 +273,24 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     const fail = (id: string, text: string) => failures.set(id, failures.has(id) ? `${failures.get(id)}; ${text}` : text);
     const removed: string[] = [];
 
-    // dnsmasq of networks that no longer want DHCP here, before their namespaces go.
+    // dnsmasq and haproxy of networks that no longer want them here, before their namespaces go.
     const wantsDhcp = new Set(desired.networks.filter((n) => n.dhcpPort).map((n) => n.id));
-    // The first sync of an instance scans /proc (a crash may have left a dnsmasq without its pid
+    const wantsProxy = new Set(desired.networks.filter(wantsMetadataProxy).map((n) => n.id));
+    // The first sync of an instance scans /proc (a crash may have left a daemon without its pid
     // file); later ones trust the pid files, checked against /proc/<pid>/cmdline.
-    const running = processesScanned ? await host.dnsmasqFromPidFiles(stateDir) : await host.listDnsmasq(stateDir);
+    const running = processesScanned ? await host.daemonsFromPidFiles(stateDir) : await host.listDaemons(stateDir);
     processesScanned = true;
-    const stillRunning: DnsmasqProcess[] = [];
+    const stillRunning: DaemonProcess[] = [];
     for (const p of running) {
-      if (wantsDhcp.has(p.networkId)) {
+      if ((p.kind === 'dnsmasq' ? wantsDhcp : wantsProxy).has(p.networkId)) {
         stillRunning.push(p);
         continue;
       }
-      await stopDnsmasq(p.pid);
-      removed.push(`dnsmasq:${p.pid}`);
+      await stopDaemon(p.pid);
+      removed.push(`${p.kind}:${p.pid}`);
     }
 
-    step('dnsmasqStop');
+    step('daemonsStop');
     // The ruleset first: a filtered port must never be up without its rules.
     let skip = new Set<string>();
     let tables = listed;
@@ -358,7 +410,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
           links: ours.filter((l) => l.kind !== 'bridge').map((l) => l.name).sort(),
           namespaces: [...snapshot.namespaces.keys()].filter((n) => parseNamespaceName(n)?.owner === owner).sort(),
           nftTables: ownTables(tables ?? []).map((t) => `${t.family} ${t.name}`).sort(),
-          dnsmasqPids: (await host.listDnsmasq(stateDir)).map((p) => p.pid).sort((a, b) => a - b),
+          ...(await daemonPids()),
         };
         return inventory;
       }),
