@@ -18,6 +18,10 @@ command -v busybox >/dev/null 2>&1 || need+=(busybox)
 [ -x /usr/bin/conmon ] || need+=(conmon)
 command -v crun >/dev/null 2>&1 || need+=(crun)
 python3 -c 'import zunclient' >/dev/null 2>&1 || need+=(python3-zunclient)
+# Virtual machines: QEMU and qemu-img; the test VM boots the Debian cloud kernel with a busybox initramfs.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
   for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done
