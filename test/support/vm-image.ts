@@ -42,6 +42,7 @@ export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null
 for m in $(cat /mod/order); do insmod /mod/$m.ko 2>/dev/null; done
 echo "KUMO-GUEST-UP uptime=$(cut -d' ' -f1 /proc/uptime)"
+# (busybox-static's wget crashes with -T, so the metadata fetch has no timeout of its own.)
 # The ACPI power button (system_powerdown) reaches busybox acpid as an input event; its handler powers off.
 acpid -d -c /etc/acpi >/dev/null 2>&1 &
 for n in /sys/class/net/*; do i=\${n##*/}; [ "$i" = lo ] || echo "KUMO-NIC $i mac=$(cat $n/address)"; done
@@ -62,7 +63,7 @@ if [ -e /sys/class/net/eth0 ]; then
   ( ip link set eth0 up
     if udhcpc -i eth0 -n -q -t 5 -T 2 -s /etc/udhcpc.script >/dev/null 2>&1; then
       echo "KUMO-IP eth0 $(ip -4 -o addr show eth0 | awk '{print $4}')"
-      meta http://169.254.169.254 metadata-service "wget -q -T 5 -O -"
+      meta http://169.254.169.254 metadata-service "wget -q -O -"
     fi ) &
 fi
 while :; do setsid cttyhack /bin/sh; sleep 1; done

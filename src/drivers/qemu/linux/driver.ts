@@ -89,6 +89,11 @@ async function writeFileAtomic(file: string, data: string | Uint8Array): Promise
   await rename(tmp, file);
 }
 
+interface SpecRecord {
+  readonly owner: string;
+  readonly spec: VmSpec;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createQemuHypervisor(options: HypervisorOptions, logger: Logger, deps: QemuDeps = {}): Hypervisor {
@@ -136,12 +141,29 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     return { accel, tscKhz: hostTscKhz(await readFile('/proc/cpuinfo', 'utf8').catch(() => '')) };
   }
 
+  /** The spec of an instance of this owner (spec.json records the owner, so a shared state dir is never confused). */
   async function readSpec(p: InstancePaths): Promise<VmSpec | null> {
     try {
-      return JSON.parse(await readFile(p.spec, 'utf8')) as VmSpec;
+      const record = JSON.parse(await readFile(p.spec, 'utf8')) as SpecRecord;
+      return record.owner === options.owner ? record.spec : null;
     } catch {
       return null;
     }
+  }
+
+  /** Refuses to touch an instance directory another owner's spec.json claims. */
+  async function assertNotForeign(p: InstancePaths): Promise<void> {
+    try {
+      const record = JSON.parse(await readFile(p.spec, 'utf8')) as SpecRecord;
+      if (record.owner !== options.owner) throw new HypervisorError(`${p.dir} belongs to Kumo owner ${JSON.stringify(record.owner)}`);
+    } catch (err) {
+      if (err instanceof HypervisorError) throw err;
+    }
+  }
+
+  async function writeSpec(p: InstancePaths, spec: VmSpec): Promise<void> {
+    const record: SpecRecord = { owner: options.owner, spec };
+    await writeFileAtomic(p.spec, `${JSON.stringify(record, null, 2)}\n`);
   }
 
   /** The pid of this instance's QEMU when it runs, else null. */
@@ -217,15 +239,16 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     validateSpec(spec);
     const p = pathsOf(spec.instanceId);
     if (await livePid(p, spec.instanceId)) return (await observe(spec.instanceId))!;
+    await assertNotForeign(p);
     const facts = await hostFacts();
     const argv = buildQemuArgv(spec, p, facts, { owner: options.owner, binary: qemuBinary });
     await mkdir(p.dir, { recursive: true });
-    await writeFileAtomic(p.spec, `${JSON.stringify(spec, null, 2)}\n`);
+    await writeSpec(p, spec);
     await Promise.all([p.pidfile, p.qmpSocket, p.consoleSocket].map((f) => rm(f, { force: true })));
     // With -daemonize QEMU's first process exits once the VM is set up (or failed to be): its status and stderr are the verdict.
     const result = await run.run(argv, { timeoutMs: 60_000 });
     if (result.code !== 0) {
-      await rm(p.pidfile, { force: true });
+      await Promise.all([p.pidfile, p.qmpSocket, p.consoleSocket].map((f) => rm(f, { force: true })));
       throw new HypervisorError(`QEMU could not start VM ${spec.instanceId}: ${result.stderr.trim() || `exit status ${result.code}`}`);
     }
     log.info({ instanceId: spec.instanceId, accel: facts.accel, machine: spec.machine ?? 'q35' }, 'VM started');
@@ -271,7 +294,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
   async function updateSpec(p: InstancePaths, change: (spec: VmSpec) => VmSpec): Promise<void> {
     const spec = await readSpec(p);
     if (!spec) throw new HypervisorError(`no spec.json in ${p.dir}`);
-    await writeFileAtomic(p.spec, `${JSON.stringify(change(spec), null, 2)}\n`);
+    await writeSpec(p, change(spec));
   }
 
   async function hotplugTarget(instanceId: string): Promise<{ p: InstancePaths; spec: VmSpec }> {
@@ -348,6 +371,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
 
     async destroy(instanceId) {
       const p = pathsOf(instanceId);
+      await assertNotForeign(p);
       await hardStop(instanceId);
       await rm(p.dir, { recursive: true, force: true });
       log.info({ instanceId }, 'VM destroyed');
