@@ -22,6 +22,8 @@ python3 -c 'import zunclient' >/dev/null 2>&1 || need+=(python3-zunclient)
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
 command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
+# Config drives are ISO 9660 images labelled config-2, as Nova makes them.
+command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
   for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done

@@ -37,7 +37,7 @@ const logger = createSilentLogger();
 /** Boots under TCG take seconds and the host is shared: waits are generous, and no test asserts a time. */
 const BOOT_MS = 120_000;
 
-const net = { bridge: `kqb${tag}`, tap: `kqt${tag}`, veth: `kqv${tag}`, ns: `kt-${tag}`, prefix: `10.241.${1 + (parseInt(tag.slice(0, 2), 16) % 250)}` };
+const net = { bridge: `kqb${tag}`, tap: `kqt${tag}`, tap2: `kqu${tag}`, veth: `kqv${tag}`, ns: `kt-${tag}`, prefix: `10.241.${1 + (parseInt(tag.slice(0, 2), 16) % 250)}` };
 const helpers: ChildProcess[] = [];
 let image: TestVmImage;
 let hv: Hypervisor;
@@ -120,6 +120,8 @@ async function setUpNetwork(instanceId: string): Promise<void> {
   await ip('link', 'set', net.bridge, 'up');
   await ip('tuntap', 'add', net.tap, 'mode', 'tap');
   await ip('link', 'set', net.tap, 'master', net.bridge, 'up');
+  await ip('tuntap', 'add', net.tap2, 'mode', 'tap');
+  await ip('link', 'set', net.tap2, 'master', net.bridge, 'up');
   await ip('netns', 'add', net.ns);
   await ip('link', 'add', net.veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', net.ns);
   await ip('link', 'set', net.veth, 'master', net.bridge, 'up');
@@ -135,7 +137,7 @@ async function setUpNetwork(instanceId: string): Promise<void> {
 
 async function tearDownNetwork(): Promise<void> {
   for (const h of helpers) h.kill('SIGKILL');
-  for (const link of [net.tap, net.veth, net.bridge]) await sh('ip', ['link', 'del', link]).catch(() => undefined);
+  for (const link of [net.tap, net.tap2, net.veth, net.bridge]) await sh('ip', ['link', 'del', link]).catch(() => undefined);
   await sh('ip', ['netns', 'del', net.ns]).catch(() => undefined);
 }
 
@@ -234,6 +236,19 @@ test('pause and unpause over QMP; the serial console is interactive', { skip }, 
   assert.match(out, /KUMO-ECHO-42/);
 });
 
+test('NIC hot-plug: the guest gets a second NIC with the port\'s MAC, and loses it on detach; spec.json follows', { skip }, async () => {
+  const port2 = randomUUID();
+  const mac2 = 'fa:16:3e:65:43:21';
+  await hv.attachNic(vm.instanceId, { portId: port2, tapName: net.tap2, macAddress: mac2 });
+  assert.deepEqual((await hv.state(vm.instanceId))?.spec.nics.map((n) => n.portId), [portId, port2]);
+  await serialExchange(hv, vm.instanceId, 'cat /sys/class/net/eth1/address; echo :KUMO-MAC2', new RegExp(`${mac2}\\r?\\n:KUMO-MAC2`));
+  await assert.rejects(hv.attachNic(vm.instanceId, { portId: port2, tapName: net.tap2, macAddress: mac2 }), /given twice/);
+  await hv.detachNic(vm.instanceId, port2);
+  assert.deepEqual((await hv.state(vm.instanceId))?.spec.nics.map((n) => n.portId), [portId]);
+  await serialExchange(hv, vm.instanceId, 'ls /sys/class/net | tr "\\n" " "; echo :KUMO-NICS', /\neth0 lo :KUMO-NICS/);
+  await assert.rejects(hv.detachNic(vm.instanceId, port2), /has no NIC/);
+});
+
 test('disk hot-plug: the guest sees the disk with its serial, and loses it on detach; spec.json follows', { skip }, async () => {
   const volume = path.join(work, 'volume.qcow2');
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', volume, '16M']);
@@ -271,7 +286,16 @@ test('VMs outlive a kill -9 of the process that started them; a new driver finds
   const id = randomUUID();
   const base = await hv.ensureBaseImage('test-disk', 'qcow2', {}, () => { throw new Error('cached already'); });
   const root = await hv.createOverlay(id, 'root', base, 0);
-  const spec: VmSpec = { ...vm, instanceId: id, machine: 'microvm', disks: [{ name: 'root', path: root, format: 'qcow2', serial: 'micro' }], nics: [] };
+  // A config drive as Nova makes one: ISO 9660 labelled config-2 with openstack/latest/{meta_data.json,user_data}.
+  const cdDir = path.join(work, 'config-drive/openstack/latest');
+  mkdirSync(cdDir, { recursive: true });
+  writeFileSync(path.join(cdDir, 'meta_data.json'), JSON.stringify({ uuid: id }));
+  writeFileSync(path.join(cdDir, 'user_data'), 'from-the-config-drive\n');
+  const iso = path.join(work, 'config.iso');
+  execFileSync('genisoimage', ['-quiet', '-o', iso, '-V', 'config-2', '-J', '-R', path.join(work, 'config-drive')]);
+  const spec: VmSpec = {
+    ...vm, instanceId: id, machine: 'microvm', disks: [{ name: 'root', path: root, format: 'qcow2', serial: 'micro' }], nics: [], configDrive: iso,
+  };
   const moduleUrl = new URL('../../src/drivers/qemu/index.js', import.meta.url).href;
   const logUrl = new URL('../../src/log.js', import.meta.url).href;
   const child = spawn(process.execPath, ['--input-type=module', '-e', `
@@ -294,6 +318,8 @@ test('VMs outlive a kill -9 of the process that started them; a new driver finds
   assert.deepEqual(found.map((v) => v.instanceId).sort(), [id, vm.instanceId].sort());
   assert.ok(found.every((v) => v.state === 'running' && v.pid !== null));
   await consoleHas(fresh, id, 'KUMO-DISK vda serial=micro');
+  await consoleHas(fresh, id, `KUMO-META uuid=${id} source=config-drive`);
+  await consoleHas(fresh, id, 'KUMO-USERDATA from-the-config-drive');
   await fresh.pause(id);
   assert.equal((await fresh.state(id))?.state, 'paused');
   await fresh.unpause(id);
@@ -309,11 +335,18 @@ test('VMs outlive a kill -9 of the process that started them; a new driver finds
   assert.equal(await fresh.state(id), null);
 });
 
-test('hard reboot resets the guest; destroy leaves no QEMU, no instance files and keeps the base image', { skip }, async () => {
-  const before = count(await hv.consoleLog(vm.instanceId), 'KUMO-GUEST-UP');
-  const rebooted = await hv.reboot(vm.instanceId, 'hard');
-  assert.equal(rebooted.state, 'running');
-  await consoleHas(hv, vm.instanceId, (log) => count(log, 'KUMO-GUEST-UP') > before);
+test('soft reboot: ACPI power off and a fresh QEMU; hard reboot resets the guest in the same QEMU; destroy leaves no QEMU, no instance files and keeps the base image', { skip }, async () => {
+  const log0 = await hv.consoleLog(vm.instanceId);
+  const pid0 = (await hv.state(vm.instanceId))!.pid;
+  const soft = await hv.reboot(vm.instanceId, 'soft', { timeoutMs: 60_000 });
+  assert.equal(soft.state, 'running');
+  assert.notEqual(soft.pid, pid0);
+  const log1 = await consoleHas(hv, vm.instanceId, (log) => count(log, 'KUMO-GUEST-UP') > count(log0, 'KUMO-GUEST-UP'));
+  assert.equal(count(log1, 'KUMO-ACPI-POWEROFF'), count(log0, 'KUMO-ACPI-POWEROFF') + 1);
+  const hard = await hv.reboot(vm.instanceId, 'hard');
+  assert.equal(hard.state, 'running');
+  assert.equal(hard.pid, soft.pid);
+  await consoleHas(hv, vm.instanceId, (log) => count(log, 'KUMO-GUEST-UP') > count(log1, 'KUMO-GUEST-UP'));
   const overlay = vm.disks[0].path;
   await hv.destroy(vm.instanceId);
   assert.deepEqual(processesMentioning(vm.instanceId), []);

@@ -7,7 +7,7 @@ import { createQemuHypervisor, type QemuDeps } from './linux/index.js';
 import type { Hypervisor, HypervisorOptions } from './types.js';
 
 export type * from './types.js';
-export { HypervisorError, type QemuDeps } from './linux/index.js';
+export type { QemuDeps } from './linux/index.js';
 
 export const HYPERVISORS = {
   qemu: (options: HypervisorOptions, logger: Logger, deps?: QemuDeps): Hypervisor => createQemuHypervisor(options, logger, deps),

@@ -7,6 +7,11 @@
  * serial sockets, console log, overlay disks); a new driver instance finds every VM of its
  * owner there and controls it again. When the guest powers off, QEMU exits and the VM is
  * `stopped` with its files kept, so `spawn` of the same spec starts it again from its disks.
+ *
+ * Failures are KumoErrors: ERR_VALIDATION for a bad spec or name, ERR_CONFLICT when the VM's
+ * state does not allow the operation (not running, no free hot-plug port, another owner's
+ * directory), ERR_NOT_FOUND for an unknown disk or NIC, ERR_BAD_REQUEST for an image that fails
+ * its checks, ERR_INTERNAL when QEMU or qemu-img fail (with their own message).
  * @module
  */
 

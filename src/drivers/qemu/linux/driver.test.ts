@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSilentLogger } from '../../../log.js';
 import type { VmSpec } from '../types.js';
-import { createQemuHypervisor, HypervisorError, validateSpec } from './driver.js';
+import { KumoError } from '../../../errors.js';
+import { createQemuHypervisor, validateSpec } from './driver.js';
 
 const ID = '3f2a9c4e-1b2d-4c3e-8f9a-0123456789ab';
 const good: VmSpec = {
@@ -26,7 +27,7 @@ test('spec validation: each bad field is refused with what is wrong', () => {
     [{ nics: [{ portId: 'p', tapName: 'tap-name-too-long-x', macAddress: 'fa:16:3e:00:00:01' }] }, /tap name/],
   ];
   for (const [change, message] of bad) {
-    assert.throws(() => validateSpec({ ...good, ...change }), (err: unknown) => err instanceof HypervisorError && message.test(err.message), JSON.stringify(change));
+    assert.throws(() => validateSpec({ ...good, ...change }), (err: unknown) => err instanceof KumoError && err.code === 'ERR_VALIDATION' && message.test(err.message), JSON.stringify(change));
   }
 });
 

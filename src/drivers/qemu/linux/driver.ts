@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { createCommandRunner, type CommandRunner } from '../../../lib/command-runner.js';
+import { KumoError } from '../../../errors.js';
 import { findBinary } from '../../../lib/find-binary.js';
 import type { Logger } from '../../../log.js';
 import type {
@@ -38,17 +39,9 @@ const GIB = 1024 ** 3;
 /** How long an unplug may take: Linux's PCIe hot-plug waits 5 s after the attention button before releasing the device. */
 const UNPLUG_TIMEOUT_MS = 30_000;
 
-/** A bad spec or a request that does not fit the VM's state: nothing was changed. */
-export class HypervisorError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'HypervisorError';
-  }
-}
-
 export function validateSpec(spec: VmSpec): void {
   const fail = (m: string): never => {
-    throw new HypervisorError(`invalid VM spec: ${m}`);
+    throw new KumoError('ERR_VALIDATION', `invalid VM spec: ${m}`);
   };
   if (!UUID.test(spec.instanceId)) fail(`instanceId ${JSON.stringify(spec.instanceId)} is not a UUID`);
   if (!Number.isInteger(spec.vcpus) || spec.vcpus < 1 || spec.vcpus > 255) fail('vcpus must be an integer from 1 to 255');
@@ -97,7 +90,7 @@ interface SpecRecord {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function createQemuHypervisor(options: HypervisorOptions, logger: Logger, deps: QemuDeps = {}): Hypervisor {
-  if (!/^[a-z0-9]{1,8}$/.test(options.owner)) throw new HypervisorError(`owner label ${JSON.stringify(options.owner)} must be 1-8 of [a-z0-9]`);
+  if (!/^[a-z0-9]{1,8}$/.test(options.owner)) throw new KumoError('ERR_VALIDATION', `owner label ${JSON.stringify(options.owner)} must be 1-8 of [a-z0-9]`);
   const run = deps.run ?? createCommandRunner();
   const log = logger.child({ driver: 'qemu' });
   const qemuBinary = findBinary('qemu-system-x86_64') ?? 'qemu-system-x86_64';
@@ -105,13 +98,13 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
   const downloads = new Map<string, Promise<BaseImage>>();
 
   const pathsOf = (instanceId: string): InstancePaths => {
-    if (!UUID.test(instanceId)) throw new HypervisorError(`instance id ${JSON.stringify(instanceId)} is not a UUID`);
+    if (!UUID.test(instanceId)) throw new KumoError('ERR_VALIDATION', `instance id ${JSON.stringify(instanceId)} is not a UUID`);
     return instancePaths(options.stateDir, instanceId);
   };
 
   async function probe(): Promise<HypervisorInfo> {
     const version = await run.run([qemuBinary, '--version']);
-    if (version.code !== 0) throw new HypervisorError(`${qemuBinary} --version failed: ${version.stderr.trim()}`);
+    if (version.code !== 0) throw new KumoError('ERR_INTERNAL', `${qemuBinary} --version failed: ${version.stderr.trim()}`);
     const qemuVersion = parseQemuVersion(version.stdout);
     await mkdir(options.stateDir, { recursive: true });
     const verdict = await chooseAccelerator({
@@ -155,9 +148,9 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
   async function assertNotForeign(p: InstancePaths): Promise<void> {
     try {
       const record = JSON.parse(await readFile(p.spec, 'utf8')) as SpecRecord;
-      if (record.owner !== options.owner) throw new HypervisorError(`${p.dir} belongs to Kumo owner ${JSON.stringify(record.owner)}`);
+      if (record.owner !== options.owner) throw new KumoError('ERR_CONFLICT', `${p.dir} belongs to Kumo owner ${JSON.stringify(record.owner)}`);
     } catch (err) {
-      if (err instanceof HypervisorError) throw err;
+      if (err instanceof KumoError) throw err;
     }
   }
 
@@ -202,7 +195,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
 
   async function requireRunning(instanceId: string): Promise<InstancePaths> {
     const p = pathsOf(instanceId);
-    if (!(await livePid(p, instanceId))) throw new HypervisorError(`VM ${instanceId} is not running`);
+    if (!(await livePid(p, instanceId))) throw new KumoError('ERR_CONFLICT', `VM ${instanceId} is not running`);
     return p;
   }
 
@@ -232,7 +225,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     } catch {
       // already gone
     }
-    if (!(await waitGone(p, instanceId, 5000))) throw new HypervisorError(`QEMU ${pid} of VM ${instanceId} did not exit after SIGKILL`);
+    if (!(await waitGone(p, instanceId, 5000))) throw new KumoError('ERR_INTERNAL', `QEMU ${pid} of VM ${instanceId} did not exit after SIGKILL`);
   }
 
   async function spawnVm(spec: VmSpec): Promise<ObservedVm> {
@@ -249,11 +242,11 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     const result = await run.run(argv, { timeoutMs: 60_000 });
     if (result.code !== 0) {
       await Promise.all([p.pidfile, p.qmpSocket, p.consoleSocket].map((f) => rm(f, { force: true })));
-      throw new HypervisorError(`QEMU could not start VM ${spec.instanceId}: ${result.stderr.trim() || `exit status ${result.code}`}`);
+      throw new KumoError('ERR_INTERNAL', `QEMU could not start VM ${spec.instanceId}: ${result.stderr.trim() || `exit status ${result.code}`}`);
     }
     log.info({ instanceId: spec.instanceId, accel: facts.accel, machine: spec.machine ?? 'q35' }, 'VM started');
     const observed = await observe(spec.instanceId);
-    if (!observed || !observed.pid) throw new HypervisorError(`QEMU reported success but VM ${spec.instanceId} does not run (it may have exited at once; see its console log)`);
+    if (!observed || !observed.pid) throw new KumoError('ERR_INTERNAL', `QEMU reported success but VM ${spec.instanceId} does not run (it may have exited at once; see its console log)`);
     return observed;
   }
 
@@ -280,7 +273,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     for (const dev of buses[0]?.devices ?? []) {
       if (dev.qdev_id?.startsWith('rp') && dev.pci_bridge && (dev.pci_bridge.devices ?? []).length === 0) return dev.qdev_id;
     }
-    throw new HypervisorError('no free PCIe root port left for hot-plug (a respawn adds spare ones)');
+    throw new KumoError('ERR_CONFLICT', 'no free PCIe root port left for hot-plug (a respawn adds spare ones)');
   }
 
   async function unplug(qmp: QmpConnection, deviceId: string): Promise<void> {
@@ -293,20 +286,20 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
   /** Rewrites spec.json with `change` applied; the caller holds the VM's QEMU in the matching state. */
   async function updateSpec(p: InstancePaths, change: (spec: VmSpec) => VmSpec): Promise<void> {
     const spec = await readSpec(p);
-    if (!spec) throw new HypervisorError(`no spec.json in ${p.dir}`);
+    if (!spec) throw new KumoError('ERR_NOT_FOUND', `no spec.json in ${p.dir}`);
     await writeSpec(p, change(spec));
   }
 
   async function hotplugTarget(instanceId: string): Promise<{ p: InstancePaths; spec: VmSpec }> {
     const p = await requireRunning(instanceId);
     const spec = (await readSpec(p))!;
-    if ((spec.machine ?? 'q35') !== 'q35') throw new HypervisorError(`VM ${instanceId} is a ${spec.machine}, which has no hot-plug`);
+    if ((spec.machine ?? 'q35') !== 'q35') throw new KumoError('ERR_CONFLICT', `VM ${instanceId} is a ${spec.machine}, which has no hot-plug`);
     return { p, spec };
   }
 
   async function qemuImgInfo(file: string, format?: string): Promise<{ format: string; virtualSize: number; backing: string | null }> {
     const r = await run.run(['qemu-img', 'info', '--output=json', ...(format ? ['-f', format] : []), file]);
-    if (r.code !== 0) throw new HypervisorError(`qemu-img info ${file}: ${r.stderr.trim()}`);
+    if (r.code !== 0) throw new KumoError('ERR_INTERNAL', `qemu-img info ${file}: ${r.stderr.trim()}`);
     const j = JSON.parse(r.stdout) as { format: string; 'virtual-size': number; 'backing-filename'?: string };
     return { format: j.format, virtualSize: j['virtual-size'], backing: j['backing-filename'] ?? null };
   }
@@ -333,13 +326,13 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
         out.end();
         await closed;
       }
-      if (check.sizeBytes !== undefined && size !== check.sizeBytes) throw new HypervisorError(`image ${imageId}: got ${size} bytes, expected ${check.sizeBytes}`);
-      if (hash && check.hash && hash.digest('hex') !== check.hash.hex.toLowerCase()) throw new HypervisorError(`image ${imageId}: ${check.hash.algorithm} digest does not match`);
+      if (check.sizeBytes !== undefined && size !== check.sizeBytes) throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: got ${size} bytes, expected ${check.sizeBytes}`);
+      if (hash && check.hash && hash.digest('hex') !== check.hash.hex.toLowerCase()) throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: ${check.hash.algorithm} digest does not match`);
       // A qcow2 naming a backing file would let an image read any host file; a raw image is never probed (-F raw).
       if (format === 'qcow2') {
         const img = await qemuImgInfo(tmp);
-        if (img.format !== 'qcow2') throw new HypervisorError(`image ${imageId}: declared qcow2 but its content is ${img.format}`);
-        if (img.backing) throw new HypervisorError(`image ${imageId}: a qcow2 image with a backing file is refused`);
+        if (img.format !== 'qcow2') throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: declared qcow2 but its content is ${img.format}`);
+        if (img.backing) throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: a qcow2 image with a backing file is refused`);
       }
       await rename(tmp, file);
     } catch (err) {
@@ -420,7 +413,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       const socket = net.createConnection(p.consoleSocket);
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
-        socket.once('error', (err) => reject(new HypervisorError(`serial console of VM ${instanceId}: ${err.message}`)));
+        socket.once('error', (err) => reject(new KumoError('ERR_CONFLICT', `serial console of VM ${instanceId}: ${err.message}`)));
       });
       const console: SerialConsole = {
         onData: (listener) => socket.on('data', (d: Buffer) => listener(new Uint8Array(d))),
@@ -449,7 +442,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
 
     async detachNic(instanceId, portId) {
       const { p, spec } = await hotplugTarget(instanceId);
-      if (!spec.nics.some((n) => n.portId === portId)) throw new HypervisorError(`VM ${instanceId} has no NIC for port ${portId}`);
+      if (!spec.nics.some((n) => n.portId === portId)) throw new KumoError('ERR_NOT_FOUND', `VM ${instanceId} has no NIC for port ${portId}`);
       await withQmp(p.qmpSocket, async (q) => {
         await unplug(q, nicDeviceId(portId));
         await q.execute('netdev_del', { id: nicNetdevId(portId) });
@@ -481,7 +474,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
 
     async detachDisk(instanceId, diskName) {
       const { p, spec } = await hotplugTarget(instanceId);
-      if (!spec.disks.some((d) => d.name === diskName)) throw new HypervisorError(`VM ${instanceId} has no disk ${diskName}`);
+      if (!spec.disks.some((d) => d.name === diskName)) throw new KumoError('ERR_NOT_FOUND', `VM ${instanceId} has no disk ${diskName}`);
       await withQmp(p.qmpSocket, async (q) => {
         await unplug(q, diskDeviceId(diskName));
         await q.execute('blockdev-del', { 'node-name': diskNodeName(diskName) });
@@ -491,8 +484,8 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     },
 
     async ensureBaseImage(imageId, format, check, openSource) {
-      if (!IMAGE_ID.test(imageId)) throw new HypervisorError(`image id ${JSON.stringify(imageId)} is not usable as a file name`);
-      if (format !== 'qcow2' && format !== 'raw') throw new HypervisorError(`image format ${String(format)} is not qcow2 or raw`);
+      if (!IMAGE_ID.test(imageId)) throw new KumoError('ERR_VALIDATION', `image id ${JSON.stringify(imageId)} is not usable as a file name`);
+      if (format !== 'qcow2' && format !== 'raw') throw new KumoError('ERR_VALIDATION', `image format ${String(format)} is not qcow2 or raw`);
       const file = path.join(options.imageDir, `${imageId}.${format}`);
       if (existsSync(file)) return baseImageInfo(imageId, format, file);
       await mkdir(options.imageDir, { recursive: true });
@@ -507,8 +500,8 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
 
     async createOverlay(instanceId, name, base, sizeGb) {
       const p = pathsOf(instanceId);
-      if (!DISK_NAME.test(name)) throw new HypervisorError(`disk name ${JSON.stringify(name)} must match ${DISK_NAME}`);
-      if (!Number.isFinite(sizeGb) || sizeGb < 0) throw new HypervisorError('sizeGb must be a number >= 0');
+      if (!DISK_NAME.test(name)) throw new KumoError('ERR_VALIDATION', `disk name ${JSON.stringify(name)} must match ${DISK_NAME}`);
+      if (!Number.isFinite(sizeGb) || sizeGb < 0) throw new KumoError('ERR_VALIDATION', 'sizeGb must be a number >= 0');
       const file = path.join(p.dir, `${name}.qcow2`);
       const size = Math.max(Math.ceil(sizeGb * GIB), base.virtualSizeBytes);
       await mkdir(p.dir, { recursive: true });
@@ -516,7 +509,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
         const current = await qemuImgInfo(file, 'qcow2');
         if (current.virtualSize < size) {
           const r = await run.run(['qemu-img', 'resize', '-f', 'qcow2', file, String(size)]);
-          if (r.code !== 0) throw new HypervisorError(`qemu-img resize ${file}: ${r.stderr.trim()}`);
+          if (r.code !== 0) throw new KumoError('ERR_INTERNAL', `qemu-img resize ${file}: ${r.stderr.trim()}`);
         }
         return file;
       }
@@ -524,14 +517,14 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       const r = await run.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', base.path, '-F', base.format, tmp, String(size)]);
       if (r.code !== 0) {
         await rm(tmp, { force: true });
-        throw new HypervisorError(`qemu-img create overlay for ${instanceId}: ${r.stderr.trim()}`);
+        throw new KumoError('ERR_INTERNAL', `qemu-img create overlay for ${instanceId}: ${r.stderr.trim()}`);
       }
       await rename(tmp, file);
       return file;
     },
 
     async removeBaseImage(imageId) {
-      if (!IMAGE_ID.test(imageId)) throw new HypervisorError(`image id ${JSON.stringify(imageId)} is not usable as a file name`);
+      if (!IMAGE_ID.test(imageId)) throw new KumoError('ERR_VALIDATION', `image id ${JSON.stringify(imageId)} is not usable as a file name`);
       await Promise.all(['qcow2', 'raw'].map((f) => rm(path.join(options.imageDir, `${imageId}.${f}`), { force: true })));
     },
   };
