@@ -21,6 +21,10 @@ export interface KumoPaths {
   containerRuntimeDir: string;
   /** Blobs, unpacked layers, image records and containers' upper layers. */
   imageStoreDir: string;
+  /** One directory per VM (spec, QEMU pidfile and sockets, console log, overlay disks) and the KVM probe verdict. */
+  vmStateDir: string;
+  /** Glance images cached as VM base disks (one file per image and host). */
+  vmImageCacheDir: string;
 }
 
 export function kumoPaths(dataDir: string): KumoPaths {
@@ -35,6 +39,8 @@ export function kumoPaths(dataDir: string): KumoPaths {
     containerFilesDir: join(dataDir, 'containers', 'files'),
     containerRuntimeDir: join(dataDir, 'containers', 'runtime'),
     imageStoreDir: join(dataDir, 'images'),
+    vmStateDir: join(dataDir, 'vms'),
+    vmImageCacheDir: join(dataDir, 'vm-images'),
   };
 }
 

@@ -41,10 +41,10 @@ const INIT = `#!/bin/sh
 export PATH=/bin
 mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>/dev/null
 for m in $(cat /mod/order); do insmod /mod/$m.ko 2>/dev/null; done
-echo "KUMO-GUEST-UP uptime=$(cut -d' ' -f1 /proc/uptime)"
-# (busybox-static's wget crashes with -T, so the metadata fetch has no timeout of its own.)
 # The ACPI power button (system_powerdown) reaches busybox acpid as an input event; its handler powers off.
+# It starts before the marker, so a power off requested once the marker is seen is not lost.
 acpid -d -c /etc/acpi >/dev/null 2>&1 &
+echo "KUMO-GUEST-UP uptime=$(cut -d' ' -f1 /proc/uptime)"
 for n in /sys/class/net/*; do i=\${n##*/}; [ "$i" = lo ] || echo "KUMO-NIC $i mac=$(cat $n/address)"; done
 for d in /sys/block/vd*; do [ -e "$d" ] && echo "KUMO-DISK \${d##*/} serial=$(cat $d/serial 2>/dev/null)"; done
 ip link set lo up
@@ -60,6 +60,7 @@ if [ -n "$cd_dev" ]; then
     && meta /mnt/config config-drive cat
 fi
 if [ -e /sys/class/net/eth0 ]; then
+  # busybox-static's wget crashes with -T, so the metadata fetch has no timeout of its own.
   ( ip link set eth0 up
     if udhcpc -i eth0 -n -q -t 5 -T 2 -s /etc/udhcpc.script >/dev/null 2>&1; then
       echo "KUMO-IP eth0 $(ip -4 -o addr show eth0 | awk '{print $4}')"

@@ -63,7 +63,7 @@ function bootsUnderKvm(argv: readonly string[], timeoutMs: number): Promise<{ bo
       out += d.toString('utf8');
     });
     child.on('error', (err) => finish(false, `QEMU could not start: ${err.message}`));
-    child.on('close', (code) => finish(false, `QEMU exited (${code}) before the probe guest booted: ${out.trim().split('\n').at(-1) ?? ''}`));
+    child.on('close', (code, signal) => finish(false, `QEMU exited (${code ?? signal}) before the probe guest booted: ${out.trim().split('\n').at(-1) ?? ''}`));
   });
 }
 
