@@ -24,6 +24,10 @@ command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
 ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
 # Config drives are ISO 9660 images labelled config-2, as Nova makes them.
 command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
+# The test's bootable disk image: a FAT file system made and filled without mounting it, with syslinux as boot loader.
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || [ -x /sbin/mkfs.vfat ] || need+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
   for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done

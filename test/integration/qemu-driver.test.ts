@@ -335,6 +335,17 @@ test('VMs outlive a kill -9 of the process that started them; a new driver finds
   assert.equal(await fresh.state(id), null);
 });
 
+test('firmware boot: a self-contained bootable qcow2 image (SeaBIOS, syslinux) boots from its overlay without direct kernel boot', { skip }, async () => {
+  const id = randomUUID();
+  const base = await hv.ensureBaseImage('boot-disk', 'qcow2', { sizeBytes: readFileSync(image.bootDisk).length }, () => createReadStream(image.bootDisk));
+  const root = await hv.createOverlay(id, 'root', base, 1);
+  await hv.spawn({ instanceId: id, name: 'firmware-boot', vcpus: 1, memoryMb: 128, disks: [{ name: 'root', path: root, format: 'qcow2', serial: 'fw', bootIndex: 0 }], nics: [] });
+  await consoleHas(hv, id, 'KUMO-DISK vda serial=fw');
+  await hv.destroy(id);
+  await hv.removeBaseImage('boot-disk');
+  assert.equal(existsSync(root), false);
+});
+
 test('soft reboot: ACPI power off and a fresh QEMU; hard reboot resets the guest in the same QEMU; destroy leaves no QEMU, no instance files and keeps the base image', { skip }, async () => {
   const log0 = await hv.consoleLog(vm.instanceId);
   const pid0 = (await hv.state(vm.instanceId))!.pid;

@@ -3,7 +3,8 @@
  * kernel (linux-image-cloud-amd64), a busybox initramfs with the virtio, ACPI button and config
  * drive file system modules of that kernel, and an empty 64 MiB qcow2 disk, so a Glance image can
  * be an AMI (the disk) with kernel_id/ramdisk_id (AKI/ARI) properties the way Nova boots such
- * images directly.
+ * images directly; and a self-contained bootable disk (FAT + syslinux, made without loop mounts:
+ * mkfs.vfat -C, mtools, syslinux's mtools-based installer) that boots by firmware like any cloud image.
  *
  * The guest's /init prints lines the tests look for on the serial console:
  *   KUMO-GUEST-UP uptime=<s>            userspace is running
@@ -28,6 +29,11 @@ export interface TestVmImage {
   readonly initrd: string;
   /** An empty 64 MiB qcow2 disk (the AMI part). */
   readonly disk: string;
+  /**
+   * A self-contained bootable qcow2 disk: an unpartitioned FAT file system with syslinux as boot
+   * loader and the same kernel and initramfs, for images that boot by firmware (`image create --file`).
+   */
+  readonly bootDisk: string;
   readonly kernelVersion: string;
   /** Kernel arguments the guest needs (serial console; quiet boot). */
   readonly cmdline: string;
@@ -85,18 +91,34 @@ esac
 exit 0
 `;
 
+/** FAT file system image → kernel, initramfs and syslinux.cfg copied in with mtools → boot sector by syslinux → qcow2. */
+function buildBootDisk(stage: string, cmdline: string): void {
+  const fat = path.join(stage, 'boot-disk.img');
+  const config = path.join(stage, 'syslinux.cfg');
+  writeFileSync(config, `DEFAULT linux\nPROMPT 0\nTIMEOUT 0\nLABEL linux\n  KERNEL vmlinuz\n  INITRD initrd.gz\n  APPEND ${cmdline}\n`);
+  execFileSync(findBinary('mkfs.vfat') ?? 'mkfs.vfat', ['-C', '-n', 'KUMOBOOT', fat, String(40 * 1024)], { stdio: 'ignore' });
+  for (const [from, to] of [[config, 'syslinux.cfg'], [path.join(stage, 'vmlinuz'), 'vmlinuz'], [path.join(stage, 'initramfs.cpio.gz'), 'initrd.gz']]) {
+    execFileSync('mcopy', ['-i', fat, from, `::/${to}`]);
+  }
+  execFileSync('syslinux', ['--install', fat]);
+  execFileSync('qemu-img', ['convert', '-q', '-f', 'raw', '-O', 'qcow2', fat, path.join(stage, 'boot-disk.qcow2')]);
+  rmSync(fat);
+  rmSync(config);
+}
+
 /** Builds the image into `cacheDir` (default /var/tmp/kumo-test-vm) unless it is there already. */
 export function buildTestVmImage(cacheDir = '/var/tmp/kumo-test-vm'): TestVmImage {
   const kernel = findGuestKernel();
   if (!kernel) throw new Error('no /boot/vmlinuz-*-cloud-amd64: install linux-image-cloud-amd64 (scripts/test.sh does)');
   const busybox = findBinary('busybox');
   if (!busybox) throw new Error('busybox is not installed (busybox-static)');
-  const key = createHash('sha256').update(INIT).update(ACPI_POWER).update(UDHCPC_SCRIPT).update(MODULES.join(',')).digest('hex').slice(0, 12);
+  const key = createHash('sha256').update(INIT).update(ACPI_POWER).update(UDHCPC_SCRIPT).update(MODULES.join(',')).update(buildBootDisk.toString()).digest('hex').slice(0, 12);
   const dir = path.join(cacheDir, `${kernel.version}-${key}`);
   const image: TestVmImage = {
     kernel: path.join(dir, 'vmlinuz'),
     initrd: path.join(dir, 'initramfs.cpio.gz'),
     disk: path.join(dir, 'disk.qcow2'),
+    bootDisk: path.join(dir, 'boot-disk.qcow2'),
     kernelVersion: kernel.version,
     cmdline: 'console=ttyS0 quiet panic=-1',
   };
@@ -121,6 +143,7 @@ export function buildTestVmImage(cacheDir = '/var/tmp/kumo-test-vm'): TestVmImag
   copyFileSync(kernel.path, path.join(stage, 'vmlinuz'));
   writeFileSync(path.join(stage, 'initramfs.cpio.gz'), initrd);
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', path.join(stage, 'disk.qcow2'), '64M']);
+  buildBootDisk(stage, image.cmdline);
   writeFileSync(path.join(stage, 'complete'), '');
   try {
     renameSync(stage, dir);
