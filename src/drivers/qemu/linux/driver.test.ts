@@ -1,9 +1,12 @@
 import { test } from 'node:test';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { createSilentLogger } from '../../../log.js';
 import type { VmSpec } from '../types.js';
 import { KumoError } from '../../../errors.js';
-import { createQemuHypervisor, validateSpec } from './driver.js';
+import { createQemuHypervisor, trimConsoleLog, validateSpec } from './driver.js';
 
 const ID = '3f2a9c4e-1b2d-4c3e-8f9a-0123456789ab';
 const good: VmSpec = {
@@ -41,4 +44,22 @@ test('driver: owner label and instance ids are checked before anything touches t
   assert.equal(await hv.consoleLog(ID), '');
   await assert.rejects(hv.pause(ID), /is not running/);
   await assert.rejects(hv.ensureBaseImage('../x', 'raw', {}, async function* () {}), /not usable as a file name/);
+});
+
+test('console log: left alone up to 2 MiB, then cut back to its last 512 KiB at the next start', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'kumo-console-'));
+  try {
+    const file = path.join(dir, 'console.log');
+    await trimConsoleLog(file);
+    writeFileSync(file, 'x'.repeat(2 * 1024 * 1024));
+    await trimConsoleLog(file);
+    assert.equal(readFileSync(file).length, 2 * 1024 * 1024);
+    writeFileSync(file, `${'x'.repeat(2 * 1024 * 1024)}${'y'.repeat(512 * 1024 - 3)}END`);
+    await trimConsoleLog(file);
+    const kept = readFileSync(file, 'utf8');
+    assert.equal(kept.length, 512 * 1024);
+    assert.ok(kept.endsWith('yEND') && !kept.includes('x'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -76,6 +76,29 @@ async function isOurQemu(pid: number, instanceId: string, owner: string): Promis
   }
 }
 
+/** The console log is appended to across boots; at each start it is cut back to its last CONSOLE_LOG_KEEP bytes once it passes CONSOLE_LOG_MAX. */
+const CONSOLE_LOG_MAX = 2 * 1024 * 1024;
+const CONSOLE_LOG_KEEP = 512 * 1024;
+
+export async function trimConsoleLog(file: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(file, 'r');
+  } catch {
+    return;
+  }
+  let tail: Buffer;
+  try {
+    const { size } = await handle.stat();
+    if (size <= CONSOLE_LOG_MAX) return;
+    tail = Buffer.alloc(CONSOLE_LOG_KEEP);
+    await handle.read(tail, 0, CONSOLE_LOG_KEEP, size - CONSOLE_LOG_KEEP);
+  } finally {
+    await handle.close();
+  }
+  await writeFileAtomic(file, tail);
+}
+
 async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}-${randomBytes(3).toString('hex')}`;
   await writeFile(tmp, data);
@@ -238,6 +261,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     await mkdir(p.dir, { recursive: true });
     await writeSpec(p, spec);
     await Promise.all([p.pidfile, p.qmpSocket, p.consoleSocket].map((f) => rm(f, { force: true })));
+    await trimConsoleLog(p.consoleLog);
     // With -daemonize QEMU's first process exits once the VM is set up (or failed to be): its status and stderr are the verdict.
     const result = await run.run(argv, { timeoutMs: 60_000 });
     if (result.code !== 0) {
@@ -254,7 +278,12 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     const p = pathsOf(instanceId);
     if (!(await livePid(p, instanceId))) return;
     try {
-      await withQmp(p.qmpSocket, (q) => q.execute('system_powerdown'));
+      await withQmp(p.qmpSocket, async (q) => {
+        // A paused guest cannot see the power button: let it run so it can shut down cleanly.
+        const status = await q.execute<{ running: boolean }>('query-status');
+        if (!status.running) await q.execute('cont').catch(() => undefined);
+        await q.execute('system_powerdown');
+      });
       if (await waitGone(p, instanceId, timeoutMs)) {
         log.info({ instanceId }, 'VM powered off by the guest');
         return;
