@@ -348,6 +348,25 @@ test('firmware boot: a self-contained bootable qcow2 image (SeaBIOS, syslinux) b
   assert.equal(existsSync(root), false);
 });
 
+test('suspend saves the guest to a file and ends QEMU; resume continues the same boot', { skip }, async () => {
+  const boots = count(await hv.consoleLog(vm.instanceId), 'KUMO-GUEST-UP');
+  await serialExchange(hv, vm.instanceId, 'x=remembered-$((2*21)); echo :KUMO-SET', /\n:KUMO-SET/);
+  await hv.suspend(vm.instanceId);
+  const suspended = await hv.state(vm.instanceId);
+  assert.equal(suspended?.state, 'suspended');
+  assert.equal(suspended?.pid, null);
+  assert.deepEqual(processesMentioning(vm.instanceId), []);
+  await assert.rejects(hv.pause(vm.instanceId), /is not running/);
+  const resumed = await hv.resume(vm.instanceId);
+  assert.equal(resumed.state, 'running');
+  assert.equal(existsSync(path.join(options.stateDir, vm.instanceId, 'memory.state')), false);
+  await serialExchange(hv, vm.instanceId, 'echo $x:KUMO-GET', /remembered-42:KUMO-GET/);
+  assert.equal(count(await hv.consoleLog(vm.instanceId), 'KUMO-GUEST-UP'), boots, 'no new boot');
+  assert.equal((await hv.resume(vm.instanceId)).pid, resumed.pid, 'resuming a running VM changes nothing');
+  await assert.rejects(hv.suspend(randomUUID()), /is not running/);
+  await assert.rejects(hv.resume(randomUUID()), /no VM/);
+});
+
 test('soft reboot: ACPI power off and a fresh QEMU; hard reboot resets the guest in the same QEMU; destroy leaves no QEMU, no instance files and keeps the base image', { skip }, async () => {
   const log0 = await hv.consoleLog(vm.instanceId);
   const pid0 = (await hv.state(vm.instanceId))!.pid;

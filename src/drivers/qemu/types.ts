@@ -78,7 +78,9 @@ export type VmState =
   /** QEMU runs but the guest crashed (guest-panicked, internal-error). */
   | 'crashed'
   /** No QEMU for this instance: powered off by the guest or by Kumo, or QEMU died. The files are kept. */
-  | 'stopped';
+  | 'stopped'
+  /** No QEMU; the guest's memory and device state are saved in the instance directory, and `spawn` or `resume` continues it. */
+  | 'suspended';
 
 export interface ObservedVm {
   readonly instanceId: string;
@@ -124,7 +126,7 @@ export interface Hypervisor {
 
   /**
    * Starts the VM described by `spec` (writes spec.json, then QEMU detached from Kumo). A VM of
-   * this instance that is already running is left alone and reported. On failure no QEMU runs
+   * this instance that is already running is left alone and reported; a suspended one is resumed. On failure no QEMU runs
    * and the instance directory keeps only spec.json and the disks that were there; the error
    * carries QEMU's own message.
    */
@@ -139,7 +141,7 @@ export interface Hypervisor {
   /**
    * Presses the ACPI power button and waits up to `timeoutMs` for the guest to power off (QEMU
    * exits); then stops QEMU hard. Resolves when no QEMU runs for the instance; files are kept.
-   * A VM that is not running resolves at once.
+   * A VM that is not running resolves at once; a suspended one loses its saved state (stopped).
    */
   powerOff(instanceId: string, options: { readonly timeoutMs: number }): Promise<void>;
 
@@ -155,6 +157,18 @@ export interface Hypervisor {
   unpause(instanceId: string): Promise<void>;
 
   /**
+   * Saves the guest's memory and device state to the instance directory (QMP migrate to a file)
+   * and ends QEMU, freeing its memory: Nova's suspend. On failure the guest runs on (paused if
+   * it was) and no state file is left.
+   */
+  suspend(instanceId: string): Promise<void>;
+  /**
+   * Starts QEMU from the saved state (-incoming) and removes the file once the guest runs. On
+   * failure no QEMU runs and the state file is kept, so it can be retried.
+   */
+  resume(instanceId: string): Promise<ObservedVm>;
+
+  /**
    * hard: system_reset (the reset button); QEMU keeps running. soft: what Nova's libvirt driver
    * does: the ACPI power button, up to `timeoutMs` for the guest to power off (then a hard stop),
    * and a fresh QEMU from spec.json. Fails with no change when QEMU does not run.
@@ -164,7 +178,10 @@ export interface Hypervisor {
   /** The end of the serial console log (everything the guest wrote to its first serial port, across restarts). Empty when there is none. */
   consoleLog(instanceId: string, options?: { readonly tailBytes?: number }): Promise<string>;
 
-  /** Connects to the VM's serial port. Fails when QEMU does not run or another client holds the port. */
+  /**
+   * Connects to the VM's serial port. Fails when QEMU does not run. QEMU serves one client at a
+   * time: a second connection gets no data until the first closes, so the caller keeps one per VM.
+   */
   openSerialConsole(instanceId: string): Promise<SerialConsole>;
 
   /**

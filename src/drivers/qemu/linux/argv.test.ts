@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { VmSpec } from '../types.js';
-import { buildQemuArgv, escapeOptionValue, instancePaths, processLabel, SPARE_ROOT_PORTS } from './argv.js';
+import { buildQemuArgv, escapeOptionValue, instancePaths, processLabel, shellQuote, SPARE_ROOT_PORTS } from './argv.js';
 
 const ID = '3f2a9c4e-1b2d-4c3e-8f9a-0123456789ab';
 const PORT = '9b1c2d3e-4f50-4a6b-8c7d-0e1f2a3b4c5d';
@@ -77,6 +77,13 @@ test('argv: direct kernel boot drops boot indexes; microvm uses virtio-mmio devi
   const microKvm = buildQemuArgv({ ...direct, machine: 'microvm' }, paths, { accel: 'kvm', tscKhz: 2_600_000 }, { owner: 'ab12' });
   assert.deepEqual(valuesOf(microKvm, '-append'), ['console=ttyS0']);
   assert.throws(() => buildQemuArgv({ ...spec, machine: 'microvm' }, paths, { accel: 'tcg', tscKhz: null }, { owner: 'ab12' }), /direct kernel boot/);
+});
+
+test('argv: resuming loads the saved state through a quoted exec: URI', () => {
+  assert.equal(shellQuote("/a b/it's"), `'/a b/it'\\''s'`);
+  const argv = buildQemuArgv(spec, paths, { accel: 'tcg', tscKhz: null }, { owner: 'ab12', resumeFrom: paths.savedState });
+  assert.deepEqual(valuesOf(argv, '-incoming'), [`exec:cat '${paths.savedState}'`]);
+  assert.ok(!buildQemuArgv(spec, paths, { accel: 'tcg', tscKhz: null }, { owner: 'ab12' }).includes('-incoming'));
 });
 
 test('argv: commas in option values are doubled', () => {

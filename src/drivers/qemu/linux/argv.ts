@@ -16,6 +16,8 @@ export interface InstancePaths {
   readonly qmpSocket: string;
   readonly consoleSocket: string;
   readonly consoleLog: string;
+  /** The guest's memory and device state while suspended (QEMU's migration stream). */
+  readonly savedState: string;
 }
 
 export function instancePaths(stateDir: string, instanceId: string): InstancePaths {
@@ -27,6 +29,7 @@ export function instancePaths(stateDir: string, instanceId: string): InstancePat
     qmpSocket: path.join(dir, 'qmp.sock'),
     consoleSocket: path.join(dir, 'console.sock'),
     consoleLog: path.join(dir, 'console.log'),
+    savedState: path.join(dir, 'memory.state'),
   };
 }
 
@@ -116,8 +119,18 @@ export function nicDevice(machine: MachineType, nic: NicSpec, bus: string | null
   return device;
 }
 
-/** The full argv (argv[0] is the binary). */
-export function buildQemuArgv(spec: VmSpec, paths: InstancePaths, facts: HostFacts, options: { readonly owner: string; readonly binary?: string }): string[] {
+/** A shell word for `exec:` migration URIs, which QEMU runs with /bin/sh -c. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The full argv (argv[0] is the binary). `resumeFrom`: a saved state file to load instead of
+ * booting (the VM continues where `suspend` stopped it).
+ */
+export function buildQemuArgv(
+  spec: VmSpec, paths: InstancePaths, facts: HostFacts, options: { readonly owner: string; readonly binary?: string; readonly resumeFrom?: string },
+): string[] {
   const machine = spec.machine ?? 'q35';
   if (machine === 'microvm' && !spec.kernel) throw new Error('a microvm needs direct kernel boot (kernel)');
   const json = (value: Record<string, unknown>) => JSON.stringify(value);
@@ -163,5 +176,6 @@ export function buildQemuArgv(spec: VmSpec, paths: InstancePaths, facts: HostFac
   for (const nic of spec.nics) {
     argv.push('-netdev', json(netdevArgs(nic)), '-device', json(nicDevice(machine, nic, nextBus())));
   }
+  if (options.resumeFrom) argv.push('-incoming', `exec:cat ${shellQuote(options.resumeFrom)}`);
   return argv;
 }

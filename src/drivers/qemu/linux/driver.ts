@@ -22,7 +22,7 @@ import type {
 } from '../types.js';
 import {
   blockdevArgs, buildQemuArgv, diskDevice, diskDeviceId, diskFileNodeName, diskNodeName, instancePaths, netdevArgs, nicDevice, nicDeviceId,
-  nicNetdevId, processLabel, type HostFacts, type InstancePaths,
+  nicNetdevId, processLabel, shellQuote, type HostFacts, type InstancePaths,
 } from './argv.js';
 import { withQmp, type QmpConnection } from './qmp.js';
 import { chooseAccelerator, hostTscKhz, parseQemuVersion } from './probe.js';
@@ -198,7 +198,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     const spec = await readSpec(p);
     if (!spec) return null;
     const pid = await livePid(p, instanceId);
-    let state: VmState = 'stopped';
+    let state: VmState = existsSync(p.savedState) ? 'suspended' : 'stopped';
     let accel: ObservedVm['accel'] = null;
     if (pid) {
       const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
@@ -256,8 +256,14 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     const p = pathsOf(spec.instanceId);
     if (await livePid(p, spec.instanceId)) return (await observe(spec.instanceId))!;
     await assertNotForeign(p);
+    if (existsSync(p.savedState)) return resumeVm(spec.instanceId);
+    return startQemu(spec, p);
+  }
+
+  /** Writes spec.json and starts QEMU (booting, or loading `resumeFrom`); on failure no QEMU and no sockets are left. */
+  async function startQemu(spec: VmSpec, p: InstancePaths, resumeFrom?: string): Promise<ObservedVm> {
     const facts = await hostFacts();
-    const argv = buildQemuArgv(spec, p, facts, { owner: options.owner, binary: qemuBinary });
+    const argv = buildQemuArgv(spec, p, facts, { owner: options.owner, binary: qemuBinary, resumeFrom });
     await mkdir(p.dir, { recursive: true });
     await writeSpec(p, spec);
     await Promise.all([p.pidfile, p.qmpSocket, p.consoleSocket].map((f) => rm(f, { force: true })));
@@ -268,7 +274,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       await Promise.all([p.pidfile, p.qmpSocket, p.consoleSocket].map((f) => rm(f, { force: true })));
       throw new KumoError('ERR_INTERNAL', `QEMU could not start VM ${spec.instanceId}: ${result.stderr.trim() || `exit status ${result.code}`}`);
     }
-    log.info({ instanceId: spec.instanceId, accel: facts.accel, machine: spec.machine ?? 'q35' }, 'VM started');
+    log.info({ instanceId: spec.instanceId, accel: facts.accel, machine: spec.machine ?? 'q35', resumed: Boolean(resumeFrom) }, 'VM started');
     const observed = await observe(spec.instanceId);
     if (!observed || !observed.pid) throw new KumoError('ERR_INTERNAL', `QEMU reported success but VM ${spec.instanceId} does not run (it may have exited at once; see its console log)`);
     return observed;
@@ -276,7 +282,11 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
 
   async function powerOff(instanceId: string, timeoutMs: number): Promise<void> {
     const p = pathsOf(instanceId);
-    if (!(await livePid(p, instanceId))) return;
+    if (!(await livePid(p, instanceId))) {
+      // Powering off a suspended VM discards its saved memory, as a power cut would.
+      await rm(p.savedState, { force: true });
+      return;
+    }
     try {
       await withQmp(p.qmpSocket, async (q) => {
         // A paused guest cannot see the power button: let it run so it can shut down cleanly.
@@ -293,6 +303,59 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       log.warn({ instanceId, err: (err as Error).message }, 'ACPI power button failed; stopping QEMU');
     }
     await hardStop(instanceId);
+  }
+
+  async function suspendVm(instanceId: string): Promise<void> {
+    const p = await requireRunning(instanceId);
+    const tmp = `${p.savedState}.tmp`;
+    await rm(tmp, { force: true });
+    await withQmp(p.qmpSocket, async (q) => {
+      const wasRunning = (await q.execute<{ running: boolean }>('query-status')).running;
+      try {
+        await q.execute('stop');
+        // The default migration bandwidth limit (tens of MiB/s) is meant for networks, not a local file.
+        await q.execute('migrate-set-parameters', { 'max-bandwidth': 64 * GIB });
+        await q.execute('migrate', { uri: `exec:cat > ${shellQuote(tmp)}` });
+        for (let status = ''; status !== 'completed'; await sleep(100)) {
+          status = (await q.execute<{ status?: string }>('query-migrate')).status ?? '';
+          if (status === 'failed' || status === 'cancelled') throw new KumoError('ERR_INTERNAL', `saving the state of VM ${instanceId} ${status}`);
+        }
+        await rename(tmp, p.savedState);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        if (wasRunning) await q.execute('cont').catch(() => undefined);
+        throw err;
+      }
+    });
+    await hardStop(instanceId);
+    log.info({ instanceId }, 'VM suspended to its state file');
+  }
+
+  async function resumeVm(instanceId: string): Promise<ObservedVm> {
+    const p = pathsOf(instanceId);
+    if (await livePid(p, instanceId)) return (await observe(instanceId))!;
+    const spec = await readSpec(p);
+    if (!spec) throw new KumoError('ERR_NOT_FOUND', `no VM ${instanceId}`);
+    if (!existsSync(p.savedState)) throw new KumoError('ERR_CONFLICT', `VM ${instanceId} is not suspended`);
+    await startQemu(spec, p, p.savedState);
+    try {
+      await withQmp(p.qmpSocket, async (q) => {
+        let status = 'inmigrate';
+        for (const deadline = Date.now() + 120_000; status === 'inmigrate'; await sleep(100)) {
+          if (Date.now() > deadline) throw new KumoError('ERR_INTERNAL', `VM ${instanceId} did not load its saved state within 120 s`);
+          status = (await q.execute<{ status: string }>('query-status')).status;
+        }
+        // The state was saved with the guest stopped, so it arrives paused.
+        if (status === 'paused') await q.execute('cont');
+        else if (status !== 'running') throw new KumoError('ERR_INTERNAL', `VM ${instanceId} is ${status} after loading its saved state`);
+      });
+    } catch (err) {
+      await hardStop(instanceId);
+      throw err;
+    }
+    await rm(p.savedState, { force: true });
+    log.info({ instanceId }, 'VM resumed from its state file');
+    return (await observe(instanceId))!;
   }
 
   /** The first root port with nothing plugged into it (q35), from QEMU's own PCI tree. */
@@ -398,6 +461,9 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       await rm(p.dir, { recursive: true, force: true });
       log.info({ instanceId }, 'VM destroyed');
     },
+
+    suspend: suspendVm,
+    resume: resumeVm,
 
     async pause(instanceId) {
       await withQmp((await requireRunning(instanceId)).qmpSocket, (q) => q.execute('stop'));
