@@ -22,6 +22,16 @@ python3 -c 'import zunclient' >/dev/null 2>&1 || need+=(python3-zunclient)
 /usr/bin/python3 -c 'import osc_placement' >/dev/null 2>&1 || need+=(python3-osc-placement)
 # The legacy glance client (test/e2e/image-cli.test.ts); python3-openstackclient depends on it already.
 [ -x /usr/bin/glance ] || need+=(python3-glanceclient)
+# Virtual machines: QEMU and qemu-img; the test VM boots the Debian cloud kernel with a busybox initramfs.
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need+=(qemu-system-x86)
+command -v qemu-img >/dev/null 2>&1 || need+=(qemu-utils)
+ls /boot/vmlinuz-*-cloud-amd64 >/dev/null 2>&1 || need+=(linux-image-cloud-amd64)
+# Config drives are ISO 9660 images labelled config-2, as Nova makes them.
+command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
+# The test's bootable disk image: a FAT file system made and filled without mounting it, with syslinux as boot loader.
+command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || [ -x /sbin/mkfs.vfat ] || need+=(dosfstools)
+command -v mcopy >/dev/null 2>&1 || need+=(mtools)
+command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
   for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done

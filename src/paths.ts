@@ -23,6 +23,10 @@ export interface KumoPaths {
   imageStoreDir: string;
   /** Glance image data (`<id>` files), upload temp files and the glance-direct staging area. */
   glanceImagesDir: string;
+  /** One directory per VM (spec, QEMU pidfile and sockets, console log, overlay disks) and the KVM probe verdict. */
+  vmStateDir: string;
+  /** Glance images cached as VM base disks (one file per image and host). */
+  vmImageCacheDir: string;
 }
 
 export function kumoPaths(dataDir: string): KumoPaths {
@@ -38,6 +42,8 @@ export function kumoPaths(dataDir: string): KumoPaths {
     containerRuntimeDir: join(dataDir, 'containers', 'runtime'),
     imageStoreDir: join(dataDir, 'images'),
     glanceImagesDir: join(dataDir, 'glance-images'),
+    vmStateDir: join(dataDir, 'vms'),
+    vmImageCacheDir: join(dataDir, 'vm-images'),
   };
 }
 

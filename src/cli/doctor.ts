@@ -3,7 +3,10 @@
  * @module
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chooseAccelerator, parseQemuVersion } from '../drivers/qemu/linux/probe.js';
 import { findBinary } from '../lib/find-binary.js';
 
 export { findBinary };
@@ -34,8 +37,25 @@ function kvm(): Capability {
   return {
     name: 'kvm',
     present: true,
-    detail: '/dev/kvm is accessible; whether it can boot a guest (nested KVM may hang) is probed by booting one when the compute service starts',
+    detail: '/dev/kvm is accessible; whether it can boot a guest (nested KVM may hang) is what the vm accelerator probe below says',
   };
+}
+
+/**
+ * The hypervisor's own verdict: boots the KVM probe guest (a few seconds at most) in a scratch
+ * directory, as the compute service does at start, and says whether VMs get KVM or TCG and why.
+ */
+export async function checkAccelerator(): Promise<Capability> {
+  const qemu = findBinary('qemu-system-x86_64');
+  if (!qemu) return { name: 'vm accelerator', present: false, detail: 'no QEMU to probe with', aptPackage: 'qemu-system-x86' };
+  const scratch = mkdtempSync(join(tmpdir(), 'kumo-doctor-'));
+  try {
+    const version = spawnSync(qemu, ['--version'], { encoding: 'utf8', timeout: 5000 });
+    const verdict = await chooseAccelerator({ stateDir: scratch, qemuBinary: qemu, qemuVersion: parseQemuVersion(version.stdout ?? ''), timeoutMs: 8000 });
+    return { name: 'vm accelerator', present: true, detail: `${verdict.accel} (${verdict.reason})` };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 export function checkCapabilities(): Capability[] {

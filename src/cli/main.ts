@@ -13,7 +13,7 @@ import { createLogger } from '../log.js';
 import { KeyRepository } from '../identity/key-repository.js';
 import { hashPassword } from '../identity/password.js';
 import { ensureAdminPassword, kumoPaths } from '../paths.js';
-import { checkCapabilities, formatDoctorReport } from './doctor.js';
+import { checkAccelerator, checkCapabilities, formatDoctorReport } from './doctor.js';
 
 const USAGE = `Usage: kumo <command> [options]
 
@@ -134,7 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       await up(rest);
       return -1; // keeps running
     case 'doctor': {
-      const caps = checkCapabilities();
+      const caps = [...checkCapabilities(), await checkAccelerator()];
       out(formatDoctorReport(caps));
       return 0;
     }
