@@ -54,6 +54,13 @@ export interface ImageConfig {
   readonly maxImageSizeBytes: number;
 }
 
+export interface ComputeConfig {
+  /** The accelerator VMs run with: `auto` probes KVM by booting a test guest, else TCG. */
+  readonly accel: 'auto' | 'kvm' | 'tcg';
+  /** How long a guest gets to power off on ACPI before QEMU is stopped hard (Nova's shutdown_timeout). */
+  readonly shutdownTimeoutSeconds: number;
+}
+
 export interface KumoConfig {
   readonly dataDir: string;
   readonly listen: { readonly host: string; readonly port: number };
@@ -65,6 +72,7 @@ export interface KumoConfig {
   readonly identity: IdentityConfig;
   readonly agent: AgentConfig;
   readonly image: ImageConfig;
+  readonly compute: ComputeConfig;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -84,6 +92,7 @@ export interface ConfigFlags {
   host?: string;
   physicalBridges?: string;
   containerRuntime?: string;
+  accel?: string;
 }
 
 export function defaultDataDir(env: NodeJS.ProcessEnv, uid: number | undefined): string {
@@ -129,6 +138,8 @@ export function loadConfig(
   const agentFlag = (flags.agent ?? env.KUMO_AGENT ?? 'auto').toLowerCase();
   const containerRuntime = (flags.containerRuntime ?? env.KUMO_CONTAINER_RUNTIME ?? 'runc').toLowerCase();
   if (containerRuntime !== 'runc' && containerRuntime !== 'crun') throw new KumoError('ERR_VALIDATION', `--container-runtime must be runc or crun, got "${containerRuntime}"`);
+  const accel = (flags.accel ?? env.KUMO_ACCEL ?? 'auto').toLowerCase();
+  if (accel !== 'auto' && accel !== 'kvm' && accel !== 'tcg') throw new KumoError('ERR_VALIDATION', `--accel must be auto, kvm or tcg, got "${accel}"`);
   if (!['auto', 'on', 'off'].includes(agentFlag)) throw new KumoError('ERR_VALIDATION', `--agent must be auto, on or off, got "${agentFlag}"`);
   return deepFreeze({
     dataDir,
@@ -157,6 +168,10 @@ export function loadConfig(
     },
     image: {
       maxImageSizeBytes: env.KUMO_IMAGE_MAX_SIZE ? positiveInt('image size cap', env.KUMO_IMAGE_MAX_SIZE) : 16 * 1024 ** 3,
+    },
+    compute: {
+      accel,
+      shutdownTimeoutSeconds: 60,
     },
   });
 }

@@ -27,6 +27,8 @@ export interface KumoPaths {
   vmStateDir: string;
   /** Glance images cached as VM base disks (one file per image and host). */
   vmImageCacheDir: string;
+  /** The UNIX socket Nova's metadata service listens on (the network driver's proxies forward to it). */
+  metadataSocket: string;
 }
 
 export function kumoPaths(dataDir: string): KumoPaths {
@@ -44,6 +46,7 @@ export function kumoPaths(dataDir: string): KumoPaths {
     glanceImagesDir: join(dataDir, 'glance-images'),
     vmStateDir: join(dataDir, 'vms'),
     vmImageCacheDir: join(dataDir, 'vm-images'),
+    metadataSocket: join(dataDir, 'run', 'metadata.sock'),
   };
 }
 

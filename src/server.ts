@@ -4,7 +4,8 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { KumoConfig } from './config.js';
 import { ensureAdminPassword, kumoPaths } from './paths.js';
@@ -29,6 +30,11 @@ import type { NetworkDeps } from './network/context.js';
 import { networkController } from './network/controller.js';
 import type { ContainerDeps } from './container/context.js';
 import type { ComputeDeps } from './compute/context.js';
+import { computeController } from './compute/controller.js';
+import { localComputeAccess } from './compute/host-access.js';
+import { hostCapacity, registerComputeHost } from './compute/hosts.js';
+import { buildMetadataApp } from './compute/metadata/service.js';
+import type { Hypervisor } from './drivers/qemu/types.js';
 import { containerController } from './container/controller.js';
 import { localHostAccess } from './container/host-access.js';
 import type { PlacementDeps } from './placement/context.js';
@@ -60,6 +66,8 @@ export interface RunningKumo {
   paths: KumoPaths;
   /** The local agent, when this process drives its host. */
   agent: RunningAgent | undefined;
+  /** Settles when this host is registered for servers (or could not be). */
+  computeReady: Promise<void>;
   /** Stops the agent and serving, then closes the store; host objects stay (they outlive restarts). Idempotent. */
   close(): Promise<void>;
 }
@@ -74,6 +82,8 @@ export interface StartOptions {
   netDriver?: NetDriver;
   /** The container runtime and image store the agent drives (tests: fakes); with `netDriver` only. */
   containerDrivers?: { runtime: ContainerRuntime; images: ImageStore };
+  /** The hypervisor the agent drives (tests: a fake); with `netDriver` only. */
+  hypervisor?: Hypervisor;
 }
 
 /** A short, stable label for the host objects of the Kumo that owns this data directory. */
@@ -107,18 +117,36 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
     const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
-    const compute: ComputeDeps = { db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, computeHosts: () => [] };
+    const hypervisor = driver ? (options.hypervisor ?? (config.agent.enabled ? await linuxHypervisor(config, paths, logger) : undefined)) : undefined;
     const image: ImageDeps = { db, config, logger: logger.child({ service: 'image' }), now, newId: newImageId, changes, imagesDir: paths.glanceImagesDir };
     await recoverImageStore(image);
+    // A host takes servers once it is registered in placement (its capacity needs the hypervisor's probe).
+    const computeHosts: string[] = [];
+    const compute: ComputeDeps = {
+      db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, placement, image, computeHosts: () => computeHosts,
+      hosts: hypervisor ? localComputeAccess(config.agent.host, hypervisor) : undefined,
+    };
     const app = await buildApp({ config, db, logger, identity, network, container, compute, placement, image });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);
     } else await app.ready();
     let agent: RunningAgent | undefined;
+    let computeReady: Promise<void> = Promise.resolve();
+    let metadataApp: FastifyInstance | undefined;
     if (driver) {
       const controllers = [networkController(network, { host: config.agent.host, networkNode: config.agent.networkNode }, driver)];
       if (containerDrivers) controllers.push(containerController(container, { host: config.agent.host, ...containerDrivers, filesDir: paths.containerFilesDir }));
+      if (hypervisor) {
+        metadataApp = await startMetadataService(compute, paths.metadataSocket);
+        controllers.push(computeController(compute, { host: config.agent.host, hypervisor, shutdownTimeoutMs: config.compute.shutdownTimeoutSeconds * 1000 }));
+        // In the background: the first probe of a host may boot a KVM test guest (seconds); Kumo serves meanwhile.
+        computeReady = hostCapacity(hypervisor, paths.vmStateDir)
+          .then((capacity) => registerComputeHost(compute, config.agent.host, capacity))
+          .then(() => {
+            computeHosts.push(config.agent.host);
+          }, (err: unknown) => logger.error({ err }, 'this host could not be registered for servers; it takes none'));
+      }
       agent = startAgent({
         controllers,
         logger: logger.child({ component: 'agent' }),
@@ -129,9 +157,11 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     }
     let closed: Promise<void> | undefined;
     return {
-      app, db, identity, adminPassword, paths, agent,
+      app, db, identity, adminPassword, paths, agent, computeReady,
       close: () => (closed ??= (async () => {
+        await computeReady;
         await agent?.stop();
+        await metadataApp?.close();
         await app.close();
         await db.destroy();
       })()),
@@ -142,6 +172,25 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
   }
 }
 
+/** Nova's metadata service on a UNIX socket, for the network driver's proxies in the DHCP namespaces. */
+async function startMetadataService(compute: ComputeDeps, socketPath: string): Promise<FastifyInstance> {
+  mkdirSync(dirname(socketPath), { recursive: true, mode: 0o700 });
+  rmSync(socketPath, { force: true });
+  const app = await buildMetadataApp(compute);
+  await app.listen({ path: socketPath });
+  return app;
+}
+
+/** QEMU, when this host has it; else servers find no valid host. */
+async function linuxHypervisor(config: KumoConfig, paths: KumoPaths, logger: Logger): Promise<Hypervisor | undefined> {
+  if (!findBinary('qemu-system-x86_64') || !findBinary('qemu-img')) {
+    logger.warn({}, 'virtual machines need QEMU (apt-get install qemu-system-x86 qemu-utils); this host takes no servers');
+    return undefined;
+  }
+  const { createHypervisor } = await import('./drivers/qemu/index.js');
+  return createHypervisor('qemu', { owner: ownerLabel(config.dataDir), stateDir: paths.vmStateDir, imageDir: paths.vmImageCacheDir, accel: config.compute.accel }, logger.child({ driver: 'qemu' }));
+}
+
 async function linuxNetDriver(config: KumoConfig, paths: KumoPaths, logger: Logger): Promise<NetDriver> {
   const { createNetDriver } = await import('./drivers/net/index.js');
   return createNetDriver('linux', {
@@ -149,8 +198,7 @@ async function linuxNetDriver(config: KumoConfig, paths: KumoPaths, logger: Logg
     stateDir: paths.networkStateDir,
     physicalBridges: config.agent.physicalBridges,
     vxlanLocalIp: config.agent.vxlanLocalIp,
-    // The compute service's metadata server socket, once it serves one: no metadata proxies until then.
-    metadataSocket: undefined,
+    metadataSocket: paths.metadataSocket,
   }, logger.child({ driver: 'net' }));
 }
 

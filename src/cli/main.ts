@@ -34,6 +34,7 @@ Options for up:
   --host NAME             the host name ports are bound to (default: the system's host name)
   --physical-bridges MAP  physical networks on existing bridges, e.g. public:br-ex
   --container-runtime R   runc (default) or crun
+  --accel A               VM accelerator: auto (default: KVM if a test guest boots with it), kvm or tcg
 `;
 
 const out = (text: string) => process.stdout.write(text);
@@ -52,6 +53,7 @@ function configFlags(argv: string[]): ConfigFlags {
       host: { type: 'string' },
       'physical-bridges': { type: 'string' },
       'container-runtime': { type: 'string' },
+      accel: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -67,6 +69,7 @@ function configFlags(argv: string[]): ConfigFlags {
     host: values.host,
     physicalBridges: values['physical-bridges'],
     containerRuntime: values['container-runtime'],
+    accel: values.accel,
   };
 }
 

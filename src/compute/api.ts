@@ -5,15 +5,20 @@
  * @module
  */
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import fastifyWebsocket from '@fastify/websocket';
 import { KumoError } from '../errors.js';
 import { registerAuthHook } from '../http/auth.js';
 import type { AuthHookOptions } from '../http/auth.js';
 import { makeErrorHandler, renderNovaError } from '../http/errors.js';
+import { markComputeChanged } from './context.js';
 import type { ComputeDeps } from './context.js';
 import { negotiate } from './microversion.js';
 import { registerAvailabilityZoneRoutes } from './routes/availability-zones.js';
+import { consoleActions, registerConsoleRoutes } from './routes/consoles.js';
+import type { ConsoleTokens } from './routes/consoles.js';
 import type { ComputeRouteEnv } from './routes/common.js';
 import { registerFlavorRoutes } from './routes/flavors.js';
+import { registerHypervisorRoutes } from './routes/hypervisors.js';
 import { registerKeypairRoutes } from './routes/keypairs.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
 import { registerServerGroupRoutes } from './routes/server-groups.js';
@@ -24,6 +29,8 @@ import { registerVersionRoutes } from './routes/versions.js';
 export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: string, imageBase: string): FastifyPluginAsync {
   return async (app: FastifyInstance) => {
     const env: ComputeRouteEnv = { deps, base, imageBase };
+    const consoleTokens: ConsoleTokens = new Map();
+    await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
     app.setErrorHandler(makeErrorHandler(renderNovaError, auth.identityUri));
     app.setNotFoundHandler((request, reply) => {
       reply.status(404).type('application/json').send(renderNovaError(new KumoError('ERR_NOT_FOUND', 'The resource could not be found.'), request));
@@ -31,14 +38,19 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     app.addHook('onRequest', async (request, reply) => negotiate(request, reply));
     registerAuthHook(app, auth);
     app.addHook('onResponse', async (request, reply) => {
-      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) deps.changes.notify();
+      if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) {
+        await markComputeChanged(deps);
+        deps.changes.notify();
+      }
     });
     registerVersionRoutes(app, env);
     registerFlavorRoutes(app, env);
     registerKeypairRoutes(app, env);
-    registerServerRoutes(app, env);
+    registerServerRoutes(app, env, consoleActions(env, consoleTokens));
+    registerConsoleRoutes(app, env, consoleTokens);
     registerServerGroupRoutes(app, env);
     registerQuotaRoutes(app, env);
     registerAvailabilityZoneRoutes(app, env);
+    registerHypervisorRoutes(app, env);
   };
 }

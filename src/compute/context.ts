@@ -6,14 +6,24 @@
 import { KumoError } from '../errors.js';
 import type { KumoErrorCode } from '../errors.js';
 import type { ValidatedToken } from '../identity/tokens.js';
+import type { ImageDeps } from '../image/context.js';
 import type { NetworkDeps } from '../network/context.js';
+import type { PlacementDeps } from '../placement/context.js';
 import type { ServiceDeps } from '../service-deps.js';
+import { bumpRevision } from '../store/revision.js';
+import type { ComputeHostAccess } from './host-access.js';
 
 export interface ComputeDeps extends ServiceDeps {
   /** The network service, reached only through src/network/workload-ports.ts. */
   readonly network: NetworkDeps;
+  /** The image service, reached only through src/compute/image-access.ts. */
+  readonly image: ImageDeps;
+  /** The placement service, reached only through src/placement/scheduling.ts. */
+  readonly placement: PlacementDeps;
   /** The compute hosts that can take servers now (agents with a working hypervisor). */
   readonly computeHosts: () => readonly string[];
+  /** Live operations on servers' hosts (console); absent when no agent runs here. */
+  readonly hosts: ComputeHostAccess | undefined;
 }
 
 export interface Caller {
@@ -41,3 +51,7 @@ export const novaLinks = (base: string, projectId: string | null, collection: st
   { rel: 'self', href: `${base}/v2.1/${projectId ? `${projectId}/` : ''}${collection}/${id}` },
   { rel: 'bookmark', href: `${base}/${projectId ? `${projectId}/` : ''}${collection}/${id}` },
 ];
+
+/** The store-wide counter the compute controller watches; every API write moves it. */
+export const COMPUTE_REVISION = 'compute';
+export const markComputeChanged = (deps: Pick<ComputeDeps, 'db'>): Promise<void> => bumpRevision(deps.db, COMPUTE_REVISION);

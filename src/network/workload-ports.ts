@@ -235,13 +235,23 @@ export async function serverAddressesOfMany(deps: NetworkDeps, servers: readonly
   });
 }
 
-/** What a hypervisor needs of a VM's ports, in the order given: the MAC, the network's MTU, the addresses. */
+/** What a hypervisor (and the metadata a VM reads) needs of its ports, in the order given. */
 export interface VmPortDetail {
   readonly id: string;
   readonly networkId: string;
   readonly macAddress: string;
   readonly mtu: number;
-  readonly fixedIps: readonly { readonly subnetId: string; readonly ipAddress: string }[];
+  readonly fixedIps: readonly {
+    readonly subnetId: string;
+    readonly ipAddress: string;
+    readonly version: 4 | 6;
+    readonly cidr: string;
+    readonly gateway: string | null;
+    readonly dhcp: boolean;
+    readonly dns: readonly string[];
+    readonly routes: readonly { readonly destination: string; readonly nexthop: string }[];
+  }[];
+  readonly floatingIps: readonly string[];
 }
 
 export async function vmPortDetails(deps: NetworkDeps, portIds: readonly string[]): Promise<VmPortDetail[]> {
@@ -249,15 +259,36 @@ export async function vmPortDetails(deps: NetworkDeps, portIds: readonly string[
   const ports = await deps.db.selectFrom('network_port').select(['id', 'network_id', 'mac_address']).where('id', 'in', [...portIds]).execute();
   const nets = await deps.db.selectFrom('network_network').select(['id', 'mtu']).where('id', 'in', [...new Set(ports.map((p) => p.network_id))]).execute();
   const ips = await fixedIpsByPort(deps.db, ports.map((p) => p.id));
+  const subnetIds = [...new Set([...ips.values()].flat().map((f) => f.subnet_id))];
+  const subnets = new Map((subnetIds.length ? await deps.db.selectFrom('network_subnet').selectAll().where('id', 'in', subnetIds).execute() : []).map((s) => [s.id, s]));
+  const floating = await deps.db.selectFrom('network_floating_ip').select(['port_id', 'floating_ip_address']).where('port_id', 'in', [...portIds]).execute();
   const byId = new Map(ports.map((p) => [p.id, p]));
   return portIds.flatMap((id) => {
     const p = byId.get(id);
     if (!p) return [];
     return [{
       id, networkId: p.network_id, macAddress: p.mac_address, mtu: nets.find((n) => n.id === p.network_id)?.mtu ?? 1500,
-      fixedIps: (ips.get(id) ?? []).map((f) => ({ subnetId: f.subnet_id, ipAddress: f.ip_address })),
+      fixedIps: (ips.get(id) ?? []).flatMap((f) => {
+        const s = subnets.get(f.subnet_id);
+        if (!s) return [];
+        return [{
+          subnetId: f.subnet_id, ipAddress: f.ip_address, version: (s.ip_version === 6 ? 6 : 4) as 4 | 6, cidr: s.cidr, gateway: s.gateway_ip, dhcp: s.enable_dhcp === 1,
+          dns: fromJsonArray<string>(s.dns_nameservers), routes: fromJsonArray<{ destination: string; nexthop: string }>(s.host_routes),
+        }];
+      }),
+      floatingIps: floating.filter((f) => f.port_id === id).map((f) => f.floating_ip_address),
     }];
   });
+}
+
+/** The workload port on `networkId` that holds `ipAddress` (who is asking the metadata service), or undefined. */
+export async function portByAddress(deps: NetworkDeps, networkId: string, ipAddress: string): Promise<{ id: string; deviceId: string; deviceOwner: string } | undefined> {
+  const row = await deps.db.selectFrom('network_ip_allocation')
+    .innerJoin('network_port', 'network_port.id', 'network_ip_allocation.owner')
+    .select(['network_port.id as id', 'network_port.device_id as deviceId', 'network_port.device_owner as deviceOwner'])
+    .where('network_port.network_id', '=', networkId).where('network_ip_allocation.ip_address', '=', ipAddress)
+    .executeTakeFirst();
+  return row;
 }
 
 /** Binds a VM's ports to `host` as tap devices (`tap` + the port id's first 11 characters) for QEMU to open; the network agent plugs them. */

@@ -11,21 +11,11 @@ import type { TestKumo } from '../support/kumo.js';
 import type {
   ContainerLimits, ContainerRuntime, ContainerSpec, ExecResult, ImageStore, InteractiveSession, ObservedContainer, StoredImage,
 } from '../../src/drivers/oci/types.js';
-import type { HostNetworkState, NetDriver, SyncReport } from '../../src/drivers/net/types.js';
+import { PlugEverything } from '../support/plug-everything.js';
 import { WebSocket } from 'ws';
 import { waitFor as eventually } from '../support/wait.js';
 
 const Z = '/container/v1';
-
-class PlugEverything implements NetDriver {
-  async sync(desired: HostNetworkState): Promise<SyncReport> {
-    return { activePorts: desired.ports.map((p) => p.id), failures: [], removed: [] };
-  }
-  async inventory() {
-    return { bridges: [], links: [], namespaces: [], nftTables: [], dnsmasqPids: [], metadataProxyPids: [] };
-  }
-  async removeAll() {}
-}
 
 const BUSYBOX: StoredImage = {
   id: 'sha256:bb', manifestDigest: 'sha256:m', repoTags: ['docker.io/library/busybox:latest'], size: 1, architecture: 'amd64', os: 'linux', layers: [], createdAt: null,

@@ -19,3 +19,6 @@ export type NetDriverKind = keyof typeof NET_DRIVERS;
 export function createNetDriver(kind: NetDriverKind, options: NetDriverOptions, logger: Logger, exec?: CommandRunner): NetDriver {
   return NET_DRIVERS[kind](options, logger, exec);
 }
+
+/** The tap device the driver makes for a port with plug kind `tap`: what a hypervisor opens for that port. */
+export { tapName } from './linux/naming.js';

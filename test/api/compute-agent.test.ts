@@ -1,0 +1,187 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DIALECTS } from '../support/db.js';
+import { fakeHypervisor } from '../support/fake-hypervisor.js';
+import type { FakeHypervisor } from '../support/fake-hypervisor.js';
+import { startTestKumo } from '../support/kumo.js';
+import type { TestKumo } from '../support/kumo.js';
+import { PlugEverything } from '../support/plug-everything.js';
+
+const C = '/compute/v2.1';
+const N = '/network/v2.0';
+
+/**
+ * The compute service through its controller with a recording hypervisor and net driver: the
+ * state machine Nova clients see (BUILD → ACTIVE, actions, faults, delete), scheduling through
+ * placement, quotas, isolation. The real QEMU path is the e2e test's.
+ */
+for (const dialect of DIALECTS) {
+  describe(`compute API with the agent (${dialect})`, () => {
+    let k: TestKumo;
+    let hv: FakeHypervisor;
+    let admin: string;
+    let member: { token: string; projectId: string };
+    let other: { token: string; projectId: string };
+    let imageId: string;
+    let netId: string;
+    before(async () => {
+      hv = fakeHypervisor();
+      k = await startTestKumo(dialect, { netDriver: new PlugEverything(), hypervisor: hv });
+      admin = await k.adminToken();
+      member = await k.member('servers-a', 'erin');
+      other = await k.member('servers-b', 'frank');
+      const img = await k.request('POST', '/image/v2/images', { token: admin, body: { name: 'cirros', disk_format: 'qcow2', container_format: 'bare', visibility: 'public' } });
+      imageId = JSON.parse(img.body).id;
+      const put = await k.kumo.app.inject({ method: 'PUT', url: `/image/v2/images/${imageId}/file`, headers: { 'x-auth-token': admin, 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(4096, 7) });
+      assert.equal(put.statusCode, 204, put.body);
+      const net = await k.request('POST', `${N}/networks`, { token: member.token, body: { network: { name: 'net1' } } });
+      netId = JSON.parse(net.body).network.id;
+      await k.request('POST', `${N}/subnets`, { token: member.token, body: { subnet: { network_id: netId, cidr: '10.9.0.0/24', ip_version: 4 } } });
+      await k.kumo.agent!.settled();
+    });
+    after(() => k.close());
+    const json = (body: string) => JSON.parse(body) as Record<string, any>;
+    const v = (minor: number) => ({ 'openstack-api-version': `compute 2.${minor}` });
+    const show = async (id: string, token = member.token) => json((await k.request('GET', `${C}/servers/${id}`, { token, headers: v(92) })).body).server;
+    async function until(id: string, ok: (s: Record<string, any>) => boolean): Promise<Record<string, any>> {
+      for (let i = 0; i < 200; i++) {
+        await k.kumo.agent!.settled();
+        const s = await show(id);
+        if (ok(s)) return s;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error(`server ${id} never reached the state: ${JSON.stringify(await show(id))}`);
+    }
+    const action = (id: string, body: unknown, token = member.token) => k.request('POST', `${C}/servers/${id}/action`, { token, body });
+
+    test('create → ACTIVE with a port, the fields OSC reads, and placement allocations', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'vm1', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], metadata: { role: 'web' }, user_data: Buffer.from('#!/bin/sh\necho hi\n').toString('base64') } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const created = json(res.body).server;
+      assert.ok(created.adminPass);
+      assert.deepEqual(created.security_groups, [{ name: 'default' }]);
+      const s = await until(created.id, (x) => x.status === 'ACTIVE');
+      assert.equal(s['OS-EXT-STS:power_state'], 1);
+      assert.equal(s['OS-EXT-STS:task_state'], null);
+      assert.deepEqual(s.metadata, { role: 'web' });
+      assert.equal(s.flavor.original_name, 'm1.nano');
+      assert.equal(s.image.id, imageId);
+      assert.equal(s.addresses.net1[0]['OS-EXT-IPS:type'], 'fixed');
+      assert.match(s.addresses.net1[0].addr, /^10\.9\.0\./);
+      assert.equal(s['OS-EXT-SRV-ATTR:host'], undefined, 'host attributes are for admins');
+      assert.equal((await show(created.id, admin))['OS-EXT-SRV-ATTR:host'], 'test-host');
+      const legacy = json((await k.request('GET', `${C}/servers/${created.id}`, { token: member.token })).body).server;
+      assert.deepEqual(legacy.flavor.id, '42');
+      assert.ok(hv.calls.some((c) => c.startsWith(`spawn ${created.id} vcpus=1 mem=128 nics=tap`)));
+      const ports = json((await k.request('GET', `${N}/ports?device_id=${created.id}`, { token: member.token })).body).ports;
+      assert.equal(ports.length, 1);
+      assert.equal(ports[0].device_owner, 'compute:nova');
+      const providers = json((await k.request('GET', '/placement/resource_providers', { token: admin })).body).resource_providers;
+      assert.equal(providers.length, 1);
+      const usages = json((await k.request('GET', `/placement/resource_providers/${providers[0].uuid}/usages`, { token: admin })).body).usages;
+      assert.equal(usages.VCPU, 1);
+      assert.equal(usages.MEMORY_MB, 128);
+      const events = json((await k.request('GET', `${C}/servers/${created.id}/os-instance-actions`, { token: member.token })).body).instanceActions;
+      assert.equal(events[0].action, 'create');
+      const out = await action(created.id, { 'os-getConsoleOutput': { length: 1 } });
+      assert.equal(out.statusCode, 200, out.body);
+      assert.equal(json(out.body).output, 'KUMO-GUEST-UP');
+    });
+
+    test('stop, start, pause, unpause, suspend, resume, reboot, lock; refused actions change nothing', async () => {
+      const { server } = json((await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'vm2', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } })).body);
+      const id = server.id;
+      await until(id, (x) => x.status === 'ACTIVE');
+      const start = await action(id, { 'os-start': null });
+      assert.equal(start.statusCode, 409);
+      assert.match(json(start.body).conflictingRequest.message, /Cannot 'start' instance .* while it is in vm_state active/);
+      assert.equal((await action(id, { 'os-stop': null })).statusCode, 202);
+      await until(id, (x) => x.status === 'SHUTOFF' && x['OS-EXT-STS:power_state'] === 4);
+      assert.equal((await action(id, { 'os-start': null })).statusCode, 202);
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.equal((await action(id, { pause: null })).statusCode, 202);
+      await until(id, (x) => x.status === 'PAUSED');
+      assert.equal((await action(id, { unpause: null })).statusCode, 202);
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.equal((await action(id, { suspend: null })).statusCode, 202);
+      await until(id, (x) => x.status === 'SUSPENDED');
+      assert.equal((await action(id, { resume: null })).statusCode, 202);
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.equal((await action(id, { reboot: { type: 'SIDEWAYS' } })).statusCode, 400);
+      assert.equal((await action(id, { reboot: { type: 'HARD' } })).statusCode, 202);
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.ok(hv.calls.includes(`reboot ${id} hard`));
+      assert.equal((await action(id, { lock: null })).statusCode, 202);
+      const locked = await action(id, { 'os-stop': null });
+      assert.equal(locked.statusCode, 409);
+      assert.match(json(locked.body).conflictingRequest.message, /is locked/);
+      assert.equal((await show(id)).locked, true);
+      assert.equal((await action(id, { unlock: null })).statusCode, 202);
+      assert.equal((await action(id, { bogus: null })).statusCode, 400);
+      // The guest powering itself off shows as SHUTOFF.
+      await hv.powerOff(id, { timeoutMs: 0 });
+      k.kumo.agent!.resync();
+      await until(id, (x) => x.status === 'SHUTOFF');
+    });
+
+    test('a failed spawn is ERROR with the fault; delete removes VM, port and allocation', async () => {
+      hv.failNextSpawn('qemu-system-x86_64: -netdev tap: could not open tap');
+      const { server } = json((await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'bad', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } })).body);
+      const s = await until(server.id, (x) => x.status === 'ERROR');
+      assert.equal(s.fault.code, 500);
+      assert.match(s.fault.message, /could not open tap/);
+      assert.equal((await k.request('DELETE', `${C}/servers/${server.id}`, { token: member.token })).statusCode, 204);
+      for (let i = 0; i < 200 && (await k.request('GET', `${C}/servers/${server.id}`, { token: member.token })).statusCode !== 404; i++) await k.kumo.agent!.settled();
+      assert.equal((await k.request('GET', `${C}/servers/${server.id}`, { token: member.token })).statusCode, 404);
+      assert.deepEqual(json((await k.request('GET', `${N}/ports?device_id=${server.id}`, { token: member.token })).body).ports, []);
+      assert.ok(hv.calls.includes(`destroy ${server.id}`));
+      assert.ok(![...hv.vms.keys()].includes(server.id));
+    });
+
+    test('no valid host when the flavor cannot fit; quota exceeded is 403; isolation between projects', async () => {
+      await k.request('POST', `${C}/flavors`, { token: admin, body: { flavor: { name: 'huge', id: 'huge', ram: 20_000, vcpus: 1, disk: 1 } } });
+      const bigRes = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'big', imageRef: imageId, flavorRef: 'huge', networks: [{ uuid: netId }] } } });
+      assert.equal(bigRes.statusCode, 202, bigRes.body);
+      const { server } = json(bigRes.body);
+      const s = await show(server.id);
+      assert.equal(s.status, 'ERROR');
+      assert.equal(s.fault.message, 'No valid host was found. ');
+      await k.request('DELETE', `${C}/servers/${server.id}`, { token: member.token });
+      assert.equal((await k.request('GET', `${C}/servers/${server.id}`, { token: member.token })).statusCode, 404, 'a server without a host goes at once');
+
+      await k.request('PUT', `${C}/os-quota-sets/${other.projectId}`, { token: admin, body: { quota_set: { instances: 0 } } });
+      const otherNet = json((await k.request('POST', `${N}/networks`, { token: other.token, body: { network: { name: 'onet' } } })).body).network.id;
+      await k.request('POST', `${N}/subnets`, { token: other.token, body: { subnet: { network_id: otherNet, cidr: '10.8.0.0/24', ip_version: 4 } } });
+      const over = await k.request('POST', `${C}/servers`, { token: other.token, body: { server: { name: 'x', imageRef: imageId, flavorRef: '42', networks: [{ uuid: otherNet }] } } });
+      assert.equal(over.statusCode, 403);
+      assert.match(json(over.body).forbidden.message, /Quota exceeded for instances: Requested 1, but already used 0 of 0 instances/);
+      assert.deepEqual(json((await k.request('GET', `${N}/ports`, { token: other.token })).body).ports.filter((p: { device_owner: string }) => p.device_owner === 'compute:nova'), [], 'nothing made');
+
+      const mine = json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers;
+      assert.ok(mine.length >= 2);
+      assert.deepEqual(json((await k.request('GET', `${C}/servers`, { token: other.token })).body).servers, []);
+      assert.equal((await k.request('GET', `${C}/servers/${mine[0].id}`, { token: other.token })).statusCode, 404);
+      assert.equal((await k.request('GET', `${C}/servers?all_tenants=1`, { token: other.token })).statusCode, 403);
+      const all = json((await k.request('GET', `${C}/servers?all_tenants=1`, { token: admin })).body).servers;
+      assert.ok(all.length >= mine.length);
+      const byName = json((await k.request('GET', `${C}/servers?name=^vm1$`, { token: member.token })).body).servers;
+      assert.equal(byName.length, 1);
+    });
+
+    test('resize to a bigger flavor, confirm; rebuild with another image', async () => {
+      const { server } = json((await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'grow', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } })).body);
+      await until(server.id, (x) => x.status === 'ACTIVE');
+      assert.equal((await action(server.id, { resize: { flavorRef: '42' } })).statusCode, 400, 'same flavor');
+      assert.equal((await action(server.id, { resize: { flavorRef: '84' } })).statusCode, 202);
+      await until(server.id, (x) => x.status === 'VERIFY_RESIZE');
+      assert.ok(hv.calls.some((c) => c.startsWith(`spawn ${server.id} vcpus=1 mem=192`)));
+      assert.equal((await action(server.id, { confirmResize: null })).statusCode, 202);
+      const s = await until(server.id, (x) => x.status === 'ACTIVE');
+      assert.equal(s.flavor.original_name, 'm1.micro');
+      assert.equal((await action(server.id, { rebuild: { imageRef: 'missing' } })).statusCode, 400);
+      assert.equal((await action(server.id, { rebuild: { imageRef: imageId, name: 'rebuilt' } })).statusCode, 202);
+      const r = await until(server.id, (x) => x.status === 'ACTIVE' && x.name === 'rebuilt');
+      assert.equal(r.image.id, imageId);
+    });
+  });
+}
