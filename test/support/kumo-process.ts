@@ -103,6 +103,10 @@ export async function purgeHostObjects(dir: string): Promise<void> {
       await runtime.removeNetns(c.id).catch(() => undefined);
     }
   }
+  // VMs of this data dir (QEMU outlives Kumo by design).
+  const { createHypervisor } = await import('../../src/drivers/qemu/index.js');
+  const hypervisor = createHypervisor('qemu', { owner, stateDir: paths.vmStateDir, imageDir: paths.vmImageCacheDir, accel: 'tcg' }, logger);
+  for (const vm of await hypervisor.list().catch(() => [])) await hypervisor.destroy(vm.instanceId).catch(() => undefined);
   const images = createImageStore({ owner, root: paths.imageStoreDir, insecureRegistries: [] }, logger);
   for (const id of await images.listRootfs().catch(() => [])) await images.removeRootfs(id).catch(() => undefined);
   await createNetDriver('linux', { owner, stateDir: paths.networkStateDir, physicalBridges: {}, vxlanLocalIp: '127.0.0.1' }, logger).removeAll();

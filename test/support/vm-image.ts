@@ -68,9 +68,10 @@ fi
 if [ -e /sys/class/net/eth0 ]; then
   # busybox-static's wget crashes with -T, so the metadata fetch has no timeout of its own.
   ( ip link set eth0 up
-    if udhcpc -i eth0 -n -q -t 5 -T 2 -s /etc/udhcpc.script >/dev/null 2>&1; then
+    if udhcpc -i eth0 -n -q -t 5 -T 2 -O staticroutes -s /etc/udhcpc.script >/dev/null 2>&1; then
       echo "KUMO-IP eth0 $(ip -4 -o addr show eth0 | awk '{print $4}')"
-      meta http://169.254.169.254 metadata-service "wget -q -O -"
+      # The metadata proxy may come up a moment after the lease: a few tries.
+      n=0; until meta http://169.254.169.254 metadata-service "wget -q -O -" || [ $n -ge 20 ]; do n=$((n+1)); sleep 1; done
     fi ) &
 fi
 while :; do setsid cttyhack /bin/sh; sleep 1; done
@@ -85,7 +86,11 @@ poweroff -f
 const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in bound|renew)
   ip addr flush dev "$interface"; ip addr add "$ip/\${mask:-24}" dev "$interface"
-  [ -n "$router" ] && ip route add default via \${router%% *} dev "$interface"
+  # RFC 3442: with classless static routes (the metadata address, the default route) the router option is ignored.
+  if [ -n "$staticroutes" ]; then
+    set -- $staticroutes
+    while [ $# -ge 2 ]; do ip route add "$1" via "$2" dev "$interface" 2>/dev/null || ip route add "$1" dev "$interface"; shift 2; done
+  elif [ -n "$router" ]; then ip route add default via \${router%% *} dev "$interface"; fi
   [ -n "$dns" ] && for d in $dns; do echo "nameserver $d"; done > /etc/resolv.conf ;;
 esac
 exit 0
