@@ -46,7 +46,8 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-[ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund
+# A node_modules symlink (a git worktree sharing another checkout's) is used as it is: npm ci would empty its target.
+[ -L node_modules ] || { [ -d node_modules ] && [ node_modules -nt package-lock.json ]; } || npm ci --no-audit --no-fund
 npm run build --silent
 
 pgdir=$(mktemp -d /tmp/kumo-test-pg.XXXXXX)

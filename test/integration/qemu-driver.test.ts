@@ -284,7 +284,7 @@ test('ACPI power off (even when paused): the guest shuts down, QEMU exits, the V
   await serialExchange(hv, vm.instanceId, 'head -c 4 /dev/vda; echo :KUMO-READ', /kept:KUMO-READ/);
 });
 
-test('VMs outlive a kill -9 of the process that started them; a new driver finds and controls them; another owner does not see them', { skip }, async () => {
+test('VMs (here a microvm with a NIC and a config drive) outlive a kill -9 of the process that started them; a new driver finds and controls them; another owner does not see them', { skip }, async () => {
   const id = randomUUID();
   const base = await hv.ensureBaseImage('test-disk', 'qcow2', {}, () => { throw new Error('cached already'); });
   const root = await hv.createOverlay(id, 'root', base, 0);
@@ -296,7 +296,9 @@ test('VMs outlive a kill -9 of the process that started them; a new driver finds
   const iso = path.join(work, 'config.iso');
   execFileSync('genisoimage', ['-quiet', '-o', iso, '-V', 'config-2', '-J', '-R', path.join(work, 'config-drive')]);
   const spec: VmSpec = {
-    ...vm, instanceId: id, machine: 'microvm', disks: [{ name: 'root', path: root, format: 'qcow2', serial: 'micro' }], nics: [], configDrive: iso,
+    ...vm, instanceId: id, machine: 'microvm', disks: [{ name: 'root', path: root, format: 'qcow2', serial: 'micro' }], configDrive: iso,
+    // The hot-plug test has released the second tap: a microvm's virtio-mmio NIC on it.
+    nics: [{ portId: randomUUID(), tapName: net.tap2, macAddress: 'fa:16:3e:00:aa:02' }],
   };
   const moduleUrl = new URL('../../src/drivers/qemu/index.js', import.meta.url).href;
   const logUrl = new URL('../../src/log.js', import.meta.url).href;
@@ -322,6 +324,8 @@ test('VMs outlive a kill -9 of the process that started them; a new driver finds
   await consoleHas(fresh, id, 'KUMO-DISK vda serial=micro');
   await consoleHas(fresh, id, `KUMO-META uuid=${id} source=config-drive`);
   await consoleHas(fresh, id, 'KUMO-USERDATA from-the-config-drive');
+  await consoleHas(fresh, id, 'KUMO-NIC eth0 mac=fa:16:3e:00:aa:02');
+  await consoleHas(fresh, id, new RegExp(`KUMO-IP eth0 ${net.prefix.replace(/\./g, '\\.')}\\.\\d+/24`));
   await fresh.pause(id);
   assert.equal((await fresh.state(id))?.state, 'paused');
   await fresh.unpause(id);

@@ -126,9 +126,9 @@ export interface Hypervisor {
 
   /**
    * Starts the VM described by `spec` (writes spec.json, then QEMU detached from Kumo). A VM of
-   * this instance that is already running is left alone and reported; a suspended one is resumed. On failure no QEMU runs
-   * and the instance directory keeps only spec.json and the disks that were there; the error
-   * carries QEMU's own message.
+   * this instance that is already running is left alone and reported; a suspended one is
+   * resumed. On failure no QEMU runs and the instance directory keeps only spec.json, the
+   * console log and the disks that were there; the error carries QEMU's own message.
    */
   spawn(spec: VmSpec): Promise<ObservedVm>;
 
@@ -189,11 +189,15 @@ export interface Hypervisor {
    * respawn has it. On failure the netdev added so far is removed and spec.json is unchanged.
    */
   attachNic(instanceId: string, nic: NicSpec): Promise<void>;
-  /** Unplugs a NIC (device_del, waits for the guest to release it, netdev_del) and removes it from spec.json. */
+  /**
+   * Unplugs a NIC (device_del, waits up to 30 s for the guest to release it, netdev_del) and
+   * removes it from spec.json. When the guest does not release it in time the call fails with
+   * spec.json unchanged (QEMU may still finish the unplug later; calling again then fails at device_del).
+   */
   detachNic(instanceId: string, portId: string): Promise<void>;
   /** Hot-plugs a disk (QMP blockdev-add + device_add, q35 only); on failure the block node is removed and spec.json is unchanged. */
   attachDisk(instanceId: string, disk: DiskSpec): Promise<void>;
-  /** Unplugs a disk (device_del, waits for the guest to release it, blockdev-del) and removes it from spec.json; the disk file is left. */
+  /** Unplugs a disk like detachNic (device_del, the wait, blockdev-del) and removes it from spec.json; the disk file is left. */
   detachDisk(instanceId: string, diskName: string): Promise<void>;
 
   /**

@@ -42,7 +42,7 @@ export function buildKvmProbeArgv(binary: string, kernel: string, initrd: string
 }
 
 /** Boots the probe guest under KVM; true when its marker appeared within `timeoutMs`. The QEMU is killed either way. */
-function bootsUnderKvm(argv: readonly string[], timeoutMs: number): Promise<{ booted: boolean; detail: string }> {
+export function bootsUnderKvm(argv: readonly string[], timeoutMs: number): Promise<{ booted: boolean; detail: string }> {
   return new Promise((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
