@@ -27,6 +27,8 @@ export interface KumoPaths {
   vmStateDir: string;
   /** Glance images cached as VM base disks (one file per image and host). */
   vmImageCacheDir: string;
+  /** Snapshots of VM disks on their way to the image service. */
+  vmSnapshotDir: string;
   /** The UNIX socket Nova's metadata service listens on (the network driver's proxies forward to it). */
   metadataSocket: string;
 }
@@ -46,6 +48,7 @@ export function kumoPaths(dataDir: string): KumoPaths {
     glanceImagesDir: join(dataDir, 'glance-images'),
     vmStateDir: join(dataDir, 'vms'),
     vmImageCacheDir: join(dataDir, 'vm-images'),
+    vmSnapshotDir: join(dataDir, 'vm-snapshots'),
     metadataSocket: join(dataDir, 'run', 'metadata.sock'),
   };
 }

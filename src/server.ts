@@ -139,7 +139,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       if (containerDrivers) controllers.push(containerController(container, { host: config.agent.host, ...containerDrivers, filesDir: paths.containerFilesDir }));
       if (hypervisor) {
         metadataApp = await startMetadataService(compute, paths.metadataSocket);
-        controllers.push(computeController(compute, { host: config.agent.host, hypervisor, shutdownTimeoutMs: config.compute.shutdownTimeoutSeconds * 1000 }));
+        controllers.push(computeController(compute, { host: config.agent.host, hypervisor, shutdownTimeoutMs: config.compute.shutdownTimeoutSeconds * 1000, snapshotDir: paths.vmSnapshotDir }));
         // In the background: the first probe of a host may boot a KVM test guest (seconds); Kumo serves meanwhile.
         computeReady = hostCapacity(hypervisor, paths.vmStateDir)
           .then((capacity) => registerComputeHost(compute, config.agent.host, capacity))

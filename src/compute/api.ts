@@ -19,6 +19,7 @@ import type { ConsoleTokens } from './routes/consoles.js';
 import type { ComputeRouteEnv } from './routes/common.js';
 import { registerFlavorRoutes } from './routes/flavors.js';
 import { registerHypervisorRoutes } from './routes/hypervisors.js';
+import { registerInterfaceRoutes } from './routes/interfaces.js';
 import { registerKeypairRoutes } from './routes/keypairs.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
 import { registerServerGroupRoutes } from './routes/server-groups.js';
@@ -52,5 +53,6 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     registerQuotaRoutes(app, env);
     registerAvailabilityZoneRoutes(app, env);
     registerHypervisorRoutes(app, env);
+    registerInterfaceRoutes(app, env);
   };
 }

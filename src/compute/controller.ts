@@ -5,6 +5,8 @@
  * finds them through the driver and carries on, and a VM whose QEMU died is reported SHUTOFF.
  * @module
  */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Controller } from '../agent/agent.js';
 import { tapName } from '../drivers/net/index.js';
 import type { Hypervisor, ObservedVm, VmSpec } from '../drivers/qemu/types.js';
@@ -13,7 +15,9 @@ import { readRevision } from '../store/revision.js';
 import { COMPUTE_REVISION } from './context.js';
 import type { ComputeDeps } from './context.js';
 import { finishAction } from './instance-actions.js';
-import { imageSource } from './image-access.js';
+import { configDriveFiles } from './metadata/content.js';
+import { instanceMetadata } from './metadata/instance.js';
+import { discardSnapshotImage, imageSource, uploadSnapshot } from './image-access.js';
 import { releaseServerResources, finishResize } from './scheduler.js';
 import { deleteServerRows, flavorOf, pendingOf, portsOf, POWER, specOf } from './servers.js';
 import type { InstanceRow } from './servers.js';
@@ -23,6 +27,8 @@ export interface ComputeHost {
   readonly hypervisor: Hypervisor;
   /** How long a guest gets to power off on ACPI before QEMU is stopped hard (Nova's shutdown_timeout). */
   readonly shutdownTimeoutMs: number;
+  /** Where snapshots are written before they are uploaded to the image service. */
+  readonly snapshotDir: string;
 }
 
 /** How long a pass waits before looking again at something in progress (ports plugging). */
@@ -76,9 +82,12 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
       }
     }
     const ports = await vmPortDetails(deps.network, portsOf(row).map((p) => p.id));
+    // The config drive is made again at every start, so it carries the current metadata (as Nova rebuilds it on hard reboot).
+    const configDrive = specOf(row).config_drive ? await hypervisor.createConfigDrive(row.uuid, configDriveFiles(await instanceMetadata(deps, row))) : undefined;
     return {
       instanceId: row.uuid, name: row.name, vcpus: flavor.vcpus, memoryMb: flavor.ram,
       disks: [{ name: 'root', path: root, format: 'qcow2', bootIndex: 0 }],
+      ...(configDrive ? { configDrive } : {}),
       ...(kernel ? { kernel, initrd, cmdline: source.cmdline ?? 'console=ttyS0 root=/dev/vda' } : {}),
       nics: ports.map((p) => ({ portId: p.id, tapName: tapName(p.id), macAddress: p.macAddress, mtu: p.mtu })),
     };
@@ -149,12 +158,33 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
           revert ? 'compute_revert_resize' : 'compute_finish_resize');
         return false;
       }
+      if (pending?.type === 'snapshot') {
+        const file = join(host.snapshotDir, `${pending.imageId}.qcow2`);
+        await mkdir(host.snapshotDir, { recursive: true });
+        try {
+          await hypervisor.snapshotDisk(row.uuid, 'root', file);
+          await uploadSnapshot(deps, pending.imageId, file);
+        } catch (err) {
+          await discardSnapshotImage(deps, pending.imageId);
+          // The server itself is fine: only the action failed (Nova leaves the vm_state as it was).
+          await write(row, { task_state: null, pending_action: null });
+          await finishAction(deps.db, deps.now(), row.uuid, 'compute_snapshot_instance', host.host, message(err));
+          return false;
+        } finally {
+          await rm(file, { force: true });
+        }
+        await done(row, {}, 'compute_snapshot_instance');
+        return false;
+      }
       if (pending?.type === 'confirm_resize') {
         await finishResize(deps, row, true);
         await done(row, { vm_state: row.desired === 'running' ? 'active' : 'stopped', spec: JSON.stringify({ ...spec, old_flavor: null }) }, 'compute_confirm_resize');
         return false;
       }
+      if (await syncNics(row, vm)) return true;
       const state = vm?.state ?? 'stopped';
+      // A start needs the ports' taps (a port attached while the server was stopped is plugged now).
+      if (row.desired === 'running' && state === 'stopped' && (row.task_state || row.vm_state === 'stopped') && !(await portsReady(row))) return true;
       switch (row.desired) {
         case 'running':
           if (state === 'stopped') {
@@ -201,6 +231,34 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
     }
   }
 
+  /**
+   * os-interface changes: detached ports are unplugged from a VM that runs and released; ports
+   * attached to a VM that runs are hot-plugged once the network agent has plugged their taps.
+   * True while waiting for that.
+   */
+  async function syncNics(row: InstanceRow, vm: ObservedVm | undefined): Promise<boolean> {
+    const spec = specOf(row);
+    const live = vm && (vm.state === 'running' || vm.state === 'paused');
+    const detaching = spec.detaching ?? [];
+    if (detaching.length) {
+      for (const p of detaching) {
+        if (live && vm.spec.nics.some((n) => n.portId === p.id)) await hypervisor.detachNic(row.uuid, p.id);
+      }
+      await releaseWorkloadPorts(deps.network, detaching);
+      await write(row, { spec: JSON.stringify({ ...spec, detaching: [] }) });
+      await finishAction(deps.db, deps.now(), row.uuid, 'compute_detach_interface', host.host, undefined, 'detach_interface');
+    }
+    if (!live) return false;
+    const missing = portsOf(row).map((p) => p.id).filter((id) => !vm.spec.nics.some((n) => n.portId === id));
+    if (!missing.length) return false;
+    if (!(await portsReady(row))) return true;
+    for (const p of await vmPortDetails(deps.network, missing)) {
+      await hypervisor.attachNic(row.uuid, { portId: p.id, tapName: tapName(p.id), macAddress: p.macAddress, mtu: p.mtu });
+    }
+    await finishAction(deps.db, deps.now(), row.uuid, 'compute_attach_interface', host.host, undefined, 'attach_interface');
+    return false;
+  }
+
   /** Clears the task (and pending action) and ends the open instance action with `event`. */
   async function done(row: InstanceRow, patch: Partial<InstanceRow>, event: string): Promise<void> {
     const hadTask = row.task_state !== null || row.pending_action !== null;
@@ -223,7 +281,7 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
           return;
         }
         if (row.vm_state === 'error' && !row.pending_action && !row.task_state) return;
-        await converge(row, vms.get(row.uuid));
+        if (await converge(row, vms.get(row.uuid))) waiting = true;
       };
       const queue = [...rows];
       await Promise.all(Array.from({ length: PARALLEL }, async () => {

@@ -3,9 +3,11 @@
  * data, its bytes for a host's image cache, and snapshots back into it.
  * @module
  */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { KumoError } from '../errors.js';
-import { openImageData } from '../image/image-data.js';
-import { getImage } from '../image/images.js';
+import { openImageData, uploadImageData } from '../image/image-data.js';
+import { createImage, deleteImage, getImage } from '../image/images.js';
 import type { ImageRecord } from '../image/images.js';
 import { invalid, novaError } from './context.js';
 import type { Caller, ComputeDeps } from './context.js';
@@ -78,4 +80,24 @@ export async function imageSource(deps: ComputeDeps, imageId: string): Promise<I
     ramdiskId: image.properties.ramdisk_id || null,
     cmdline: image.properties.os_command_line || null,
   };
+}
+
+/** `server image create`: a queued private qcow2 image of the caller's, with Nova's snapshot properties; the agent uploads its data. */
+export async function createSnapshotImage(deps: ComputeDeps, caller: Caller, server: { uuid: string; image_id: string | null; user_id: string }, name: string, metadata: Record<string, string>): Promise<string> {
+  const image = await createImage(deps.image, caller, {
+    name, disk_format: 'qcow2', container_format: 'bare', visibility: 'private',
+    properties: { ...metadata, image_type: 'snapshot', instance_uuid: server.uuid, base_image_ref: server.image_id ?? '', user_id: server.user_id },
+  });
+  return image.id;
+}
+
+/** Fills a snapshot image from a file on this host; the file is read, not moved. */
+export async function uploadSnapshot(deps: ComputeDeps, imageId: string, file: string): Promise<void> {
+  const { size } = await stat(file);
+  await uploadImageData(deps.image, SYSTEM, imageId, createReadStream(file), size);
+}
+
+/** A snapshot that failed: its image goes, as Nova deletes the image of a failed snapshot. */
+export async function discardSnapshotImage(deps: ComputeDeps, imageId: string): Promise<void> {
+  await deleteImage(deps.image, SYSTEM, imageId).catch(() => undefined);
 }

@@ -9,7 +9,7 @@ import { adminOnly, invalid, novaError } from './context.js';
 import type { Caller, ComputeDeps } from './context.js';
 import { flavorRecord, getFlavor } from './flavors.js';
 import { KumoError } from '../errors.js';
-import { bootImage, imageNotFound } from './image-access.js';
+import { bootImage, createSnapshotImage, imageNotFound } from './image-access.js';
 import { recordAction } from './instance-actions.js';
 import { getKeypair } from './keypairs.js';
 import { checkResizeQuota } from './quotas.js';
@@ -159,6 +159,21 @@ const HANDLERS: Record<string, ActionHandler> = {
     checkState(row, 'revertResize', ['resized']);
     await recordAction(deps, caller, row.uuid, 'revertResize');
     await pending(deps, row, { type: 'revert_resize' }, 'resize_reverting');
+  },
+
+  async createImage(deps, caller, row, body, minor) {
+    const input = body.createImage as { name?: unknown; metadata?: unknown } | undefined;
+    if (!input || typeof input !== 'object') throw invalid("Invalid input for field/attribute createImage. 'createImage' must be an object");
+    if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 255) throw invalid(`Invalid input for field/attribute name. Value: ${String(input.name)}. It must be 1 to 255 characters`);
+    const metadata = input.metadata === undefined ? {} : checkMeta(input.metadata);
+    checkState(row, 'createImage', ['active', 'stopped', 'paused', 'suspended']);
+    const imageId = await createSnapshotImage(deps, caller, row, input.name, metadata);
+    await recordAction(deps, caller, row.uuid, 'createImage');
+    await pending(deps, row, { type: 'snapshot', imageId }, 'image_snapshot');
+    // 2.45 answers the image id in the body; before, only the Location header names it.
+    return minor >= 45
+      ? { status: 202, body: { image_id: imageId } }
+      : { status: 202, body: '', headers: { Location: `${deps.config.publicUrl}/image/v2/images/${imageId}` } };
   },
 
   async lock(deps, caller, row, body, minor) {

@@ -47,6 +47,8 @@ export interface InstanceSpecRecord {
   old_flavor: FlavorRecord | null;
   /** The tags of the networks it asked for (device tags), by port id. */
   port_tags: Record<string, string>;
+  /** Ports detached through os-interface that the agent still has to unplug from the VM and release. */
+  detaching?: PortRecord[];
 }
 
 /** An action the controller carries out once; `task_state` says it is pending. */

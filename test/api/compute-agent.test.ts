@@ -183,5 +183,47 @@ for (const dialect of DIALECTS) {
       const r = await until(server.id, (x) => x.status === 'ACTIVE' && x.name === 'rebuilt');
       assert.equal(r.image.id, imageId);
     });
+
+    test('config drive, snapshot to an image, interface attach and detach', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'cd', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], config_drive: true, user_data: Buffer.from('hello').toString('base64') } } });
+      const id = json(res.body).server.id;
+      await until(id, (x) => x.status === 'ACTIVE');
+      const drive = hv.calls.find((c) => c.startsWith(`createConfigDrive ${id}`));
+      assert.ok(drive?.includes('openstack/latest/meta_data.json') && drive.includes('openstack/latest/user_data') && drive.includes('openstack/latest/network_data.json'), drive);
+      assert.equal((await show(id)).config_drive, 'True');
+
+      const snap = await action(id, { createImage: { name: 'cd-snap', metadata: { purpose: 'test' } } });
+      assert.equal(snap.statusCode, 202, snap.body);
+      assert.match(String(snap.headers.location), /\/image\/v2\/images\/[0-9a-f-]{36}$/);
+      const snapId = String(snap.headers.location).split('/').at(-1)!;
+      await until(id, (x) => x['OS-EXT-STS:task_state'] === null);
+      const image = json((await k.request('GET', `/image/v2/images/${snapId}`, { token: member.token })).body);
+      assert.equal(image.status, 'active');
+      assert.equal(image.image_type, 'snapshot');
+      assert.equal(image.instance_uuid, id);
+      assert.equal(image.purpose, 'test');
+      const data = await k.kumo.app.inject({ method: 'GET', url: `/image/v2/images/${snapId}/file`, headers: { 'x-auth-token': member.token } });
+      assert.equal(data.body, `snapshot of ${id}`);
+      const at45 = await k.request('POST', `${C}/servers/${id}/action`, { token: member.token, headers: v(45), body: { createImage: { name: 'cd-snap2' } } });
+      assert.match(json(at45.body).image_id, /^[0-9a-f-]{36}$/);
+      await until(id, (x) => x['OS-EXT-STS:task_state'] === null);
+
+      const net2 = json((await k.request('POST', `${N}/networks`, { token: member.token, body: { network: { name: 'net2' } } })).body).network.id;
+      await k.request('POST', `${N}/subnets`, { token: member.token, body: { subnet: { network_id: net2, cidr: '10.10.0.0/24', ip_version: 4 } } });
+      const att = await k.request('POST', `${C}/servers/${id}/os-interface`, { token: member.token, body: { interfaceAttachment: { net_id: net2 } } });
+      assert.equal(att.statusCode, 200, att.body);
+      const portId = json(att.body).interfaceAttachment.port_id;
+      for (let i = 0; i < 100 && !hv.calls.includes(`attachNic ${id} ${portId}`); i++) await k.kumo.agent!.settled();
+      assert.ok(hv.calls.includes(`attachNic ${id} ${portId}`));
+      const list = json((await k.request('GET', `${C}/servers/${id}/os-interface`, { token: member.token })).body).interfaceAttachments;
+      assert.equal(list.length, 2);
+      assert.ok(Object.keys((await show(id)).addresses).includes('net2'));
+      assert.equal((await k.request('POST', `${C}/servers/${id}/os-interface`, { token: member.token, body: { interfaceAttachment: { net_id: 'nope' } } })).statusCode, 404);
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}/os-interface/${portId}`, { token: member.token })).statusCode, 202);
+      for (let i = 0; i < 100 && (await k.request('GET', `${N}/ports/${portId}`, { token: member.token })).statusCode !== 404; i++) await k.kumo.agent!.settled();
+      assert.ok(hv.calls.includes(`detachNic ${id} ${portId}`));
+      assert.equal((await k.request('GET', `${N}/ports/${portId}`, { token: member.token })).statusCode, 404, 'the port Kumo made is released');
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}/os-interface/${portId}`, { token: member.token })).statusCode, 404);
+    });
   });
 }

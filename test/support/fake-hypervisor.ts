@@ -94,9 +94,13 @@ export function fakeHypervisor(info: Partial<HypervisorInfo> = {}): FakeHypervis
     },
     async attachNic(id, nic) {
       calls.push(`attachNic ${id} ${nic.portId}`);
+      const vm = need(id);
+      set({ ...vm.spec, nics: [...vm.spec.nics, nic] }, vm.state);
     },
     async detachNic(id, portId) {
       calls.push(`detachNic ${id} ${portId}`);
+      const vm = need(id);
+      set({ ...vm.spec, nics: vm.spec.nics.filter((n) => n.portId !== portId) }, vm.state);
     },
     async attachDisk(id, disk) {
       calls.push(`attachDisk ${id} ${disk.name}`);
@@ -113,6 +117,15 @@ export function fakeHypervisor(info: Partial<HypervisorInfo> = {}): FakeHypervis
     async createOverlay(id, name) {
       calls.push(`createOverlay ${id} ${name}`);
       return `/fake/instances/${id}/${name}.qcow2`;
+    },
+    async createConfigDrive(id, files) {
+      calls.push(`createConfigDrive ${id} ${Object.keys(files).sort().join(',')}`);
+      return `/fake/instances/${id}/config-drive.iso`;
+    },
+    async snapshotDisk(id, disk, target) {
+      calls.push(`snapshotDisk ${id} ${disk}`);
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(target, Buffer.from(`snapshot of ${id}`));
     },
     async removeBaseImage(imageId) {
       calls.push(`removeBaseImage ${imageId}`);

@@ -152,3 +152,17 @@ export function ec2Lookup(tree: Record<string, unknown>, pathParts: readonly str
   if (!node || typeof node !== 'object') return undefined;
   return Object.entries(node as Record<string, unknown>).map(([k, v]) => (typeof v === 'object' && v !== null && !k.includes('=') ? `${k}/` : k)).join('\n');
 }
+
+/** The files of a config drive, as Nova lays them out: every OpenStack version and the EC2 tree as JSON. */
+export function configDriveFiles(m: InstanceMetadataInput): Record<string, string | Buffer> {
+  const files: Record<string, string | Buffer> = {};
+  for (const version of [...OPENSTACK_VERSIONS, 'latest']) {
+    for (const [name, content] of Object.entries(openstackFiles(m, version, true))) files[`openstack/${version}/${name}`] = content;
+  }
+  const ec2 = JSON.stringify(ec2MetaData(m));
+  for (const version of ['2009-04-04', 'latest']) {
+    files[`ec2/${version}/meta-data.json`] = ec2;
+    if (m.userData !== null) files[`ec2/${version}/user-data`] = Buffer.from(m.userData, 'base64');
+  }
+  return files;
+}

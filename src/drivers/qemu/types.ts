@@ -216,6 +216,20 @@ export interface Hypervisor {
    */
   createOverlay(instanceId: string, name: string, base: BaseImage, sizeGb: number): Promise<string>;
 
+  /**
+   * Writes `<stateDir>/<instanceId>/config-drive.iso`: an ISO 9660 file system labelled config-2
+   * holding `files` (paths relative to its root, e.g. `openstack/latest/meta_data.json`), as Nova
+   * makes config drives (genisoimage). Replaces an older one; on failure no new ISO is left.
+   */
+  createConfigDrive(instanceId: string, files: Readonly<Record<string, Uint8Array | string>>): Promise<string>;
+
+  /**
+   * Copies what the guest sees on one of its disks into `target`, a standalone qcow2 (the backing
+   * chain flattened): a snapshot for `server image create`. A running guest is paused for the copy
+   * and continued after it, whatever happened. On failure no `target` is left.
+   */
+  snapshotDisk(instanceId: string, diskName: string, target: string): Promise<void>;
+
   /** Removes the cached base image (not in use by any overlay of this owner: the caller checks). */
   removeBaseImage(imageId: string): Promise<void>;
 }

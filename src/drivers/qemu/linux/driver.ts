@@ -618,6 +618,51 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       return file;
     },
 
+    async createConfigDrive(instanceId, files) {
+      const p = pathsOf(instanceId);
+      await assertNotForeign(p);
+      await mkdir(p.dir, { recursive: true });
+      const stage = path.join(p.dir, `config-drive.stage-${randomBytes(4).toString('hex')}`);
+      const iso = path.join(p.dir, 'config-drive.iso');
+      const tmp = `${iso}.tmp-${process.pid}`;
+      try {
+        for (const [name, content] of Object.entries(files)) {
+          const file = path.resolve(stage, name);
+          if (!file.startsWith(`${stage}/`)) throw new KumoError('ERR_VALIDATION', `config drive path ${JSON.stringify(name)} leaves the drive`);
+          await mkdir(path.dirname(file), { recursive: true });
+          await writeFile(file, content);
+        }
+        // Nova's options: Rock Ridge and Joliet names, lower case and several dots kept, volume label config-2.
+        const r = await run.run(['genisoimage', '-o', tmp, '-ldots', '-allow-lowercase', '-allow-multidot', '-l', '-publisher', 'Kumo', '-quiet', '-J', '-r', '-V', 'config-2', stage]);
+        if (r.code !== 0) throw new KumoError('ERR_INTERNAL', `genisoimage for ${instanceId}: ${r.stderr.trim() || `exit ${r.code}`}`);
+        await rename(tmp, iso);
+        return iso;
+      } finally {
+        await rm(stage, { recursive: true, force: true });
+        await rm(tmp, { force: true });
+      }
+    },
+
+    async snapshotDisk(instanceId, diskName, target) {
+      const p = pathsOf(instanceId);
+      const spec = await readSpec(p);
+      const disk = spec?.disks.find((d) => d.name === diskName);
+      if (!spec || !disk) throw new KumoError('ERR_NOT_FOUND', `instance ${instanceId} has no disk ${diskName}`);
+      const observed = await observe(instanceId);
+      const pausedHere = observed?.state === 'running';
+      if (pausedHere) await withQmp(p.qmpSocket, (q) => q.execute('stop'));
+      const tmp = `${target}.tmp-${process.pid}`;
+      try {
+        // -U: QEMU holds the image's lock while it runs; the guest is paused, so the copy is consistent.
+        const r = await run.run(['qemu-img', 'convert', '-U', '-q', '-f', disk.format, '-O', 'qcow2', disk.path, tmp]);
+        if (r.code !== 0) throw new KumoError('ERR_INTERNAL', `qemu-img convert of ${instanceId}/${diskName}: ${r.stderr.trim()}`);
+        await rename(tmp, target);
+      } finally {
+        await rm(tmp, { force: true });
+        if (pausedHere) await withQmp(p.qmpSocket, (q) => q.execute('cont')).catch((err: unknown) => log.warn({ instanceId, err }, 'could not continue the guest after a snapshot'));
+      }
+    },
+
     async removeBaseImage(imageId) {
       if (!IMAGE_ID.test(imageId)) throw new KumoError('ERR_VALIDATION', `image id ${JSON.stringify(imageId)} is not usable as a file name`);
       await Promise.all(['qcow2', 'raw'].map((f) => rm(path.join(options.imageDir, `${imageId}.${f}`), { force: true })));
