@@ -6,11 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import { IMPORT_METHODS, invalid } from '../context.js';
 import { importStagedData, stageImageData } from '../image-data.js';
-import { bodyStream, caller, declaredLength, imageIdOf } from './common.js';
+import { LOCAL_STORE, bodyStream, caller, declaredLength, imageIdOf } from './common.js';
 import type { ImageRouteEnv } from './common.js';
-
-/** The one store: the control plane's filesystem. */
-export const LOCAL_STORE = 'local';
 
 /** Glance's checks of an import body, in its order. */
 function importMethod(body: unknown): string {
