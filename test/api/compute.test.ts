@@ -130,6 +130,23 @@ for (const dialect of DIALECTS) {
       assert.equal(json((await k.request('GET', `${C}/os-quota-sets/${member.projectId}`, { token: member.token })).body).quota_set.instances, 10);
     });
 
+    test('quota sets by microversion: the network proxies before 2.36, the injected files before 2.57', async () => {
+      const network = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups'];
+      const injected = ['injected_file_content_bytes', 'injected_file_path_bytes', 'injected_files'];
+      for (const path of ['', '/defaults', '/detail']) {
+        const at = async (minor: number) => json((await k.request('GET', `${C}/os-quota-sets/${member.projectId}${path}`, { token: member.token, headers: v(minor) })).body).quota_set;
+        const old = await at(1);
+        for (const key of [...network, ...injected, 'instances', 'cores', 'ram']) assert.ok(key in old, `${path} 2.1 has ${key}`);
+        assert.deepEqual(old.floating_ips, path === '/detail' ? { limit: -1, in_use: 0, reserved: 0 } : -1);
+        const mid = await at(36);
+        assert.deepEqual(network.filter((key) => key in mid), [], `${path} 2.36 has no network quotas`);
+        assert.deepEqual(injected.filter((key) => !(key in mid)), []);
+        const late = await at(57);
+        assert.deepEqual([...network, ...injected].filter((key) => key in late), []);
+        assert.ok('instances' in late);
+      }
+    });
+
     test('server groups and availability zones', async () => {
       const g = await k.request('POST', `${C}/os-server-groups`, { token: member.token, headers: v(64), body: { server_group: { name: 'g1', policy: 'anti-affinity', rules: { max_server_per_host: 1 } } } });
       assert.equal(g.statusCode, 200, g.body);
