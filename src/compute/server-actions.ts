@@ -15,7 +15,7 @@ import { getKeypair } from './keypairs.js';
 import { checkResizeQuota } from './quotas.js';
 import { releaseServerResources, resizeClaim } from './scheduler.js';
 import {
-  checkImageFitsFlavor, checkLock, checkMetadataQuota, checkServerName, checkState, deleteServerRows, flavorOf, getServer, portsOf, specOf,
+  accessIp, checkImageFitsFlavor, checkLock, checkMetadataQuota, checkServerName, checkState, deleteServerRows, flavorOf, getServer, portsOf, specOf,
 } from './servers.js';
 import type { InstanceRow, PendingAction } from './servers.js';
 
@@ -38,8 +38,9 @@ export async function updateServer(deps: ComputeDeps, caller: Caller, id: string
     if (typeof input.hostname !== 'string' || !/^[a-zA-Z0-9](?:[a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$/.test(input.hostname)) throw invalid(`Invalid input for field/attribute hostname. Value: ${String(input.hostname)}.`);
     patch.hostname = input.hostname;
   }
-  if (input.accessIPv4 !== undefined) patch.access_ipv4 = (input.accessIPv4 as string | null) || null;
-  if (input.accessIPv6 !== undefined) patch.access_ipv6 = (input.accessIPv6 as string | null) || null;
+  const [v4, v6] = [accessIp('accessIPv4', input.accessIPv4), accessIp('accessIPv6', input.accessIPv6)];
+  if (v4 !== undefined) patch.access_ipv4 = v4;
+  if (v6 !== undefined) patch.access_ipv6 = v6;
   await patchServer(deps, id, patch);
   return { ...row, ...patch };
 }

@@ -225,5 +225,33 @@ for (const dialect of DIALECTS) {
       assert.equal((await k.request('GET', `${N}/ports/${portId}`, { token: member.token })).statusCode, 404, 'the port Kumo made is released');
       assert.equal((await k.request('DELETE', `${C}/servers/${id}/os-interface/${portId}`, { token: member.token })).statusCode, 404);
     });
+
+    test('access IPs: checked by family and shown in canonical form on create and update', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: {
+        name: 'vm-ip', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], accessIPv4: '1.1.1.1', accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2',
+      } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const id = json(res.body).server.id;
+      assert.deepEqual([(await show(id)).accessIPv4, (await show(id)).accessIPv6], ['1.1.1.1', '::babe:dc0c:1602']);
+      const put = (server: Record<string, unknown>) => k.request('PUT', `${C}/servers/${id}`, { token: member.token, body: { server } });
+      for (const [server, message] of [
+        [{ accessIPv4: '1.1.1.1.1' }, /accessIPv4.*'1\.1\.1\.1\.1' is not a 'ipv4'/], [{ accessIPv6: '2001:db8::1' , accessIPv4: '::1' }, /is not a 'ipv4'/],
+        [{ accessIPv6: '1.2.3.4' }, /'1\.2\.3\.4' is not a 'ipv6'/], [{ accessIPv4: 4 }, /It must be a string/],
+      ] as const) {
+        const r = await put(server);
+        assert.equal(r.statusCode, 400, r.body);
+        assert.match(json(r.body).badRequest.message, message);
+      }
+      assert.deepEqual([(await show(id)).accessIPv4, (await show(id)).accessIPv6], ['1.1.1.1', '::babe:dc0c:1602'], 'refused updates change nothing');
+      const ok = await put({ accessIPv6: '2001:DB8:0:0::1', accessIPv4: '' });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.deepEqual([json(ok.body).server.accessIPv4, json(ok.body).server.accessIPv6], ['', '2001:db8::1']);
+      const bad = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'vm-bad-ip', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], accessIPv6: 'not-an-ip' } } });
+      assert.equal(bad.statusCode, 400);
+      assert.match(json(bad.body).badRequest.message, /'not-an-ip' is not a 'ipv6'/);
+      const names = json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers.map((x: { name: string }) => x.name);
+      assert.ok(!names.includes('vm-bad-ip'), 'a refused create makes nothing');
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
+    });
   });
 }
