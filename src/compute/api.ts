@@ -19,6 +19,7 @@ import type { ConsoleTokens } from './routes/consoles.js';
 import type { ComputeRouteEnv } from './routes/common.js';
 import { registerFlavorRoutes } from './routes/flavors.js';
 import { registerHypervisorRoutes } from './routes/hypervisors.js';
+import { registerImageProxyRoutes } from './routes/images.js';
 import { registerInterfaceRoutes } from './routes/interfaces.js';
 import { registerKeypairRoutes } from './routes/keypairs.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
@@ -54,5 +55,6 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     registerAvailabilityZoneRoutes(app, env);
     registerHypervisorRoutes(app, env);
     registerInterfaceRoutes(app, env);
+    registerImageProxyRoutes(app, env);
   };
 }

@@ -147,6 +147,72 @@ for (const dialect of DIALECTS) {
       }
     });
 
+    test('the image proxy (until 2.35) and image metadata proxy (until 2.38): Nova\'s view of Glance\'s images', async () => {
+      const glance = async (token: string, body: Record<string, unknown>, data?: Buffer) => {
+        const img = json((await k.request('POST', '/image/v2/images', { token, body })).body);
+        if (data) await k.kumo.app.inject({ method: 'PUT', url: `/image/v2/images/${img.id}/file`, headers: { 'x-auth-token': token, 'content-type': 'application/octet-stream' }, payload: data });
+        return img.id as string;
+      };
+      const serverId = '11111111-2222-4333-8444-555555555555';
+      const base = await glance(member.token, { name: 'proxy-base', disk_format: 'raw', container_format: 'bare', min_ram: 64, os_distro: 'busybox' }, Buffer.alloc(1024, 1));
+      const snap = await glance(member.token, { name: 'proxy-snap', disk_format: 'qcow2', container_format: 'bare', image_type: 'snapshot', instance_uuid: serverId });
+      const hidden = await glance(other.token, { name: 'proxy-other', disk_format: 'raw', container_format: 'bare', visibility: 'private' });
+      const get = (path: string, minor = 1) => k.request('GET', `${C}${path}`, { token: member.token, headers: v(minor) });
+
+      const detail = json((await get(`/images/${base}`)).body).image;
+      assert.deepEqual([detail.status, detail.progress, detail.minRam, detail.minDisk, detail['OS-EXT-IMG-SIZE:size'], detail.metadata], ['ACTIVE', 100, 64, 0, 1024, { os_distro: 'busybox' }]);
+      assert.match(detail.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.deepEqual(detail.links.map((l: { rel: string }) => l.rel), ['self', 'bookmark', 'alternate']);
+      assert.equal(detail.links[0].href, `${k.config.publicUrl}/compute/v2.1/images/${base}`);
+      const queued = json((await get(`/images/${snap}`)).body).image;
+      assert.deepEqual([queued.status, queued.progress, queued.server.id], ['SAVING', 25, serverId]);
+      assert.equal((await get(`/images/${hidden}`)).statusCode, 404, "another project's private image");
+      assert.match(json((await get(`/images/${hidden}`)).body).itemNotFound.message, new RegExp(`Image ${hidden} could not be found`));
+
+      const ids = async (q: string, path = '/images') => json((await get(`${path}${q}`)).body).images.map((i: { id: string }) => i.id) as string[];
+      const summary = json((await get('/images')).body).images.find((i: { id: string }) => i.id === base);
+      assert.deepEqual(Object.keys(summary).sort(), ['id', 'links', 'name']);
+      assert.deepEqual(await ids('?name=proxy-base'), [base]);
+      assert.ok((await ids('?status=ACTIVE')).includes(base));
+      assert.ok(!(await ids('?status=ACTIVE')).includes(snap));
+      assert.deepEqual(await ids('?type=snapshot'), [snap]);
+      assert.deepEqual(await ids(`?server=${encodeURIComponent(`${k.config.publicUrl}/compute/servers/${serverId}`)}`, '/images/detail'), [snap]);
+      assert.deepEqual(await ids('?minRam=64'), [base]);
+      assert.ok(!(await ids('')).includes(hidden));
+      const page = json((await get('/images?limit=1')).body);
+      assert.equal(page.images.length, 1);
+      assert.match(page.images_links[0].href, new RegExp(`limit=1&marker=${page.images[0].id}`));
+      assert.equal((await get('/images/detail?changes-since=nonsense')).statusCode, 400);
+      assert.equal((await get('/images', 36)).statusCode, 404, 'gone at 2.36');
+      assert.equal((await get(`/images/${base}`, 36)).statusCode, 404);
+
+      const meta = (method: string, path: string, body?: unknown, minor = 1) => k.request(method, `${C}/images/${base}/metadata${path}`, { token: member.token, headers: v(minor), body });
+      const current = async () => json((await meta('GET', '')).body).metadata;
+      assert.deepEqual(json((await meta('PUT', '', { metadata: { os_version: 'v1', arch: 'x86_64' } })).body).metadata, { os_version: 'v1', arch: 'x86_64' });
+      assert.deepEqual(json((await meta('POST', '', { metadata: { os_version: 'v2', extra: 'x' } })).body).metadata, { os_version: 'v2', arch: 'x86_64', extra: 'x' });
+      assert.deepEqual(json((await meta('GET', '/arch')).body), { meta: { arch: 'x86_64' } });
+      assert.equal((await meta('GET', '/nope')).statusCode, 404);
+      assert.deepEqual(json((await meta('PUT', '/arch', { meta: { arch: 'arm' } })).body), { meta: { arch: 'arm' } });
+      const before = await current();
+      for (const [method, path, body, status] of [
+        ['PUT', '/arch', { meta: { other: 'x' } }, 400], ['PUT', '/arch', { meta: { arch: 'a', b: 'c' } }, 400], ['POST', '', { metadata: { k: 5 } }, 400],
+        ['POST', '', { metadata: 'flat' }, 400], ['POST', '', { metadata: { os_glance_x: 'y' } }, 403], ['DELETE', '/nope', undefined, 404],
+      ] as const) {
+        assert.equal((await meta(method, path, body)).statusCode, status, `${method} ${path} ${JSON.stringify(body)}`);
+      }
+      assert.deepEqual(await current(), before, 'refused changes change nothing');
+      assert.equal((await meta('DELETE', '/extra')).statusCode, 204);
+      assert.deepEqual(await current(), { os_version: 'v2', arch: 'arm' });
+      assert.equal((await k.request('GET', `${C}/images/${hidden}/metadata`, { token: member.token })).statusCode, 404);
+      assert.equal((await meta('GET', '', undefined, 38)).statusCode, 200);
+      assert.equal((await meta('GET', '', undefined, 39)).statusCode, 404, 'gone at 2.39');
+
+      assert.equal((await k.request('DELETE', `${C}/images/${hidden}`, { token: member.token })).statusCode, 404, 'not visible, not deleted');
+      assert.equal((await k.request('GET', `/image/v2/images/${hidden}`, { token: other.token })).statusCode, 200);
+      assert.equal((await k.request('DELETE', `${C}/images/${snap}`, { token: member.token })).statusCode, 204);
+      assert.equal((await get(`/images/${snap}`)).statusCode, 404);
+    });
+
     test('server groups and availability zones', async () => {
       const g = await k.request('POST', `${C}/os-server-groups`, { token: member.token, headers: v(64), body: { server_group: { name: 'g1', policy: 'anti-affinity', rules: { max_server_per_host: 1 } } } });
       assert.equal(g.statusCode, 200, g.body);
