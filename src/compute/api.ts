@@ -37,6 +37,10 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     app.setNotFoundHandler((request, reply) => {
       reply.status(404).type('application/json').send(renderNovaError(new KumoError('ERR_NOT_FOUND', 'The resource could not be found.'), request));
     });
+    // Nova names the request id twice; Tempest reads x-compute-request-id to find instance actions.
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header('x-compute-request-id', request.id);
+    });
     app.addHook('onRequest', async (request, reply) => negotiate(request, reply));
     registerAuthHook(app, auth);
     app.addHook('onResponse', async (request, reply) => {
