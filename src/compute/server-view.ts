@@ -118,6 +118,19 @@ export async function renderServer(ctx: ViewContext, row: InstanceRow): Promise<
   return (await renderServers(ctx, [row]))[0];
 }
 
+/** What Nova's update and rebuild responses leave out before 2.75, where they became the full show view. */
+const NOT_IN_ACTION_VIEW = /^(OS-EXT-AZ|OS-EXT-STS|OS-SRV-USG|OS-EXT-SRV-ATTR):|^(config_drive|key_name|os-extended-volumes:volumes_attached|security_groups|host_status|server_groups)$/;
+
+/** The server as `PUT /servers/{id}` and the rebuild action answer it: before 2.75 without the extension attributes, and addresses without type and MAC. */
+export async function renderServerAfterChange(ctx: ViewContext, row: InstanceRow): Promise<Record<string, unknown>> {
+  const full = await renderServer(ctx, row);
+  if (ctx.minor >= 75) return full;
+  const out = Object.fromEntries(Object.entries(full).filter(([k]) => !NOT_IN_ACTION_VIEW.test(k)));
+  const addresses = full.addresses as Record<string, { version: number; addr: string }[]>;
+  out.addresses = Object.fromEntries(Object.entries(addresses).map(([net, list]) => [net, list.map(({ version, addr }) => ({ version, addr }))]));
+  return out;
+}
+
 // ---- listing ----
 
 type Q = Record<string, string | string[] | undefined>;

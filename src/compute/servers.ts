@@ -150,6 +150,9 @@ const SERVER_KEYS = new Set([
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const field = (name: string, value: unknown, why: string) => invalid(`Invalid input for field/attribute ${name}. Value: ${typeof value === 'string' ? value : JSON.stringify(value)}. ${why}`);
 
+/** The admin password a create or rebuild answers with: the one asked for, or a new one. */
+export const newAdminPass = (asked: unknown): string => (typeof asked === 'string' ? asked : randomBytes(9).toString('base64url').slice(0, 12));
+
 /**
  * accessIPv4/accessIPv6 of a create or update: an address of that family (Nova's schema formats),
  * stored in canonical form as Nova's IPAddress column does (`::babe:220.12.22.2` → `::babe:dc0c:1602`).
@@ -349,7 +352,7 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
   }));
 
   const reservationId = `r-${randomBytes(4).toString('hex')}`;
-  const adminPass = typeof input.adminPass === 'string' ? input.adminPass : randomBytes(9).toString('base64url').slice(0, 12);
+  const adminPass = newAdminPass(input.adminPass);
   const rows: InstanceRow[] = [];
   try {
     for (let index = 0; index < count; index++) {

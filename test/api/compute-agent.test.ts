@@ -179,9 +179,39 @@ for (const dialect of DIALECTS) {
       const s = await until(server.id, (x) => x.status === 'ACTIVE');
       assert.equal(s.flavor.original_name, 'm1.micro');
       assert.equal((await action(server.id, { rebuild: { imageRef: 'missing' } })).statusCode, 400);
-      assert.equal((await action(server.id, { rebuild: { imageRef: imageId, name: 'rebuilt' } })).statusCode, 202);
+      const rebuilt = await action(server.id, { rebuild: { imageRef: imageId, name: 'rebuilt', adminPass: 'n3w-pass' } });
+      assert.equal(rebuilt.statusCode, 202);
+      const answer = json(rebuilt.body).server;
+      assert.deepEqual([answer.id, answer.name, answer.status, answer.adminPass, answer.image.id], [server.id, 'rebuilt', 'REBUILD', 'n3w-pass', imageId]);
+      assert.equal(answer['OS-EXT-STS:task_state'], undefined, 'before 2.75 the rebuild answer has no extension attributes');
       const r = await until(server.id, (x) => x.status === 'ACTIVE' && x.name === 'rebuilt');
       assert.equal(r.image.id, imageId);
+      assert.match(json((await action(server.id, { rebuild: { imageRef: imageId } })).body).server.adminPass, /^.{12}$/, 'a new password when none is asked for');
+      await until(server.id, (x) => x.status === 'ACTIVE');
+    });
+
+    test('update answers: before 2.75 without extension attributes and address types, from 2.75 the full view; x-compute-request-id', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'upd', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      const id = json(res.body).server.id;
+      assert.equal(res.headers['x-compute-request-id'], res.headers['x-openstack-request-id']);
+      assert.match(String(res.headers['x-compute-request-id']), /^req-/);
+      await until(id, (x) => x.status === 'ACTIVE');
+      const put = async (name: string, minor: number) => json((await k.request('PUT', `${C}/servers/${id}`, { token: member.token, headers: v(minor), body: { server: { name } } })).body).server;
+      const old = await put('upd-1', 1);
+      assert.equal(old.name, 'upd-1');
+      for (const key of ['OS-EXT-STS:vm_state', 'OS-EXT-AZ:availability_zone', 'OS-SRV-USG:launched_at', 'key_name', 'config_drive', 'security_groups', 'os-extended-volumes:volumes_attached']) {
+        assert.ok(!(key in old), `no ${key} before 2.75`);
+      }
+      assert.deepEqual(Object.keys(old.addresses.net1[0]).sort(), ['addr', 'version']);
+      assert.ok('accessIPv4' in old && 'hostId' in old && 'OS-DCF:diskConfig' in old);
+      const full = await put('upd-2', 75);
+      assert.equal(full['OS-EXT-STS:vm_state'], 'active');
+      assert.deepEqual(full.security_groups, [{ name: 'default' }]);
+      assert.equal(full.addresses.net1[0]['OS-EXT-IPS:type'], 'fixed');
+      const missing = await k.request('GET', `${C}/servers/00000000-0000-4000-8000-000000000000`, { token: member.token });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.headers['x-compute-request-id'], missing.headers['x-openstack-request-id'], 'errors carry it too');
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
     });
 
     test('config drive, snapshot to an image, interface attach and detach', async () => {

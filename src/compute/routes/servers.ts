@@ -5,9 +5,9 @@ import { getAction, listActions } from '../instance-actions.js';
 import { minorOf } from '../microversion.js';
 import { deleteMetadataItem, deleteServer, mergeMetadata, replaceMetadata, serverAction, serverMetadata, updateServer } from '../server-actions.js';
 import type { ActionHandler } from '../server-actions.js';
-import { listServers, renderServer, renderServers, summaryOf } from '../server-view.js';
+import { listServers, renderServer, renderServerAfterChange, renderServers, summaryOf } from '../server-view.js';
 import type { ViewContext } from '../server-view.js';
-import { checkTag, checkTagList, createServers, getServer, portsOf } from '../servers.js';
+import { checkTag, checkTagList, createServers, getServer, newAdminPass, portsOf } from '../servers.js';
 import { serverAddressesOfMany } from '../../network/workload-ports.js';
 import { bodyObject, caller, param, query } from './common.js';
 import type { ComputeRouteEnv } from './common.js';
@@ -58,7 +58,7 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   app.put('/v2.1/servers/:id', async (request) => {
     const ctx = view(request);
     const row = await updateServer(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'server'), ctx.minor);
-    return { server: await renderServer(ctx, row) };
+    return { server: await renderServerAfterChange(ctx, row) };
   });
   app.delete('/v2.1/servers/:id', async (request, reply) => {
     await deleteServer(deps, caller(request), param(request, 'id'));
@@ -70,6 +70,13 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
       const r = result as { status: number; body: unknown; headers?: Record<string, string> };
       for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
       return reply.status(r.status).send(r.body);
+    }
+    const rebuild = (request.body as { rebuild?: { adminPass?: unknown } }).rebuild;
+    if (rebuild) {
+      // Nova answers a rebuild with the server and its admin password.
+      const ctx = view(request);
+      const server = await renderServerAfterChange(ctx, await getServer(deps.db, ctx.caller, param(request, 'id')));
+      return reply.status(202).send({ server: { ...server, adminPass: newAdminPass(rebuild.adminPass) } });
     }
     return reply.status(202).send();
   });
