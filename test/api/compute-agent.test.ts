@@ -256,6 +256,25 @@ for (const dialect of DIALECTS) {
       assert.equal((await k.request('DELETE', `${C}/servers/${id}/os-interface/${portId}`, { token: member.token })).statusCode, 404);
     });
 
+    test('instance actions of a deleted server: 404 before 2.21, listed from 2.21 to its project only', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'gone', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      const id = json(res.body).server.id;
+      const createRequest = res.headers['x-openstack-request-id'];
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
+      for (let i = 0; i < 200 && (await k.request('GET', `${C}/servers/${id}`, { token: member.token })).statusCode !== 404; i++) await k.kumo.agent!.settled();
+      const actions = (minor: number, token = member.token) => k.request('GET', `${C}/servers/${id}/os-instance-actions`, { token, headers: v(minor) });
+      assert.equal((await actions(20)).statusCode, 404);
+      const listed = await actions(21);
+      assert.equal(listed.statusCode, 200, listed.body);
+      assert.deepEqual(json(listed.body).instanceActions.map((a: { action: string }) => a.action).sort(), ['create', 'delete']);
+      const one = await k.request('GET', `${C}/servers/${id}/os-instance-actions/${createRequest}`, { token: member.token, headers: v(21) });
+      assert.equal(json(one.body).instanceAction.action, 'create');
+      assert.equal((await actions(21, other.token)).statusCode, 404, "another project's deleted server stays unknown");
+      assert.equal((await actions(21, admin)).statusCode, 200);
+      assert.equal((await k.request('GET', `${C}/servers/00000000-0000-4000-8000-000000000000/os-instance-actions`, { token: member.token, headers: v(21) })).statusCode, 404);
+    });
+
     test('access IPs: checked by family and shown in canonical form on create and update', async () => {
       const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: {
         name: 'vm-ip', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], accessIPv4: '1.1.1.1', accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2',

@@ -1,7 +1,8 @@
 /** Nova servers: create, list, show, update, delete, actions, metadata, tags, ips, instance actions. */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KumoError } from '../../errors.js';
 import { novaError, novaTime } from '../context.js';
-import { getAction, listActions } from '../instance-actions.js';
+import { deletedServerActionsVisible, getAction, listActions } from '../instance-actions.js';
 import { minorOf } from '../microversion.js';
 import { deleteMetadataItem, deleteServer, mergeMetadata, replaceMetadata, serverAction, serverMetadata, updateServer } from '../server-actions.js';
 import type { ActionHandler } from '../server-actions.js';
@@ -177,11 +178,21 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   });
 
   // ---- instance actions ----
+  /** The server whose actions are asked for; from 2.21 also a deleted one. */
+  const actionsOf = async (request: FastifyRequest): Promise<string> => {
+    try {
+      return (await owned(request)).uuid;
+    } catch (err) {
+      const id = param(request, 'id');
+      if (err instanceof KumoError && err.status === 404 && minorOf(request) >= 21 && await deletedServerActionsVisible(deps, caller(request), id)) return id;
+      throw err;
+    }
+  };
   app.get('/v2.1/servers/:id/os-instance-actions', async (request) => {
-    const row = await owned(request);
+    const uuid = await actionsOf(request);
     const minor = minorOf(request);
     return {
-      instanceActions: (await listActions(deps, row.uuid)).map((a) => ({
+      instanceActions: (await listActions(deps, uuid)).map((a) => ({
         action: a.action, instance_uuid: a.instance_id, message: a.message, project_id: a.project_id, request_id: a.request_id,
         start_time: novaTime(Date.parse(a.start_time)), user_id: a.user_id, ...(minor >= 58 ? { updated_at: novaTime(Date.parse(a.finish_time ?? a.start_time)) } : {}),
       })),
@@ -189,8 +200,7 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   });
   app.get('/v2.1/servers/:id/os-instance-actions/:requestId', async (request) => {
     const c = caller(request);
-    const row = await owned(request);
-    const { action, events } = await getAction(deps, c, row.uuid, param(request, 'requestId'));
+    const { action, events } = await getAction(deps, c, await actionsOf(request), param(request, 'requestId'));
     const minor = minorOf(request);
     return {
       instanceAction: {
