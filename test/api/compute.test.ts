@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { DIALECTS } from '../support/db.js';
 import { startTestKumo } from '../support/kumo.js';
 import type { TestKumo } from '../support/kumo.js';
@@ -113,6 +114,27 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(json((await k.request('GET', `${C}/os-keypairs`, { token: other.token })).body).keypairs, []);
       assert.equal((await k.request('DELETE', `${C}/os-keypairs/gen`, { token: member.token, headers: v(2) })).statusCode, 204);
       assert.equal((await k.request('GET', `${C}/os-keypairs/gen`, { token: member.token })).statusCode, 404);
+    });
+
+    test('keypairs: generated x509 (2.2 to 2.91) is a self-signed certificate for the user, with its key; it imports back', async () => {
+      const gen = await k.request('POST', `${C}/os-keypairs`, { token: member.token, headers: v(2), body: { keypair: { name: 'cert', type: 'x509' } } });
+      assert.equal(gen.statusCode, 201, gen.body);
+      const kp = json(gen.body).keypair;
+      assert.equal(kp.type, 'x509');
+      assert.match(kp.private_key, /^-----BEGIN RSA PRIVATE KEY-----/);
+      const cert = new X509Certificate(kp.public_key);
+      assert.match(cert.subject, /^CN=[0-9a-f]{32}$/, "the user id");
+      assert.equal(cert.issuer, cert.subject);
+      assert.ok(cert.verify(cert.publicKey), 'self-signed');
+      assert.ok(cert.checkPrivateKey(createPrivateKey(kp.private_key)), 'the certificate is for the returned key');
+      assert.deepEqual(cert.keyUsage, ['1.3.6.1.5.5.7.3.2']);
+      assert.ok(Date.parse(cert.validTo) - Date.parse(cert.validFrom) > 9 * 365 * 24 * 3600 * 1000);
+      assert.equal(kp.fingerprint, cert.fingerprint.toLowerCase());
+      const shown = json((await k.request('GET', `${C}/os-keypairs/cert`, { token: member.token, headers: v(2) })).body).keypair;
+      assert.deepEqual([shown.type, shown.public_key, shown.fingerprint], ['x509', kp.public_key, kp.fingerprint]);
+      const again = await k.request('POST', `${C}/os-keypairs`, { token: member.token, headers: v(2), body: { keypair: { name: 'cert-imported', type: 'x509', public_key: kp.public_key } } });
+      assert.equal(json(again.body).keypair.fingerprint, kp.fingerprint, 'importing it gives the same fingerprint');
+      for (const name of ['cert', 'cert-imported']) assert.equal((await k.request('DELETE', `${C}/os-keypairs/${name}`, { token: member.token })).statusCode, 202);
     });
 
     test('quotas and limits: defaults, admin updates, usage in limits', async () => {
