@@ -256,6 +256,21 @@ for (const dialect of DIALECTS) {
       assert.equal((await k.request('DELETE', `${C}/servers/${id}/os-interface/${portId}`, { token: member.token })).statusCode, 404);
     });
 
+    test('snapshots keep the minimum RAM and disk of the server\'s image; the caller\'s metadata overrides Nova\'s properties', async () => {
+      const img = json((await k.request('POST', '/image/v2/images', { token: member.token, body: { name: 'needs-64', disk_format: 'qcow2', container_format: 'bare', min_ram: 64, min_disk: 1 } })).body);
+      await k.kumo.app.inject({ method: 'PUT', url: `/image/v2/images/${img.id}/file`, headers: { 'x-auth-token': member.token, 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(4096, 3) });
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'snapme', imageRef: img.id, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const id = json(res.body).server.id;
+      await until(id, (x) => x.status === 'ACTIVE');
+      const snap = await k.request('POST', `${C}/servers/${id}/action`, { token: member.token, headers: v(45), body: { createImage: { name: 'snap-64', metadata: { image_type: 'test' } } } });
+      const snapId = json(snap.body).image_id;
+      await until(id, (x) => x['OS-EXT-STS:task_state'] === null);
+      const image = json((await k.request('GET', `/image/v2/images/${snapId}`, { token: member.token })).body);
+      assert.deepEqual([image.min_ram, image.min_disk, image.image_type, image.instance_uuid], [64, 1, 'test', id]);
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
+    });
+
     test('instance actions of a deleted server: 404 before 2.21, listed from 2.21 to its project only', async () => {
       const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'gone', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
       const id = json(res.body).server.id;
