@@ -153,6 +153,8 @@ const HANDLERS: Record<string, ActionHandler> = {
     checkState(row, 'confirmResize', ['resized']);
     await recordAction(deps, caller, row.uuid, 'confirmResize');
     await pending(deps, row, { type: 'confirm_resize' }, null);
+    // Nova answers a confirm with 204 (every other action here is 202).
+    return { status: 204, body: undefined };
   },
 
   async revertResize(deps, caller, row) {

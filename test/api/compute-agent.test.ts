@@ -175,7 +175,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await action(server.id, { resize: { flavorRef: '84' } })).statusCode, 202);
       await until(server.id, (x) => x.status === 'VERIFY_RESIZE');
       assert.ok(hv.calls.some((c) => c.startsWith(`spawn ${server.id} vcpus=1 mem=192`)));
-      assert.equal((await action(server.id, { confirmResize: null })).statusCode, 202);
+      assert.equal((await action(server.id, { confirmResize: null })).statusCode, 204, "Nova's confirm answer");
       const s = await until(server.id, (x) => x.status === 'ACTIVE');
       assert.equal(s.flavor.original_name, 'm1.micro');
       assert.equal((await action(server.id, { rebuild: { imageRef: 'missing' } })).statusCode, 400);
