@@ -146,7 +146,8 @@ settings = {
     },
     # What Kumo's compute does not have is off, so Tempest skips those tests itself.
     'compute-feature-enabled': {
-        'disk_config': 'true', 'console_output': 'true', 'resize': 'true', 'pause': 'true',
+        # OS-DCF:diskConfig is always MANUAL: Kumo never repartitions or grows a guest's file system.
+        'disk_config': 'false', 'console_output': 'true', 'resize': 'true', 'pause': 'true',
         'suspend': 'true', 'snapshot': 'true', 'interface_attach': 'true', 'config_drive': 'true',
         'metadata_service': 'true', 'enable_instance_password': 'true',
         'personality': 'false', 'change_password': 'false', 'shelve': 'false', 'shelve_migrate': 'false',
