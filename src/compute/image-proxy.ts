@@ -7,7 +7,7 @@
 import { KumoError } from '../errors.js';
 import { deleteImage, getImage, listImages, parsePatch, updateImage } from '../image/images.js';
 import type { ImageRecord, ListQuery, PatchChange } from '../image/images.js';
-import { invalid, novaError, novaLinks } from './context.js';
+import { invalid, isIsoDateTime, novaError, novaLinks } from './context.js';
 import type { Caller, ComputeDeps } from './context.js';
 import { computeQuotaOf } from './quotas.js';
 
@@ -80,7 +80,7 @@ export async function listProxiedImages(deps: ComputeDeps, caller: Caller, q: Pr
   if (status !== undefined) glance.status = status.toLowerCase();
   const since = lastOf(q['changes-since']);
   if (since !== undefined) {
-    if (Number.isNaN(Date.parse(since))) throw invalid(`Invalid filter field: changes-since. Value: ${since}`);
+    if (!isIsoDateTime(since)) throw invalid(`Invalid filter field: changes-since. Value: ${since}`);
     glance.updated_at = `gte:${since}`;
   }
   const server = lastOf(q.server);

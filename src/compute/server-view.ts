@@ -6,7 +6,7 @@
  */
 import { serverAddressesOfMany } from '../network/workload-ports.js';
 import type { ServerAddress } from '../network/workload-ports.js';
-import { adminOnly, invalid, novaLinks, novaTime } from './context.js';
+import { adminOnly, invalid, isIsoDateTime, novaLinks, novaTime } from './context.js';
 import type { Caller, ComputeDeps } from './context.js';
 import { flavorOf, hostIdOf, portsOf, serverStatus, specOf } from './servers.js';
 import type { InstanceRow } from './servers.js';
@@ -121,11 +121,17 @@ export async function renderServer(ctx: ViewContext, row: InstanceRow): Promise<
 /** What Nova's update and rebuild responses leave out before 2.75, where they became the full show view. */
 const NOT_IN_ACTION_VIEW = /^(OS-EXT-AZ|OS-EXT-STS|OS-SRV-USG|OS-EXT-SRV-ATTR):|^(config_drive|key_name|os-extended-volumes:volumes_attached|security_groups|host_status|server_groups)$/;
 
-/** The server as `PUT /servers/{id}` and the rebuild action answer it: before 2.75 without the extension attributes, and addresses without type and MAC. */
-export async function renderServerAfterChange(ctx: ViewContext, row: InstanceRow): Promise<Record<string, unknown>> {
+/**
+ * The server as `PUT /servers/{id}` and the rebuild action answer it: before 2.75 without the
+ * extension attributes, and addresses without type and MAC; a rebuild's answer has key_name from
+ * 2.54 and user_data from 2.57 (what a rebuild may change).
+ */
+export async function renderServerAfterChange(ctx: ViewContext, row: InstanceRow, rebuild = false): Promise<Record<string, unknown>> {
   const full = await renderServer(ctx, row);
   if (ctx.minor >= 75) return full;
   const out = Object.fromEntries(Object.entries(full).filter(([k]) => !NOT_IN_ACTION_VIEW.test(k)));
+  if (rebuild && ctx.minor >= 54) out.key_name = row.key_name;
+  if (rebuild && ctx.minor >= 57) out.user_data = row.user_data;
   const addresses = full.addresses as Record<string, { version: number; addr: string }[]>;
   out.addresses = Object.fromEntries(Object.entries(addresses).map(([net, list]) => [net, list.map(({ version, addr }) => ({ version, addr }))]));
   return out;
@@ -185,7 +191,7 @@ export async function listServers(ctx: ViewContext, q: Q): Promise<{ rows: Insta
     const since = last(q['changes-since']);
     const before = last(q['changes-before']);
     for (const [k, v] of [['changes-since', since], ['changes-before', before]] as const) {
-      if (v !== undefined && Number.isNaN(Date.parse(v))) throw invalid(`Invalid input for query parameters ${k}. Value: ${v}. '${v}' is not a 'date-time'`);
+      if (v !== undefined && !isIsoDateTime(v)) throw invalid(`Invalid input for query parameters ${k}. Value: ${v}. '${v}' is not a 'date-time'`);
     }
     rows = rows.filter((r) => (since === undefined || Date.parse(r.updated_at) >= Date.parse(since)) && (before === undefined || Date.parse(r.updated_at) <= Date.parse(before)));
   }

@@ -188,6 +188,17 @@ for (const dialect of DIALECTS) {
       assert.equal(r.image.id, imageId);
       assert.match(json((await action(server.id, { rebuild: { imageRef: imageId } })).body).server.adminPass, /^.{12}$/, 'a new password when none is asked for');
       await until(server.id, (x) => x.status === 'ACTIVE');
+      const at = async (minor: number, rebuild: Record<string, unknown> = {}) => {
+        const res = await k.request('POST', `${C}/servers/${server.id}/action`, { token: member.token, headers: v(minor), body: { rebuild: { imageRef: imageId, ...rebuild } } });
+        assert.equal(res.statusCode, 202, res.body);
+        await until(server.id, (x) => x.status === 'ACTIVE');
+        return json(res.body).server;
+      };
+      const at53 = await at(53);
+      assert.ok(!('key_name' in at53) && !('user_data' in at53));
+      assert.ok('key_name' in (await at(54)) && !('user_data' in (await at(54))), 'key_name from 2.54');
+      assert.equal((await at(57, { user_data: Buffer.from('hi').toString('base64') })).user_data, Buffer.from('hi').toString('base64'), 'user_data from 2.57');
+      await until(server.id, (x) => x.status === 'ACTIVE');
     });
 
     test('update answers: before 2.75 without extension attributes and address types, from 2.75 the full view; x-compute-request-id', async () => {

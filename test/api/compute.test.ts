@@ -205,6 +205,7 @@ for (const dialect of DIALECTS) {
       assert.equal(page.images.length, 1);
       assert.match(page.images_links[0].href, new RegExp(`limit=1&marker=${page.images[0].id}`));
       assert.equal((await get('/images/detail?changes-since=nonsense')).statusCode, 400);
+      assert.equal((await get('/images/detail?changes-since=2011/01/01')).statusCode, 400, 'not ISO 8601');
       assert.equal((await get('/images', 36)).statusCode, 404, 'gone at 2.36');
       assert.equal((await get(`/images/${base}`, 36)).statusCode, 404);
 
@@ -264,6 +265,10 @@ for (const dialect of DIALECTS) {
         assert.match(json(res.body).badRequest.message, message);
       }
       assert.equal((await post({ name: 'vm', imageRef: 'x', flavorRef: '1' }, 37)).statusCode, 400, "2.37 requires 'networks'");
+      for (const [since, status] of [['2011/01/01', 400], ['yesterday', 400], ['2011-01-01', 200], ['2011-01-01T00:00:00Z', 200], ['2011-01-01T00:00:00.5+01:00', 200]] as const) {
+        const res = await k.request('GET', `${C}/servers?changes-since=${encodeURIComponent(since)}`, { token: member.token });
+        assert.equal(res.statusCode, status, `changes-since=${since}: ${res.body}`);
+      }
       assert.deepEqual(json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers, []);
       const ports = json((await k.request('GET', '/network/v2.0/ports', { token: member.token })).body).ports;
       assert.deepEqual(ports, []);

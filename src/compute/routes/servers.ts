@@ -76,7 +76,7 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
     if (rebuild) {
       // Nova answers a rebuild with the server and its admin password.
       const ctx = view(request);
-      const server = await renderServerAfterChange(ctx, await getServer(deps.db, ctx.caller, param(request, 'id')));
+      const server = await renderServerAfterChange(ctx, await getServer(deps.db, ctx.caller, param(request, 'id')), true);
       return reply.status(202).send({ server: { ...server, adminPass: newAdminPass(rebuild.adminPass) } });
     }
     return reply.status(202).send();
