@@ -198,6 +198,17 @@ for (const dialect of DIALECTS) {
       assert.ok(!('key_name' in at53) && !('user_data' in at53));
       assert.ok('key_name' in (await at(54)) && !('user_data' in (await at(54))), 'key_name from 2.54');
       assert.equal((await at(57, { user_data: Buffer.from('hi').toString('base64') })).user_data, Buffer.from('hi').toString('base64'), 'user_data from 2.57');
+
+      // A stopped server stays stopped through its rebuild, and starts on the new disk.
+      assert.equal((await action(server.id, { 'os-stop': null })).statusCode, 202);
+      await until(server.id, (x) => x.status === 'SHUTOFF' && x['OS-EXT-STS:task_state'] === null);
+      const spawnsBefore = hv.calls.filter((c) => c.startsWith(`spawn ${server.id}`)).length;
+      assert.equal((await action(server.id, { rebuild: { imageRef: imageId } })).statusCode, 202);
+      const stopped = await until(server.id, (x) => x['OS-EXT-STS:task_state'] === null);
+      assert.deepEqual([stopped.status, stopped['OS-EXT-STS:power_state']], ['SHUTOFF', 4]);
+      assert.equal(hv.calls.filter((c) => c.startsWith(`spawn ${server.id}`)).length, spawnsBefore, 'not started by the rebuild');
+      assert.equal((await action(server.id, { 'os-start': null })).statusCode, 202);
+      await until(server.id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
       await until(server.id, (x) => x.status === 'ACTIVE');
     });
 
