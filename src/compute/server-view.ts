@@ -78,8 +78,9 @@ function detailOf(ctx: ViewContext, row: InstanceRow, extras: Extras, index: num
     'OS-EXT-STS:vm_state': row.vm_state,
     'OS-EXT-STS:power_state': row.power_state,
     'os-extended-volumes:volumes_attached': [],
-    security_groups: spec.security_groups.map((name) => ({ name })),
   };
+  // Nova leaves the key out when the server has no security group.
+  if (spec.security_groups.length) out.security_groups = spec.security_groups.map((name) => ({ name }));
   if (status === 'BUILD' || status === 'ACTIVE') out.progress = status === 'ACTIVE' ? 100 : 0;
   if (caller.isAdmin) {
     out['OS-EXT-SRV-ATTR:host'] = row.host;

@@ -373,7 +373,12 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
       for (const n of resolvedNets) {
         const id = n.port
           ? await adoptWorkloadPort(deps.network, caller, n.port, uuid, NOVA_DEVICE_OWNER)
-          : await createWorkloadPort(deps.network, caller, { networkId: n.uuid!, fixedIps: n.fixed_ip ? [n.fixed_ip] : [], securityGroups: groups, deviceId: uuid, deviceOwner: NOVA_DEVICE_OWNER });
+          : await createWorkloadPort(deps.network, caller, { networkId: n.uuid!, fixedIps: n.fixed_ip ? [n.fixed_ip] : [], securityGroups: groups, deviceId: uuid, deviceOwner: NOVA_DEVICE_OWNER })
+            .catch((err: unknown) => {
+              // What the port refers to (a security group) was not found: a bad create request to Nova, 400.
+              if (err instanceof KumoError && err.status === 404) throw invalid(err.message);
+              throw err;
+            });
         ports.push({ id, adopted: Boolean(n.port) });
         if (n.tag) portTags[id] = n.tag;
       }

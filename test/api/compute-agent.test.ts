@@ -293,6 +293,24 @@ for (const dialect of DIALECTS) {
       assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
     });
 
+    test('security groups: an unknown one on create is 400 and makes nothing; a server without any shows no security_groups', async () => {
+      const portsBefore = json((await k.request('GET', `${N}/ports`, { token: member.token })).body).ports.length;
+      const bad = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'sg-bad', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], security_groups: [{ name: 'does_not_exist' }] } } });
+      assert.equal(bad.statusCode, 400, bad.body);
+      assert.equal(json(bad.body).badRequest.message, 'Security group does_not_exist not found.');
+      const names = json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers.map((x: { name: string }) => x.name);
+      assert.ok(!names.includes('sg-bad'));
+      assert.equal(json((await k.request('GET', `${N}/ports`, { token: member.token })).body).ports.length, portsBefore);
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'sg', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      const id = json(res.body).server.id;
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.equal((await action(id, { removeSecurityGroup: { name: 'default' } })).statusCode, 202);
+      assert.ok(!('security_groups' in (await show(id))), 'no key without groups');
+      assert.equal((await action(id, { addSecurityGroup: { name: 'default' } })).statusCode, 202);
+      assert.deepEqual((await show(id)).security_groups, [{ name: 'default' }]);
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
+    });
+
     test('instance actions of a deleted server: 404 before 2.21, listed from 2.21 to its project only', async () => {
       const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'gone', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
       const id = json(res.body).server.id;
