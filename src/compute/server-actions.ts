@@ -211,6 +211,12 @@ const HANDLERS: Record<string, ActionHandler> = {
     await patchServer(deps, row.uuid, { vm_state: state, task_state: null, pending_action: null });
   },
 
+  // Soft delete is off (Nova's default reclaim_instance_interval = 0): no server is ever
+  // SOFT_DELETED, so a restore always finds it in the wrong state, as in such a Nova.
+  async restore(_deps, _caller, row) {
+    checkState(row, 'restore', ['soft-deleted']);
+  },
+
   async forceDelete(deps, caller, row) {
     await deleteServer(deps, caller, row.uuid, true);
   },

@@ -194,6 +194,10 @@ for (const dialect of DIALECTS) {
         await until(server.id, (x) => x.status === 'ACTIVE');
         return json(res.body).server;
       };
+      const restore = await action(server.id, { restore: null });
+      assert.equal(restore.statusCode, 409, 'soft delete is off: nothing to restore');
+      assert.match(json(restore.body).conflictingRequest.message, /Cannot 'restore' instance .* while it is in vm_state active/);
+      assert.equal((await action('00000000-0000-4000-8000-000000000000', { restore: null })).statusCode, 404);
       const at53 = await at(53);
       assert.ok(!('key_name' in at53) && !('user_data' in at53));
       assert.ok('key_name' in (await at(54)) && !('user_data' in (await at(54))), 'key_name from 2.54');
