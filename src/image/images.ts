@@ -331,6 +331,7 @@ export async function deleteImage(deps: ImageDeps, caller: Caller, id: string): 
   if (row.protected === 1) throw imageForbidden(`Image ${id} is protected and cannot be deleted.`);
   await deps.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('image_member').where('image_id', '=', id).execute();
+    await trx.deleteFrom('image_task').where('image_id', '=', id).execute();
     await trx.deleteFrom('image_tag').where('image_id', '=', id).execute();
     await trx.deleteFrom('image_property').where('image_id', '=', id).execute();
     await trx.deleteFrom('image').where('id', '=', id).execute();

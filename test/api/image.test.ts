@@ -470,10 +470,20 @@ for (const dialect of DIALECTS) {
         assert.match(jsonError(r).message, message);
       }
       assert.equal((await show(img.id)).status, 'uploading', 'refused imports change nothing');
-      assert.equal((await api('POST', `/images/${img.id}/import`, alice, { body: { method: { name: 'glance-direct' } } })).statusCode, 202);
+      assert.deepEqual(json((await api('GET', `/images/${img.id}/tasks`, alice)).body).tasks, [], 'refused imports leave no task');
+      const imported = await api('POST', `/images/${img.id}/import`, alice, { body: { method: { name: 'glance-direct' } } });
+      assert.equal(imported.statusCode, 202);
+      const tasks = json((await api('GET', `/images/${img.id}/tasks`, alice)).body).tasks;
+      assert.equal(tasks.length, 1);
+      assert.deepEqual([tasks[0].type, tasks[0].status, tasks[0].image_id, tasks[0].owner, tasks[0].request_id, tasks[0].input.import_req.method.name, tasks[0].result],
+        ['api_image_import', 'success', img.id, aliceProject, imported.headers['x-openstack-request-id'], 'glance-direct', { image_id: img.id }]);
+      assert.ok(Date.parse(tasks[0].expires_at) > Date.parse(tasks[0].created_at));
+      assert.equal((await api('GET', `/images/${img.id}/tasks`, bob)).statusCode, 404, "another project's private image");
       const done = await show(img.id);
       assert.deepEqual([done.status, done.size, done.checksum, done.os_hash_value, done.stores], ['active', data.length, md5(data), sha512(data), 'local']);
       assert.ok((await api('GET', `/images/${img.id}/file`, alice)).rawPayload.equals(data));
+      assert.equal((await api('DELETE', `/images/${img.id}`, alice)).statusCode, 204, 'an image with tasks deletes');
+      assert.equal((await api('GET', `/images/${img.id}/tasks`, alice)).statusCode, 404);
     });
 
     test('the functions other services call: findImage, createImageFromFile, openImageData, imageFilePath', async () => {
