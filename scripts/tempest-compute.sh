@@ -162,7 +162,7 @@ settings = {
     },
     'image': {'catalog_type': 'image', 'endpoint_type': 'publicURL', 'build_timeout': e['BUILD_TIMEOUT']},
     'image-feature-enabled': {'api_v2': 'true', 'api_v1': 'false', 'import_image': 'true',
-                              'os_glance_reserved': 'false', 'manage_locations': 'false',
+                              'os_glance_reserved': 'true', 'manage_locations': 'false',
                               'image_caching_enabled': 'false'},
     'network': {'catalog_type': 'network', 'endpoint_type': 'publicURL',
                 'project_networks_reachable': 'false'},
