@@ -1,4 +1,5 @@
 /** Nova servers: create, list, show, update, delete, actions, metadata, tags, ips, instance actions. */
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { novaError, novaTime } from '../context.js';
 import { getAction, listActions } from '../instance-actions.js';
@@ -66,6 +67,11 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   });
   app.post('/v2.1/servers/:id/action', async (request, reply: FastifyReply) => {
     const result = await serverAction(deps, caller(request), param(request, 'id'), request.body, minorOf(request), extraActions);
+    // Nova answers a rebuild with the server (clients read it), with a new admin password.
+    if (request.body && typeof request.body === 'object' && 'rebuild' in request.body) {
+      const ctx = view(request);
+      return reply.status(202).send({ server: { ...(await renderServer(ctx, await getServer(deps.db, ctx.caller, param(request, 'id')))), adminPass: randomBytes(9).toString('base64url').slice(0, 12) } });
+    }
     if (result && typeof result === 'object' && 'status' in result && 'body' in result) {
       const r = result as { status: number; body: unknown; headers?: Record<string, string> };
       for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
