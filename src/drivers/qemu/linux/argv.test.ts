@@ -92,3 +92,17 @@ test('argv: commas in option values are doubled', () => {
   const argv = buildQemuArgv(spec, odd, { accel: 'tcg', tscKhz: null }, { owner: 'ab12' });
   assert.deepEqual(valuesOf(argv, '-qmp'), [`unix:/srv/a,,b/${ID}/qmp.sock,server=on,wait=off`]);
 });
+
+test('instancePaths: sockets move to a short per-state-dir place when the state dir is too deep for sockaddr_un', () => {
+  const id = '7e457fb4-1a41-4a11-ba38-02da6f8e769c';
+  const short = instancePaths('/var/lib/kumo/vms', id);
+  assert.equal(short.socketDir, null);
+  assert.equal(short.qmpSocket, `/var/lib/kumo/vms/${id}/qmp.sock`);
+  const deep = `/tmp/${'x'.repeat(60)}/vms`;
+  const long = instancePaths(deep, id);
+  assert.ok(long.socketDir?.startsWith('/run/kumo-vm/'));
+  assert.ok(long.qmpSocket.length <= 107 && long.consoleSocket.length <= 107);
+  assert.equal(instancePaths(deep, id).qmpSocket, long.qmpSocket, 'the same every time, so a restart finds them');
+  assert.notEqual(instancePaths(`${deep}2`, id).qmpSocket, long.qmpSocket, 'another state dir, other sockets');
+  assert.equal(long.dir, `${deep}/${id}`);
+});

@@ -5,6 +5,7 @@
  * comma escaping for paths and ids coming from users.
  * @module
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Accelerator, DiskSpec, MachineType, NicSpec, VmSpec } from '../types.js';
 
@@ -18,16 +19,29 @@ export interface InstancePaths {
   readonly consoleLog: string;
   /** The guest's memory and device state while suspended (QEMU's migration stream). */
   readonly savedState: string;
+  /** Where the sockets are, when not in `dir` (a long state dir; see SOCKET_PATH_MAX), else null. */
+  readonly socketDir: string | null;
 }
+
+/** sockaddr_un holds 108 bytes with the terminating NUL. */
+export const SOCKET_PATH_MAX = 107;
+/** A short place for sockets whose path in the state dir would be too long; one subdirectory per state dir. */
+export const SHORT_SOCKET_ROOT = '/run/kumo-vm';
 
 export function instancePaths(stateDir: string, instanceId: string): InstancePaths {
   const dir = path.join(stateDir, instanceId);
+  // The same state dir always maps to the same short dir, so a restarted Kumo finds the sockets again.
+  const socketDir = path.join(dir, 'console.sock').length > SOCKET_PATH_MAX
+    ? path.join(SHORT_SOCKET_ROOT, createHash('sha256').update(stateDir).digest('hex').slice(0, 12), instanceId)
+    : null;
+  const sockets = socketDir ?? dir;
   return {
     dir,
+    socketDir,
     spec: path.join(dir, 'spec.json'),
     pidfile: path.join(dir, 'qemu.pid'),
-    qmpSocket: path.join(dir, 'qmp.sock'),
-    consoleSocket: path.join(dir, 'console.sock'),
+    qmpSocket: path.join(sockets, 'qmp.sock'),
+    consoleSocket: path.join(sockets, 'console.sock'),
     consoleLog: path.join(dir, 'console.log'),
     savedState: path.join(dir, 'memory.state'),
   };
