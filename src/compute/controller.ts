@@ -34,6 +34,8 @@ export interface ComputeHost {
 
 /** How long a pass waits before looking again at something in progress (ports plugging). */
 const REQUEUE_MS = 50;
+/** How often the VMs that run are looked at for a state the store does not know yet (Nova's power sync). */
+const POWER_SYNC_MS = 3000;
 /** VMs brought up or changed at the same time. */
 const PARALLEL = 4;
 
@@ -307,7 +309,9 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
           await hypervisor.destroy(id).catch((err: unknown) => log.warn({ instance: id, err: message(err) }, 'orphan VM removal failed'));
         }
       }
-      return waiting ? { requeueMs: REQUEUE_MS } : undefined;
+      if (waiting) return { requeueMs: REQUEUE_MS };
+      // A guest may power itself off or its QEMU die with no store change to announce it: look again soon.
+      return [...vms.values()].some((vm) => vm.state !== 'stopped') ? { requeueMs: POWER_SYNC_MS } : undefined;
     },
   };
 }

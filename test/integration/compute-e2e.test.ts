@@ -8,7 +8,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
@@ -22,6 +22,14 @@ import type { TestVmImage } from '../support/vm-image.js';
 import { waitFor } from '../support/wait.js';
 
 const haveQemu = existsSync('/usr/bin/qemu-system-x86_64');
+const processAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe('virtual machines through kumo up and `openstack server`', { skip: !isRoot ? 'needs root' : !haveQemu ? 'needs qemu-system-x86 (scripts/test.sh installs it)' : false }, () => {
   let live: Live;
@@ -123,6 +131,29 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
     assert.equal(limits.find((l) => l.Name === 'totalInstancesUsed')?.Value, 1);
 
     await osFails(['--os-cloud', 'kumo', 'server', 'create', '--image', 'kumo-test', '--flavor', 'nope', '--network', 'vm-net', 'bad'], /No flavor with a name or ID of 'nope' exists/);
+
+    // The host is a placement resource provider with the VM's usage (osc-placement).
+    const providers = await osJson('resource', 'provider', 'list') as { uuid: string; name: string }[];
+    assert.deepEqual(providers.map((p) => p.name), [hostname()]);
+    const inventory = await osJson('resource', 'provider', 'inventory', 'list', providers[0].uuid) as { resource_class: string; total: number }[];
+    assert.deepEqual(inventory.map((i) => i.resource_class).sort(), ['DISK_GB', 'MEMORY_MB', 'VCPU']);
+    const usage = await osJson('resource', 'provider', 'usage', 'show', providers[0].uuid) as { resource_class: string; usage: number }[];
+    assert.equal(usage.find((u) => u.resource_class === 'MEMORY_MB')?.usage, 128);
+
+    // kill -9 of Kumo: the VM runs on; Kumo restarted on the same data dir finds it and drives it.
+    const pidFile = join(live.dir, 'vms', s.id, 'qemu.pid');
+    const qemuPid = Number(readFileSync(pidFile, 'utf8').trim());
+    live.proc.kill('SIGKILL');
+    await new Promise((r) => live.proc.once('exit', r));
+    assert.ok(processAlive(qemuPid), 'QEMU outlives Kumo');
+    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info'], { dir: live.dir, port: Number(new URL(live.url).port) });
+    assert.equal((await statusOf('vm1')).status, 'ACTIVE');
+    assert.equal(Number(readFileSync(pidFile, 'utf8').trim()), qemuPid, 'the same QEMU');
+    // QEMU killed behind Kumo's back: the server is SHUTOFF, and starts again from its disk.
+    process.kill(qemuPid, 'SIGKILL');
+    await until('vm1', 'SHUTOFF');
+    await os('server', 'start', 'vm1');
+    await until('vm1', 'ACTIVE');
 
     await os('server', 'delete', '--wait', 'vm1');
     assert.deepEqual(await osJson('server', 'list'), []);
