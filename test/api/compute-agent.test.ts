@@ -178,6 +178,12 @@ for (const dialect of DIALECTS) {
       assert.equal((await action(server.id, { confirmResize: null })).statusCode, 202);
       const s = await until(server.id, (x) => x.status === 'ACTIVE');
       assert.equal(s.flavor.original_name, 'm1.micro');
+      // A second resize, reverted: the old flavor comes back.
+      assert.equal((await action(server.id, { resize: { flavorRef: '42' } })).statusCode, 202);
+      await until(server.id, (x) => x.status === 'VERIFY_RESIZE');
+      assert.equal((await action(server.id, { revertResize: null })).statusCode, 202);
+      const reverted = await until(server.id, (x) => x.status === 'ACTIVE');
+      assert.equal(reverted.flavor.original_name, 'm1.micro');
       assert.equal((await action(server.id, { rebuild: { imageRef: 'missing' } })).statusCode, 400);
       assert.equal((await action(server.id, { rebuild: { imageRef: imageId, name: 'rebuilt' } })).statusCode, 202);
       const r = await until(server.id, (x) => x.status === 'ACTIVE' && x.name === 'rebuilt');
@@ -236,6 +242,9 @@ for (const dialect of DIALECTS) {
       await k.kumo.app.inject({ method: 'PUT', url: `/image/v2/images/${big}/file`, headers: { 'x-auth-token': member.token, 'content-type': 'application/octet-stream' }, payload: header });
       const tooBig = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'x', imageRef: big, flavorRef: '42', networks: [{ uuid: netId }] } } });
       assert.equal(tooBig.statusCode, 400);
+      const noNet = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'x', imageRef: imageId, flavorRef: '42', networks: [{ uuid: 'no-such-net' }] } } });
+      assert.equal(noNet.statusCode, 400);
+      assert.match(json(noNet.body).badRequest.message, /Network no-such-net could not be found\./);
       assert.match(json(tooBig.body).badRequest.message, /Flavor's disk is too small for requested image\. Flavor disk is 1073741824 bytes, image is 5368709120 bytes\./);
 
       const before = json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers.length;
