@@ -18,7 +18,7 @@ import { KumoError } from '../../../errors.js';
 import { findBinary } from '../../../lib/find-binary.js';
 import type { Logger } from '../../../log.js';
 import type {
-  BaseImage, DiskSpec, Hypervisor, HypervisorInfo, HypervisorOptions, ImageSourceCheck, NicSpec, ObservedVm, SerialConsole, VmSpec, VmState,
+  BaseImage, DiskSpec, Hypervisor, HypervisorInfo, HypervisorOptions, ImageSourceCheck, ObservedVm, SerialConsole, VmSpec, VmState,
 } from '../types.js';
 import {
   blockdevArgs, buildQemuArgv, diskDevice, diskDeviceId, diskFileNodeName, diskNodeName, instancePaths, netdevArgs, nicDevice, nicDeviceId,
