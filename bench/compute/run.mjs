@@ -12,7 +12,7 @@
 //   2. starts `kumo up --agent on --accel tcg` on a fresh data dir; uploads the image; a 128 MiB flavor;
 //      a network with DHCP;
 //   3. BENCH_N rounds, alternating: Kumo creates one server (POST /servers), polled every 50 ms for
-//      ACTIVE and its console output (os-getConsoleOutput) for the marker, then deletes it; the bare
+//      ACTIVE and its console log file for the marker (checked against os-getConsoleOutput), then deletes it; the bare
 //      side starts QEMU with the same machine, CPU, memory, accelerator and disk (a qcow2 overlay on
 //      the same base) and reads its serial output for the marker, then kills it. One VM at a time, so
 //      both sides have the host to themselves;
@@ -21,7 +21,7 @@
 //      each; GET /servers/detail is timed BENCH_LIST_REQS times.
 // Results: one JSON line per measurement in /tmp/kumo-bench-compute/<timestamp>/results.jsonl and a summary.
 //
-// Env knobs [default]: BENCH_N [10]  BENCH_RSS_VMS [10]  BENCH_LIST [1000]  BENCH_LIST_REQS [200]  BENCH_MEM [128]
+// Env knobs [default]: BENCH_N [10]  BENCH_RSS_VMS [6]  BENCH_LIST [1000]  BENCH_LIST_REQS [200]  BENCH_MEM [128]
 import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -30,7 +30,8 @@ import { performance } from 'node:perf_hooks';
 
 const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const N = Number(process.env.BENCH_N ?? 10);
-const RSS_VMS = Number(process.env.BENCH_RSS_VMS ?? 10);
+// 8 VCPUs on a 2-core host (Nova's allocation ratio 4): 6 servers of 1 vCPU fit beside nothing else.
+const RSS_VMS = Number(process.env.BENCH_RSS_VMS ?? 6);
 const LIST = Number(process.env.BENCH_LIST ?? 1000);
 const LIST_REQS = Number(process.env.BENCH_LIST_REQS ?? 200);
 const MEM = Number(process.env.BENCH_MEM ?? 128);
@@ -85,7 +86,7 @@ async function startKumo(agent) {
     await purgeHostObjects(dir);
     rmSync(dir, { recursive: true, force: true });
   };
-  return { url, api, pid: child.pid, project, stop, output: () => output };
+  return { url, dir, api, pid: child.pid, project, stop, output: () => output };
 }
 
 async function fixtures(k, withImage) {
@@ -104,25 +105,38 @@ async function fixtures(k, withImage) {
 
 const MARKER = 'KUMO-GUEST-UP';
 
-/** One server through the API: POST → ACTIVE → marker on the console; then deleted and gone. */
+/**
+ * One server through the API: POST → ACTIVE (polled every 25 ms) → the marker in its console log.
+ * The console is read from the VM's log file on this host, not through the API: polling the API
+ * every few ms would take CPU from the TCG guest that the bare side does not lose.
+ */
 async function kumoBoot(k, f, name) {
   const t0 = performance.now();
   const { server } = await k.api('POST', '/compute/v2.1/servers', { server: { name, imageRef: f.image, flavorRef: f.flavor, networks: [{ uuid: f.net }] } });
   let active = null;
+  while (active === null) {
+    if (performance.now() - t0 > 180_000) throw new Error(`${name}: not ACTIVE within 180 s`);
+    const s = (await k.api('GET', `/compute/v2.1/servers/${server.id}`)).server;
+    if (s.status === 'ERROR') throw new Error(`${name} ERROR: ${JSON.stringify(s.fault)}`);
+    if (s.status === 'ACTIVE') active = performance.now() - t0;
+    else await sleep(25);
+  }
+  const log = join(k.dir, 'vms', server.id, 'console.log');
   let marker = null;
   while (marker === null) {
     if (performance.now() - t0 > 180_000) throw new Error(`${name}: no marker within 180 s`);
-    if (active === null) {
-      const s = (await k.api('GET', `/compute/v2.1/servers/${server.id}`)).server;
-      if (s.status === 'ERROR') throw new Error(`${name} ERROR: ${JSON.stringify(s.fault)}`);
-      if (s.status === 'ACTIVE') active = performance.now() - t0;
+    let text = '';
+    try {
+      text = readFileSync(log, 'utf8');
+    } catch {
+      // not written yet
     }
-    if (active !== null) {
-      const out = await k.api('POST', `/compute/v2.1/servers/${server.id}/action`, { 'os-getConsoleOutput': {} }).catch(() => ({ output: '' }));
-      if (out.output.includes(MARKER)) marker = performance.now() - t0;
-    }
-    if (marker === null) await sleep(50);
+    if (text.includes(MARKER)) marker = performance.now() - t0;
+    else await sleep(10);
   }
+  // The API shows the same line (what `console log show` prints).
+  const out = await k.api('POST', `/compute/v2.1/servers/${server.id}/action`, { 'os-getConsoleOutput': {} });
+  if (!out.output.includes(MARKER)) throw new Error(`${name}: the console log file has the marker but the API's output does not`);
   return { id: server.id, active_ms: r1(active), marker_ms: r1(marker) };
 }
 
