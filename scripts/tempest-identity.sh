@@ -53,46 +53,10 @@ me=tempest-identity
 start_throwaway_kumo kumo-tempest --agent off
 
 # run-tempest.sh takes the base *without* /v3 (it strips a trailing /v3 and appends /v3
-# itself, both for uri_v3 and its own GET BASE/v3 probe), so give it .../identity.
-# TEMPEST_REGEXES / TEMPEST_CONCURRENCY / TEMPEST_EXCLUDE reach it through the environment.
-OUT=$TMP/run-tempest.out
-# It runs in its own process group (setsid, pid in RT_PIDFILE) and we `wait` for it, so a
-# SIGINT/SIGTERM to this script stops tempest and Kumo at once instead of after the run.
-set +e
-(
-  ADMIN_USER=admin ADMIN_PASSWORD=$ADMIN_PASSWORD ADMIN_PROJECT=admin DOMAIN=Default REGION=$REGION \
-    setsid bash -c 'echo $$ > "$0"; exec bash "$1" "$2"' "$RT_PIDFILE" "$PEER/run-tempest.sh" "$PUBLIC/identity" 2>&1 | tee "$OUT"
-  exit "${PIPESTATUS[0]}"
-) &
-wait "$!"; rt=$?
-set -e
-
-WORK=$(sed -n 's/^# workdir: \([^ ]*\).*/\1/p' "$OUT" | head -n 1)
-echo
-echo "================ Kumo identity Tempest summary ================"
+# itself, both for uri_v3 and its own GET BASE/v3 probe); the helper gives it .../identity.
+. "$REPO/scripts/lib/peer-tempest.sh"
+run_peer_tempest "$PEER/run-tempest.sh"
 status=0
-if [ -n "$WORK" ] && [ -s "$WORK/summary.txt" ]; then
-  cat "$WORK/summary.txt"
-  # Every run line must say failed=0. A '?' means the run produced no totals: that is only
-  # acceptable when TEMPEST_EXCLUDE removed every test the regex selected.
-  while read -r line; do
-    case "$line" in
-      *" failed=0 "*) ;;
-      *" ran=? "*)
-        tag=${line%%]*}; tag=${tag#[}
-        if grep -q "regex doesn't match with anything" "$WORK/$tag.log" 2>/dev/null; then
-          echo "note: [$tag] selected no tests (all excluded); not counted as a failure"
-        else
-          status=1
-        fi ;;
-      *) status=1 ;;
-    esac
-  done < <(grep '^\[r[0-9]*\] ' "$WORK/summary.txt")
-  echo "Tempest work dir: $WORK"
-else
-  echo "run-tempest.sh produced no summary (exit $rt); its output: $OUT"
-  status=1
-fi
-[ "$rt" -eq 0 ] || status=1
+peer_tempest_summary "Kumo identity Tempest summary" || status=1
 echo "Kumo log: $KUMO_LOG   (pid $KUMO_PID, $PUBLIC/identity/v3)"
 exit "$status"

@@ -81,6 +81,8 @@ throwaway_kumo_cleanup() {
     fi
     wait "$KUMO_PID" 2>/dev/null || true
   fi
+  # A script whose Kumo made host objects that outlive it (QEMU guests, bridges) removes them here.
+  if declare -F throwaway_kumo_after_stop >/dev/null; then throwaway_kumo_after_stop || true; fi
   if [ "${KUMO_TEMPEST_KEEP_DATA:-0}" = 1 ]; then
     echo "# Kumo data dir kept: $DATA"
   else

@@ -19,6 +19,7 @@ import type { ConsoleTokens } from './routes/consoles.js';
 import type { ComputeRouteEnv } from './routes/common.js';
 import { registerFlavorRoutes } from './routes/flavors.js';
 import { registerHypervisorRoutes } from './routes/hypervisors.js';
+import { registerImageProxyRoutes } from './routes/images.js';
 import { registerInterfaceRoutes } from './routes/interfaces.js';
 import { registerKeypairRoutes } from './routes/keypairs.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
@@ -36,6 +37,10 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     app.setErrorHandler(makeErrorHandler(renderNovaError, auth.identityUri));
     app.setNotFoundHandler((request, reply) => {
       reply.status(404).type('application/json').send(renderNovaError(new KumoError('ERR_NOT_FOUND', 'The resource could not be found.'), request));
+    });
+    // Nova names the request id twice; Tempest reads x-compute-request-id to find instance actions.
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header('x-compute-request-id', request.id);
     });
     app.addHook('onRequest', async (request, reply) => negotiate(request, reply));
     registerAuthHook(app, auth);
@@ -56,5 +61,6 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     registerHypervisorRoutes(app, env);
     registerInterfaceRoutes(app, env);
     registerSecurityGroupRoutes(app, env);
+    registerImageProxyRoutes(app, env);
   };
 }

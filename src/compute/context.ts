@@ -46,6 +46,10 @@ export const adminOnly = (action: string) => novaError('ERR_FORBIDDEN', `Policy 
 /** Nova's timestamps: ISO 8601 with seconds, `Z` (2.1 shows them this way in servers; flavors have none). */
 export const novaTime = (ms: number): string => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 
+/** What Nova's `date-time` query parameters accept (ISO 8601 as the iso8601 library parses it, not any string Date.parse reads). */
+export const isIsoDateTime = (v: string): boolean =>
+  /^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d(:?\d\d)?)?)?$/.test(v) && !Number.isNaN(Date.parse(v));
+
 /** Nova's links of a resource in `collection` (servers, flavors, ...). */
 export const novaLinks = (base: string, projectId: string | null, collection: string, id: string) => [
   { rel: 'self', href: `${base}/v2.1/${projectId ? `${projectId}/` : ''}${collection}/${id}` },

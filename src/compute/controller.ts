@@ -153,6 +153,12 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
       }
       if (pending?.type === 'rebuild') {
         await hypervisor.destroy(row.uuid);
+        if (row.desired === 'stopped') {
+          // A stopped server is stopped again after its rebuild, as Nova does; the new disk waits for the next start.
+          await vmSpecOf(row);
+          await done(row, { vm_state: 'stopped', power_state: POWER.SHUTDOWN }, 'compute_rebuild_instance');
+          return false;
+        }
         const next = await hypervisor.spawn(await vmSpecOf(row));
         await done(row, { vm_state: 'active', power_state: powerOf(next), desired: 'running' }, 'compute_rebuild_instance');
         return false;

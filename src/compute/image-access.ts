@@ -82,11 +82,16 @@ export async function imageSource(deps: ComputeDeps, imageId: string): Promise<I
   };
 }
 
-/** `server image create`: a queued private qcow2 image of the caller's, with Nova's snapshot properties; the agent uploads its data. */
+/**
+ * `server image create`: a queued private qcow2 image of the caller's, with Nova's snapshot
+ * properties (the caller's metadata may override them, as in Nova) and the minimum RAM and disk of
+ * the image the server was built from; the agent uploads its data.
+ */
 export async function createSnapshotImage(deps: ComputeDeps, caller: Caller, server: { uuid: string; image_id: string | null; user_id: string }, name: string, metadata: Record<string, string>): Promise<string> {
+  const base = server.image_id ? await getImage(deps.image, SYSTEM, server.image_id).catch(() => null) : null;
   const image = await createImage(deps.image, caller, {
-    name, disk_format: 'qcow2', container_format: 'bare', visibility: 'private',
-    properties: { ...metadata, image_type: 'snapshot', instance_uuid: server.uuid, base_image_ref: server.image_id ?? '', user_id: server.user_id },
+    name, disk_format: 'qcow2', container_format: 'bare', visibility: 'private', min_ram: base?.min_ram ?? 0, min_disk: base?.min_disk ?? 0,
+    properties: { image_type: 'snapshot', instance_uuid: server.uuid, base_image_ref: server.image_id ?? '', user_id: server.user_id, ...metadata },
   });
   return image.id;
 }

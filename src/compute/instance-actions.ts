@@ -40,6 +40,15 @@ export async function listActions(deps: ComputeDeps, instanceId: string) {
   return deps.db.selectFrom('compute_instance_action').selectAll().where('instance_id', '=', instanceId).orderBy('start_time', 'desc').execute();
 }
 
+/**
+ * From 2.21 a deleted server's actions stay readable, as Nova reads deleted instances there: by
+ * admins and the project that created the server (the project of its first action).
+ */
+export async function deletedServerActionsVisible(deps: ComputeDeps, caller: Caller, instanceId: string): Promise<boolean> {
+  const first = await deps.db.selectFrom('compute_instance_action').select('project_id').where('instance_id', '=', instanceId).orderBy('start_time').executeTakeFirst();
+  return !!first && (caller.isAdmin || first.project_id === caller.projectId);
+}
+
 export async function getAction(deps: ComputeDeps, caller: Caller, instanceId: string, requestId: string) {
   const action = await deps.db.selectFrom('compute_instance_action').selectAll().where('instance_id', '=', instanceId).where('request_id', '=', requestId).executeTakeFirst();
   if (!action) throw novaError('ERR_NOT_FOUND', `Action for request_id ${requestId} on instance ${instanceId} not found`);

@@ -1,7 +1,7 @@
 /**
  * Nova keypairs: public keys a user keeps under a name, injected into servers (metadata service
- * and config drive). Import checks the key's OpenSSH wire format; generation makes an RSA key as
- * Nova does (removed at 2.92, where a public key is required).
+ * and config drive). Import checks the key's OpenSSH wire format; generation makes an RSA key (and
+ * for x509 a self-signed certificate) as Nova does (removed at 2.92, where a public key is required).
  * @module
  */
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
@@ -11,6 +11,7 @@ import { adminOnly, invalid, novaError } from './context.js';
 import type { Caller, ComputeDeps } from './context.js';
 import { checkCountQuota } from './quotas.js';
 import type { KeypairTable } from './schema.js';
+import { generateX509Keypair } from './x509-keypair.js';
 
 export type KeypairRow = Selectable<KeypairTable>;
 
@@ -90,11 +91,17 @@ export async function createKeypair(deps: ComputeDeps, caller: Caller, input: Ke
     fingerprint = type === 'x509' ? x509Fingerprint(publicKey) : sshFingerprint(publicKey);
     if (!fingerprint) throw invalid('Keypair data is invalid: failed to generate fingerprint');
   } else {
-    if (type === 'x509') throw invalid('Keypair data is invalid: generating x509 key pairs is not supported; import a certificate with public_key');
-    const generated = generateRsaKeypair(`Generated-by-Kumo`);
-    publicKey = generated.publicKey;
-    privateKey = generated.privateKey;
-    fingerprint = sshFingerprint(publicKey)!;
+    if (type === 'x509') {
+      const generated = generateX509Keypair(userId, deps.now());
+      publicKey = generated.certificate;
+      privateKey = generated.privateKey;
+      fingerprint = colonHex(createHash('sha1').update(generated.der).digest());
+    } else {
+      const generated = generateRsaKeypair(`Generated-by-Kumo`);
+      publicKey = generated.publicKey;
+      privateKey = generated.privateKey;
+      fingerprint = sshFingerprint(publicKey)!;
+    }
   }
   await checkCountQuota(deps, caller.projectId, 'key_pairs', async () => Number((await deps.db.selectFrom('compute_keypair').select((eb) => eb.fn.countAll().as('n')).where('user_id', '=', userId).executeTakeFirst())?.n ?? 0), 1);
   const exists = await deps.db.selectFrom('compute_keypair').select('name').where('user_id', '=', userId).where('name', '=', name).executeTakeFirst();

@@ -15,7 +15,7 @@ import { getKeypair } from './keypairs.js';
 import { checkResizeQuota } from './quotas.js';
 import { releaseServerResources, resizeClaim } from './scheduler.js';
 import {
-  checkImageFitsFlavor, checkLock, checkMetadataQuota, checkServerName, checkState, deleteServerRows, flavorOf, getServer, portsOf, specOf,
+  accessIp, checkImageFitsFlavor, checkLock, checkMetadataQuota, checkServerName, checkState, deleteServerRows, flavorOf, getServer, portsOf, specOf,
 } from './servers.js';
 import type { InstanceRow, PendingAction } from './servers.js';
 
@@ -38,8 +38,9 @@ export async function updateServer(deps: ComputeDeps, caller: Caller, id: string
     if (typeof input.hostname !== 'string' || !/^[a-zA-Z0-9](?:[a-zA-Z0-9.-]{0,61}[a-zA-Z0-9])?$/.test(input.hostname)) throw invalid(`Invalid input for field/attribute hostname. Value: ${String(input.hostname)}.`);
     patch.hostname = input.hostname;
   }
-  if (input.accessIPv4 !== undefined) patch.access_ipv4 = (input.accessIPv4 as string | null) || null;
-  if (input.accessIPv6 !== undefined) patch.access_ipv6 = (input.accessIPv6 as string | null) || null;
+  const [v4, v6] = [accessIp('accessIPv4', input.accessIPv4), accessIp('accessIPv6', input.accessIPv6)];
+  if (v4 !== undefined) patch.access_ipv4 = v4;
+  if (v6 !== undefined) patch.access_ipv6 = v6;
   await patchServer(deps, id, patch);
   return { ...row, ...patch };
 }
@@ -152,6 +153,8 @@ const HANDLERS: Record<string, ActionHandler> = {
     checkState(row, 'confirmResize', ['resized']);
     await recordAction(deps, caller, row.uuid, 'confirmResize');
     await pending(deps, row, { type: 'confirm_resize' }, null);
+    // Nova answers a confirm with 204 (every other action here is 202).
+    return { status: 204, body: undefined };
   },
 
   async revertResize(deps, caller, row) {
@@ -206,6 +209,12 @@ const HANDLERS: Record<string, ActionHandler> = {
     if (state !== 'active' && state !== 'error') throw invalid(`Invalid input for field/attribute state. Value: ${String(state)}. '${String(state)}' is not one of ['active', 'error']`);
     await recordAction(deps, caller, row.uuid, 'resetState');
     await patchServer(deps, row.uuid, { vm_state: state, task_state: null, pending_action: null });
+  },
+
+  // Soft delete is off (Nova's default reclaim_instance_interval = 0): no server is ever
+  // SOFT_DELETED, so a restore always finds it in the wrong state, as in such a Nova.
+  async restore(_deps, _caller, row) {
+    checkState(row, 'restore', ['soft-deleted']);
   },
 
   async forceDelete(deps, caller, row) {

@@ -6,7 +6,7 @@
  */
 import { serverAddressesOfMany } from '../network/workload-ports.js';
 import type { ServerAddress } from '../network/workload-ports.js';
-import { adminOnly, invalid, novaLinks, novaTime } from './context.js';
+import { adminOnly, invalid, isIsoDateTime, novaLinks, novaTime } from './context.js';
 import type { Caller, ComputeDeps } from './context.js';
 import { flavorOf, hostIdOf, portsOf, serverStatus, specOf } from './servers.js';
 import type { InstanceRow } from './servers.js';
@@ -78,8 +78,9 @@ function detailOf(ctx: ViewContext, row: InstanceRow, extras: Extras, index: num
     'OS-EXT-STS:vm_state': row.vm_state,
     'OS-EXT-STS:power_state': row.power_state,
     'os-extended-volumes:volumes_attached': [],
-    security_groups: spec.security_groups.map((name) => ({ name })),
   };
+  // Nova leaves the key out when the server has no security group.
+  if (spec.security_groups.length) out.security_groups = spec.security_groups.map((name) => ({ name }));
   if (status === 'BUILD' || status === 'ACTIVE') out.progress = status === 'ACTIVE' ? 100 : 0;
   if (caller.isAdmin) {
     out['OS-EXT-SRV-ATTR:host'] = row.host;
@@ -116,6 +117,25 @@ export async function renderServers(ctx: ViewContext, rows: readonly InstanceRow
 
 export async function renderServer(ctx: ViewContext, row: InstanceRow): Promise<Record<string, unknown>> {
   return (await renderServers(ctx, [row]))[0];
+}
+
+/** What Nova's update and rebuild responses leave out before 2.75, where they became the full show view. */
+const NOT_IN_ACTION_VIEW = /^(OS-EXT-AZ|OS-EXT-STS|OS-SRV-USG|OS-EXT-SRV-ATTR):|^(config_drive|key_name|os-extended-volumes:volumes_attached|security_groups|host_status|server_groups)$/;
+
+/**
+ * The server as `PUT /servers/{id}` and the rebuild action answer it: before 2.75 without the
+ * extension attributes, and addresses without type and MAC; a rebuild's answer has key_name from
+ * 2.54 and user_data from 2.57 (what a rebuild may change).
+ */
+export async function renderServerAfterChange(ctx: ViewContext, row: InstanceRow, rebuild = false): Promise<Record<string, unknown>> {
+  const full = await renderServer(ctx, row);
+  if (ctx.minor >= 75) return full;
+  const out = Object.fromEntries(Object.entries(full).filter(([k]) => !NOT_IN_ACTION_VIEW.test(k)));
+  if (rebuild && ctx.minor >= 54) out.key_name = row.key_name;
+  if (rebuild && ctx.minor >= 57) out.user_data = row.user_data;
+  const addresses = full.addresses as Record<string, { version: number; addr: string }[]>;
+  out.addresses = Object.fromEntries(Object.entries(addresses).map(([net, list]) => [net, list.map(({ version, addr }) => ({ version, addr }))]));
+  return out;
 }
 
 // ---- listing ----
@@ -172,7 +192,7 @@ export async function listServers(ctx: ViewContext, q: Q): Promise<{ rows: Insta
     const since = last(q['changes-since']);
     const before = last(q['changes-before']);
     for (const [k, v] of [['changes-since', since], ['changes-before', before]] as const) {
-      if (v !== undefined && Number.isNaN(Date.parse(v))) throw invalid(`Invalid input for query parameters ${k}. Value: ${v}. '${v}' is not a 'date-time'`);
+      if (v !== undefined && !isIsoDateTime(v)) throw invalid(`Invalid input for query parameters ${k}. Value: ${v}. '${v}' is not a 'date-time'`);
     }
     rows = rows.filter((r) => (since === undefined || Date.parse(r.updated_at) >= Date.parse(since)) && (before === undefined || Date.parse(r.updated_at) <= Date.parse(before)));
   }

@@ -6,6 +6,7 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Selectable } from 'kysely';
 import { KumoError } from '../errors.js';
 import {
@@ -149,6 +150,24 @@ const SERVER_KEYS = new Set([
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 const field = (name: string, value: unknown, why: string) => invalid(`Invalid input for field/attribute ${name}. Value: ${typeof value === 'string' ? value : JSON.stringify(value)}. ${why}`);
 
+/** The admin password a create or rebuild answers with: the one asked for, or a new one. */
+export const newAdminPass = (asked: unknown): string => (typeof asked === 'string' ? asked : randomBytes(9).toString('base64url').slice(0, 12));
+
+/**
+ * accessIPv4/accessIPv6 of a create or update: an address of that family (Nova's schema formats),
+ * stored in canonical form as Nova's IPAddress column does (`::babe:220.12.22.2` → `::babe:dc0c:1602`).
+ * Empty or null clears it; undefined leaves it.
+ */
+export function accessIp(name: 'accessIPv4' | 'accessIPv6', value: unknown): string | null | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string') throw field(name, value, 'It must be a string');
+  const v6 = name === 'accessIPv6';
+  if (v6 ? !isIPv6(value) : !isIPv4(value)) throw field(name, value, `'${value}' is not a '${v6 ? 'ipv6' : 'ipv4'}'`);
+  // The WHATWG URL parser prints IPv6 hosts compressed, lower case, with an embedded IPv4 tail in hex.
+  return v6 ? new URL(`http://[${value}]/`).hostname.slice(1, -1) : value;
+}
+
 export function checkServerName(name: unknown): string {
   if (typeof name !== 'string') throw field('name', name, name === undefined ? "'name' is a required property" : `${JSON.stringify(name)} is not of type 'string'`);
   if (!name.trim() || name.length > 255) throw field('name', name, `'${name}' is not 1 to 255 characters that are not only whitespace`);
@@ -287,9 +306,8 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
       forcedHost = host;
     }
   }
-  for (const ip of ['accessIPv4', 'accessIPv6'] as const) {
-    if (input[ip] !== undefined && input[ip] !== null && typeof input[ip] !== 'string') throw field(ip, input[ip], 'It must be a string');
-  }
+  const accessIpv4 = accessIp('accessIPv4', input.accessIPv4) ?? null;
+  const accessIpv6 = accessIp('accessIPv6', input.accessIPv6) ?? null;
   const serverGroup = hints.group === undefined ? null : String(hints.group);
 
   const flavorId = refId(String(input.flavorRef));
@@ -334,7 +352,7 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
   }));
 
   const reservationId = `r-${randomBytes(4).toString('hex')}`;
-  const adminPass = typeof input.adminPass === 'string' ? input.adminPass : randomBytes(9).toString('base64url').slice(0, 12);
+  const adminPass = newAdminPass(input.adminPass);
   const rows: InstanceRow[] = [];
   try {
     for (let index = 0; index < count; index++) {
@@ -347,7 +365,7 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
         hostname: hostname ?? sanitizeHostname(count > 1 ? `${name}-${index + 1}` : name), description, host: null, image_id: image.id,
         flavor: JSON.stringify(flavor), key_name: keyName, key_data: keyData, user_data: userData, spec: '', availability_zone: AVAILABILITY_ZONE,
         desired: 'running', pending_action: null, vm_state: 'building', task_state: 'scheduling', power_state: POWER.NOSTATE, locked: 0, locked_reason: null,
-        fault: null, port_ids: '[]', access_ipv4: (input.accessIPv4 as string | undefined) || null, access_ipv6: (input.accessIPv6 as string | undefined) || null,
+        fault: null, port_ids: '[]', access_ipv4: accessIpv4, access_ipv6: accessIpv6,
         launched_at: null, created_at: now, updated_at: now,
       };
       await deps.db.insertInto('compute_instance').values({ ...row, spec: JSON.stringify(specRecord()) }).execute();
@@ -355,7 +373,12 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
       for (const n of resolvedNets) {
         const id = n.port
           ? await adoptWorkloadPort(deps.network, caller, n.port, uuid, NOVA_DEVICE_OWNER)
-          : await createWorkloadPort(deps.network, caller, { networkId: n.uuid!, fixedIps: n.fixed_ip ? [n.fixed_ip] : [], securityGroups: groups, deviceId: uuid, deviceOwner: NOVA_DEVICE_OWNER });
+          : await createWorkloadPort(deps.network, caller, { networkId: n.uuid!, fixedIps: n.fixed_ip ? [n.fixed_ip] : [], securityGroups: groups, deviceId: uuid, deviceOwner: NOVA_DEVICE_OWNER })
+            .catch((err: unknown) => {
+              // What the port refers to (a security group) was not found: a bad create request to Nova, 400.
+              if (err instanceof KumoError && err.status === 404) throw invalid(err.message);
+              throw err;
+            });
         ports.push({ id, adopted: Boolean(n.port) });
         if (n.tag) portTags[id] = n.tag;
       }

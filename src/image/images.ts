@@ -118,16 +118,7 @@ export function parseCreateBody(body: unknown): ImageFields {
     else properties[key] = v as string;
   }
   fields.properties = properties;
-  checkFormatPair(fields.disk_format ?? null, fields.container_format ?? null);
   return fields;
-}
-
-/** Glance: AMI-style formats must be used together. */
-function checkFormatPair(disk: string | null, container: string | null): void {
-  const ami = ['ami', 'ari', 'aki'];
-  if (disk !== null && container !== null && (ami.includes(disk) || ami.includes(container)) && disk !== container) {
-    throw invalid("Invalid mix of disk and container formats. When setting a disk or container format to one of 'aki', 'ari', or 'ami', the container and disk formats must match.");
-  }
 }
 
 function requirePublicizeRight(caller: Caller, visibility: Visibility | undefined): void {
@@ -320,7 +311,6 @@ export async function updateImage(deps: ImageDeps, caller: Caller, id: string, c
     if (isBase(key)) (next as unknown as Record<string, unknown>)[key] = change.value;
     else next.properties[key] = change.value as string;
   }
-  checkFormatPair(next.disk_format, next.container_format);
   if (!changes.length) return current;
   const updated_at = glanceTime(deps.now());
   await deps.db.transaction().execute(async (trx) => {
@@ -341,6 +331,7 @@ export async function deleteImage(deps: ImageDeps, caller: Caller, id: string): 
   if (row.protected === 1) throw imageForbidden(`Image ${id} is protected and cannot be deleted.`);
   await deps.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('image_member').where('image_id', '=', id).execute();
+    await trx.deleteFrom('image_task').where('image_id', '=', id).execute();
     await trx.deleteFrom('image_tag').where('image_id', '=', id).execute();
     await trx.deleteFrom('image_property').where('image_id', '=', id).execute();
     await trx.deleteFrom('image').where('id', '=', id).execute();

@@ -52,9 +52,31 @@ export interface ImageMemberTable {
   updated_at: string;
 }
 
+/** An import task: what `POST /v2/images/{id}/import` did, kept for `GET /v2/images/{id}/tasks`. */
+export interface ImageTaskTable {
+  id: string;
+  image_id: string;
+  /** api_image_import. */
+  type: string;
+  /** success or failure (imports finish within the request here). */
+  status: string;
+  owner: string;
+  user_id: string;
+  request_id: string;
+  /** JSON: the task input as Glance shows it (image_id, import_req, backend). */
+  input: string;
+  /** JSON or null. */
+  result: string | null;
+  message: string;
+  created_at: string;
+  updated_at: string;
+  expires_at: string | null;
+}
+
 export interface ImageTables {
   image: ImageTable;
   image_property: ImagePropertyTable;
   image_tag: ImageTagTable;
   image_member: ImageMemberTable;
+  image_task: ImageTaskTable;
 }

@@ -18,6 +18,7 @@ import { containerCapsuleMigration } from './migrations/0009_container_capsule.j
 import { imageMigration } from './migrations/0010_image.js';
 import { placementMigration } from './migrations/0011_placement.js';
 import { computeMigration } from './migrations/0012_compute.js';
+import { imageTasksMigration } from './migrations/0013_image_tasks.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -33,6 +34,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0010_image': imageMigration,
     '0011_placement': placementMigration,
     '0012_compute': computeMigration,
+    '0013_image_tasks': imageTasksMigration,
   };
 }
 

@@ -175,7 +175,7 @@ for (const dialect of DIALECTS) {
       assert.equal((await action(server.id, { resize: { flavorRef: '84' } })).statusCode, 202);
       await until(server.id, (x) => x.status === 'VERIFY_RESIZE');
       assert.ok(hv.calls.some((c) => c.startsWith(`spawn ${server.id} vcpus=1 mem=192`)));
-      assert.equal((await action(server.id, { confirmResize: null })).statusCode, 202);
+      assert.equal((await action(server.id, { confirmResize: null })).statusCode, 204, "Nova's confirm answer");
       const s = await until(server.id, (x) => x.status === 'ACTIVE');
       assert.equal(s.flavor.original_name, 'm1.micro');
       // A second resize, reverted: the old flavor comes back.
@@ -185,9 +185,65 @@ for (const dialect of DIALECTS) {
       const reverted = await until(server.id, (x) => x.status === 'ACTIVE');
       assert.equal(reverted.flavor.original_name, 'm1.micro');
       assert.equal((await action(server.id, { rebuild: { imageRef: 'missing' } })).statusCode, 400);
-      assert.equal((await action(server.id, { rebuild: { imageRef: imageId, name: 'rebuilt' } })).statusCode, 202);
+      const rebuilt = await action(server.id, { rebuild: { imageRef: imageId, name: 'rebuilt', adminPass: 'n3w-pass' } });
+      assert.equal(rebuilt.statusCode, 202);
+      const answer = json(rebuilt.body).server;
+      assert.deepEqual([answer.id, answer.name, answer.status, answer.adminPass, answer.image.id], [server.id, 'rebuilt', 'REBUILD', 'n3w-pass', imageId]);
+      assert.equal(answer['OS-EXT-STS:task_state'], undefined, 'before 2.75 the rebuild answer has no extension attributes');
       const r = await until(server.id, (x) => x.status === 'ACTIVE' && x.name === 'rebuilt');
       assert.equal(r.image.id, imageId);
+      assert.match(json((await action(server.id, { rebuild: { imageRef: imageId } })).body).server.adminPass, /^.{12}$/, 'a new password when none is asked for');
+      await until(server.id, (x) => x.status === 'ACTIVE');
+      const at = async (minor: number, rebuild: Record<string, unknown> = {}) => {
+        const res = await k.request('POST', `${C}/servers/${server.id}/action`, { token: member.token, headers: v(minor), body: { rebuild: { imageRef: imageId, ...rebuild } } });
+        assert.equal(res.statusCode, 202, res.body);
+        await until(server.id, (x) => x.status === 'ACTIVE');
+        return json(res.body).server;
+      };
+      const restore = await action(server.id, { restore: null });
+      assert.equal(restore.statusCode, 409, 'soft delete is off: nothing to restore');
+      assert.match(json(restore.body).conflictingRequest.message, /Cannot 'restore' instance .* while it is in vm_state active/);
+      assert.equal((await action('00000000-0000-4000-8000-000000000000', { restore: null })).statusCode, 404);
+      const at53 = await at(53);
+      assert.ok(!('key_name' in at53) && !('user_data' in at53));
+      assert.ok('key_name' in (await at(54)) && !('user_data' in (await at(54))), 'key_name from 2.54');
+      assert.equal((await at(57, { user_data: Buffer.from('hi').toString('base64') })).user_data, Buffer.from('hi').toString('base64'), 'user_data from 2.57');
+
+      // A stopped server stays stopped through its rebuild, and starts on the new disk.
+      assert.equal((await action(server.id, { 'os-stop': null })).statusCode, 202);
+      await until(server.id, (x) => x.status === 'SHUTOFF' && x['OS-EXT-STS:task_state'] === null);
+      const spawnsBefore = hv.calls.filter((c) => c.startsWith(`spawn ${server.id}`)).length;
+      assert.equal((await action(server.id, { rebuild: { imageRef: imageId } })).statusCode, 202);
+      const stopped = await until(server.id, (x) => x['OS-EXT-STS:task_state'] === null);
+      assert.deepEqual([stopped.status, stopped['OS-EXT-STS:power_state']], ['SHUTOFF', 4]);
+      assert.equal(hv.calls.filter((c) => c.startsWith(`spawn ${server.id}`)).length, spawnsBefore, 'not started by the rebuild');
+      assert.equal((await action(server.id, { 'os-start': null })).statusCode, 202);
+      await until(server.id, (x) => x.status === 'ACTIVE' && x['OS-EXT-STS:task_state'] === null);
+      await until(server.id, (x) => x.status === 'ACTIVE');
+    });
+
+    test('update answers: before 2.75 without extension attributes and address types, from 2.75 the full view; x-compute-request-id', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'upd', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      const id = json(res.body).server.id;
+      assert.equal(res.headers['x-compute-request-id'], res.headers['x-openstack-request-id']);
+      assert.match(String(res.headers['x-compute-request-id']), /^req-/);
+      await until(id, (x) => x.status === 'ACTIVE');
+      const put = async (name: string, minor: number) => json((await k.request('PUT', `${C}/servers/${id}`, { token: member.token, headers: v(minor), body: { server: { name } } })).body).server;
+      const old = await put('upd-1', 1);
+      assert.equal(old.name, 'upd-1');
+      for (const key of ['OS-EXT-STS:vm_state', 'OS-EXT-AZ:availability_zone', 'OS-SRV-USG:launched_at', 'key_name', 'config_drive', 'security_groups', 'os-extended-volumes:volumes_attached']) {
+        assert.ok(!(key in old), `no ${key} before 2.75`);
+      }
+      assert.deepEqual(Object.keys(old.addresses.net1[0]).sort(), ['addr', 'version']);
+      assert.ok('accessIPv4' in old && 'hostId' in old && 'OS-DCF:diskConfig' in old);
+      const full = await put('upd-2', 75);
+      assert.equal(full['OS-EXT-STS:vm_state'], 'active');
+      assert.deepEqual(full.security_groups, [{ name: 'default' }]);
+      assert.equal(full.addresses.net1[0]['OS-EXT-IPS:type'], 'fixed');
+      const missing = await k.request('GET', `${C}/servers/00000000-0000-4000-8000-000000000000`, { token: member.token });
+      assert.equal(missing.statusCode, 404);
+      assert.equal(missing.headers['x-compute-request-id'], missing.headers['x-openstack-request-id'], 'errors carry it too');
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
     });
 
     test('config drive, snapshot to an image, interface attach and detach', async () => {
@@ -263,6 +319,93 @@ for (const dialect of DIALECTS) {
       assert.equal(s2.status, 'ERROR', 'one host cannot hold two members of an anti-affinity group');
       assert.equal(s2.fault.message, 'No valid host was found. ');
       assert.deepEqual(json((await k.request('GET', `${C}/os-server-groups/${group.id}`, { token: member.token })).body).server_group.members.sort(), [first, second].sort());
+    });
+
+    test('snapshots keep the minimum RAM and disk of the server\'s image; the caller\'s metadata overrides Nova\'s properties', async () => {
+      const img = json((await k.request('POST', '/image/v2/images', { token: member.token, body: { name: 'needs-64', disk_format: 'qcow2', container_format: 'bare', min_ram: 64, min_disk: 1 } })).body);
+      await k.kumo.app.inject({ method: 'PUT', url: `/image/v2/images/${img.id}/file`, headers: { 'x-auth-token': member.token, 'content-type': 'application/octet-stream' }, payload: Buffer.alloc(4096, 3) });
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'snapme', imageRef: img.id, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const id = json(res.body).server.id;
+      await until(id, (x) => x.status === 'ACTIVE');
+      const snap = await k.request('POST', `${C}/servers/${id}/action`, { token: member.token, headers: v(45), body: { createImage: { name: 'snap-64', metadata: { image_type: 'test' } } } });
+      const snapId = json(snap.body).image_id;
+      await until(id, (x) => x['OS-EXT-STS:task_state'] === null);
+      const image = json((await k.request('GET', `/image/v2/images/${snapId}`, { token: member.token })).body);
+      assert.deepEqual([image.min_ram, image.min_disk, image.image_type, image.instance_uuid], [64, 1, 'test', id]);
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
+    });
+
+    test('security groups: an unknown one on create is 400 and makes nothing; a server without any shows no security_groups', async () => {
+      // Servers earlier tests deleted release their ports in the background: let that finish first.
+      for (let i = 0; i < 200; i++) {
+        await k.kumo.agent!.settled();
+        const servers = json((await k.request('GET', `${C}/servers/detail`, { token: member.token })).body).servers;
+        if (!servers.some((x: Record<string, unknown>) => x['OS-EXT-STS:task_state'] === 'deleting')) break;
+      }
+      const portIds = async () => json((await k.request('GET', `${N}/ports`, { token: member.token })).body).ports.map((p: { id: string }) => p.id).sort();
+      const portsBefore = await portIds();
+      const bad = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'sg-bad', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], security_groups: [{ name: 'does_not_exist' }] } } });
+      assert.equal(bad.statusCode, 400, bad.body);
+      assert.equal(json(bad.body).badRequest.message, 'Security group does_not_exist not found.');
+      const names = json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers.map((x: { name: string }) => x.name);
+      assert.ok(!names.includes('sg-bad'));
+      assert.deepEqual(await portIds(), portsBefore, 'no port made');
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'sg', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      const id = json(res.body).server.id;
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.equal((await action(id, { removeSecurityGroup: { name: 'default' } })).statusCode, 202);
+      assert.ok(!('security_groups' in (await show(id))), 'no key without groups');
+      assert.equal((await action(id, { addSecurityGroup: { name: 'default' } })).statusCode, 202);
+      assert.deepEqual((await show(id)).security_groups, [{ name: 'default' }]);
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
+    });
+
+    test('instance actions of a deleted server: 404 before 2.21, listed from 2.21 to its project only', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'gone', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      const id = json(res.body).server.id;
+      const createRequest = res.headers['x-openstack-request-id'];
+      await until(id, (x) => x.status === 'ACTIVE');
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
+      for (let i = 0; i < 200 && (await k.request('GET', `${C}/servers/${id}`, { token: member.token })).statusCode !== 404; i++) await k.kumo.agent!.settled();
+      const actions = (minor: number, token = member.token) => k.request('GET', `${C}/servers/${id}/os-instance-actions`, { token, headers: v(minor) });
+      assert.equal((await actions(20)).statusCode, 404);
+      const listed = await actions(21);
+      assert.equal(listed.statusCode, 200, listed.body);
+      assert.deepEqual(json(listed.body).instanceActions.map((a: { action: string }) => a.action).sort(), ['create', 'delete']);
+      const one = await k.request('GET', `${C}/servers/${id}/os-instance-actions/${createRequest}`, { token: member.token, headers: v(21) });
+      assert.equal(json(one.body).instanceAction.action, 'create');
+      assert.equal((await actions(21, other.token)).statusCode, 404, "another project's deleted server stays unknown");
+      assert.equal((await actions(21, admin)).statusCode, 200);
+      assert.equal((await k.request('GET', `${C}/servers/00000000-0000-4000-8000-000000000000/os-instance-actions`, { token: member.token, headers: v(21) })).statusCode, 404);
+    });
+
+    test('access IPs: checked by family and shown in canonical form on create and update', async () => {
+      const res = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: {
+        name: 'vm-ip', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], accessIPv4: '1.1.1.1', accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2',
+      } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const id = json(res.body).server.id;
+      assert.deepEqual([(await show(id)).accessIPv4, (await show(id)).accessIPv6], ['1.1.1.1', '::babe:dc0c:1602']);
+      const put = (server: Record<string, unknown>) => k.request('PUT', `${C}/servers/${id}`, { token: member.token, body: { server } });
+      for (const [server, message] of [
+        [{ accessIPv4: '1.1.1.1.1' }, /accessIPv4.*'1\.1\.1\.1\.1' is not a 'ipv4'/], [{ accessIPv6: '2001:db8::1' , accessIPv4: '::1' }, /is not a 'ipv4'/],
+        [{ accessIPv6: '1.2.3.4' }, /'1\.2\.3\.4' is not a 'ipv6'/], [{ accessIPv4: 4 }, /It must be a string/],
+      ] as const) {
+        const r = await put(server);
+        assert.equal(r.statusCode, 400, r.body);
+        assert.match(json(r.body).badRequest.message, message);
+      }
+      assert.deepEqual([(await show(id)).accessIPv4, (await show(id)).accessIPv6], ['1.1.1.1', '::babe:dc0c:1602'], 'refused updates change nothing');
+      const ok = await put({ accessIPv6: '2001:DB8:0:0::1', accessIPv4: '' });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.deepEqual([json(ok.body).server.accessIPv4, json(ok.body).server.accessIPv6], ['', '2001:db8::1']);
+      const bad = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'vm-bad-ip', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], accessIPv6: 'not-an-ip' } } });
+      assert.equal(bad.statusCode, 400);
+      assert.match(json(bad.body).badRequest.message, /'not-an-ip' is not a 'ipv6'/);
+      const names = json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers.map((x: { name: string }) => x.name);
+      assert.ok(!names.includes('vm-bad-ip'), 'a refused create makes nothing');
+      assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
     });
   });
 }

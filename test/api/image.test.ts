@@ -197,8 +197,19 @@ for (const dialect of DIALECTS) {
       assert.deepEqual(jsonError(asJson), { code: '404 Not Found', title: 'Not Found', message: `No image found with ID ${missing}` });
       assert.equal((await api('PUT', `/images/${missing}/file`, alice, { payload: Buffer.from('x') })).statusCode, 404);
       assert.equal((await api('GET', '/images/cirros', alice)).statusCode, 404, 'lookup by name in the path is a 404 (clients then list by name)');
+      const emptyId = await api('GET', '/images/', alice, { headers: { accept: 'application/json' } });
+      assert.equal(emptyId.statusCode, 404, 'an empty id is a show, not the list');
+      assert.equal(jsonError(emptyId).message, 'No image found with ID ');
+      assert.equal((await api('GET', '/images', alice)).statusCode, 200);
       assert.equal((await api('DELETE', `/images/${missing}`, alice)).statusCode, 404);
       assert.deepEqual(leftovers(), []);
+    });
+
+    test('AMI-style formats mix freely with others, as in Glance v2 (only v1 refused that)', async () => {
+      for (const [container_format, disk_format] of [['ami', 'raw'], ['aki', 'qcow2'], ['bare', 'ari']]) {
+        const img = await create(alice, { name: `mix-${container_format}-${disk_format}`, container_format, disk_format });
+        assert.deepEqual([img.container_format, img.disk_format], [container_format, disk_format]);
+      }
     });
 
     test('bad create bodies: clear errors, nothing created', async () => {
@@ -212,7 +223,6 @@ for (const dialect of DIALECTS) {
         [{ name: 'x', protected: 'yes' }, 400, /boolean/],
         [{ name: 'x', tags: 'a,b' }, 400, /array/],
         [{ name: 'x', hw_video_model: 3 }, 400, /string/],
-        [{ name: 'x', disk_format: 'ami', container_format: 'bare' }, 400, /Invalid mix of disk and container formats/],
         [{ name: 'x', id: 'not-a-uuid' }, 400, /UUID/],
         [{ name: 'x', status: 'active' }, 403, /Attribute 'status' is read-only/],
         [{ name: 'x', checksum: 'abc' }, 403, /read-only/],
@@ -448,7 +458,9 @@ for (const dialect of DIALECTS) {
       assert.equal(early.statusCode, 409, 'nothing staged yet');
       const data = randomBytes(1500 * 1024);
       assert.equal((await api('PUT', `/images/${img.id}/stage`, alice, { payload: data })).statusCode, 204);
-      assert.equal((await show(img.id)).status, 'uploading');
+      const staged = await show(img.id);
+      assert.equal(staged.status, 'uploading');
+      assert.equal(staged.stores, undefined, 'staged data is not in a store yet');
       for (const [body, message] of [
         [{}, /requires a 'method' field/], [{ method: {} }, /requires a 'name' field/], [{ method: { name: 'web-download' } }, /Unknown import method name 'web-download'/],
         [{ method: { name: 'glance-direct' }, all_stores: 'yes' }, /must be boolean/],
@@ -458,10 +470,20 @@ for (const dialect of DIALECTS) {
         assert.match(jsonError(r).message, message);
       }
       assert.equal((await show(img.id)).status, 'uploading', 'refused imports change nothing');
-      assert.equal((await api('POST', `/images/${img.id}/import`, alice, { body: { method: { name: 'glance-direct' } } })).statusCode, 202);
+      assert.deepEqual(json((await api('GET', `/images/${img.id}/tasks`, alice)).body).tasks, [], 'refused imports leave no task');
+      const imported = await api('POST', `/images/${img.id}/import`, alice, { body: { method: { name: 'glance-direct' } } });
+      assert.equal(imported.statusCode, 202);
+      const tasks = json((await api('GET', `/images/${img.id}/tasks`, alice)).body).tasks;
+      assert.equal(tasks.length, 1);
+      assert.deepEqual([tasks[0].type, tasks[0].status, tasks[0].image_id, tasks[0].owner, tasks[0].request_id, tasks[0].input.import_req.method.name, tasks[0].result],
+        ['api_image_import', 'success', img.id, aliceProject, imported.headers['x-openstack-request-id'], 'glance-direct', { image_id: img.id }]);
+      assert.ok(Date.parse(tasks[0].expires_at) > Date.parse(tasks[0].created_at));
+      assert.equal((await api('GET', `/images/${img.id}/tasks`, bob)).statusCode, 404, "another project's private image");
       const done = await show(img.id);
-      assert.deepEqual([done.status, done.size, done.checksum, done.os_hash_value], ['active', data.length, md5(data), sha512(data)]);
+      assert.deepEqual([done.status, done.size, done.checksum, done.os_hash_value, done.stores], ['active', data.length, md5(data), sha512(data), 'local']);
       assert.ok((await api('GET', `/images/${img.id}/file`, alice)).rawPayload.equals(data));
+      assert.equal((await api('DELETE', `/images/${img.id}`, alice)).statusCode, 204, 'an image with tasks deletes');
+      assert.equal((await api('GET', `/images/${img.id}/tasks`, alice)).statusCode, 404);
     });
 
     test('the functions other services call: findImage, createImageFromFile, openImageData, imageFilePath', async () => {

@@ -6,11 +6,17 @@ import { absoluteLimits, DEFAULT_COMPUTE_QUOTAS, deleteComputeQuota, showCompute
 import { caller, lastValue, param, query } from './common.js';
 import type { ComputeRouteEnv } from './common.js';
 
-/** Quota keys that left the API at 2.57 (injected files) and 2.36 (network proxies, never shown here). */
-const dropped = (minor: number, q: Record<string, unknown>) => {
-  if (minor < 57) return q;
+/**
+ * Quota keys by microversion: the injected files left the API at 2.57; the network proxies
+ * (fixed_ips, floating_ips, security_groups, security_group_rules) are in every quota set before
+ * 2.36, as Nova shows them (Tempest's quota tests require them). Neutron enforces those, so
+ * they show unlimited here, as the network limits of `GET /limits` do.
+ */
+const NETWORK_PROXIES = ['fixed_ips', 'floating_ips', 'security_group_rules', 'security_groups'];
+const dropped = (minor: number, q: Record<string, unknown>, detail = false) => {
   const out = { ...q };
-  for (const k of ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes']) delete out[k];
+  if (minor < 36) for (const k of NETWORK_PROXIES) out[k] = detail ? { limit: -1, in_use: 0, reserved: 0 } : -1;
+  if (minor >= 57) for (const k of ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes']) delete out[k];
   return out;
 };
 
@@ -28,7 +34,7 @@ export function registerQuotaRoutes(app: FastifyInstance, env: ComputeRouteEnv):
   });
   app.get('/v2.1/os-quota-sets/:project/defaults', async (request) => ({ quota_set: dropped(minorOf(request), { id: param(request, 'project'), ...DEFAULT_COMPUTE_QUOTAS }) }));
   app.get('/v2.1/os-quota-sets/:project', async (request) => ({ quota_set: dropped(minorOf(request), await showComputeQuota(deps, caller(request), param(request, 'project'), false)) }));
-  app.get('/v2.1/os-quota-sets/:project/detail', async (request) => ({ quota_set: dropped(minorOf(request), await showComputeQuota(deps, caller(request), param(request, 'project'), true)) }));
+  app.get('/v2.1/os-quota-sets/:project/detail', async (request) => ({ quota_set: dropped(minorOf(request), await showComputeQuota(deps, caller(request), param(request, 'project'), true), true) }));
   app.put('/v2.1/os-quota-sets/:project', async (request) => {
     const body = (request.body as { quota_set?: unknown } | undefined)?.quota_set;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw invalid("Invalid input for field/attribute quota_set. 'quota_set' is a required property");

@@ -1,14 +1,14 @@
 /** Nova servers: create, list, show, update, delete, actions, metadata, tags, ips, instance actions. */
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KumoError } from '../../errors.js';
 import { novaError, novaTime } from '../context.js';
-import { getAction, listActions } from '../instance-actions.js';
+import { deletedServerActionsVisible, getAction, listActions } from '../instance-actions.js';
 import { minorOf } from '../microversion.js';
 import { deleteMetadataItem, deleteServer, mergeMetadata, replaceMetadata, serverAction, serverMetadata, updateServer } from '../server-actions.js';
 import type { ActionHandler } from '../server-actions.js';
-import { listServers, renderServer, renderServers, summaryOf } from '../server-view.js';
+import { listServers, renderServer, renderServerAfterChange, renderServers, summaryOf } from '../server-view.js';
 import type { ViewContext } from '../server-view.js';
-import { checkTag, checkTagList, createServers, getServer, portsOf } from '../servers.js';
+import { checkTag, checkTagList, createServers, getServer, newAdminPass, portsOf } from '../servers.js';
 import { serverAddressesOfMany } from '../../network/workload-ports.js';
 import { bodyObject, caller, param, query } from './common.js';
 import type { ComputeRouteEnv } from './common.js';
@@ -59,7 +59,7 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   app.put('/v2.1/servers/:id', async (request) => {
     const ctx = view(request);
     const row = await updateServer(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'server'), ctx.minor);
-    return { server: await renderServer(ctx, row) };
+    return { server: await renderServerAfterChange(ctx, row) };
   });
   app.delete('/v2.1/servers/:id', async (request, reply) => {
     await deleteServer(deps, caller(request), param(request, 'id'));
@@ -67,15 +67,17 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   });
   app.post('/v2.1/servers/:id/action', async (request, reply: FastifyReply) => {
     const result = await serverAction(deps, caller(request), param(request, 'id'), request.body, minorOf(request), extraActions);
-    // Nova answers a rebuild with the server (clients read it), with a new admin password.
-    if (request.body && typeof request.body === 'object' && 'rebuild' in request.body) {
-      const ctx = view(request);
-      return reply.status(202).send({ server: { ...(await renderServer(ctx, await getServer(deps.db, ctx.caller, param(request, 'id')))), adminPass: randomBytes(9).toString('base64url').slice(0, 12) } });
-    }
     if (result && typeof result === 'object' && 'status' in result && 'body' in result) {
       const r = result as { status: number; body: unknown; headers?: Record<string, string> };
       for (const [k, v] of Object.entries(r.headers ?? {})) reply.header(k, v);
       return reply.status(r.status).send(r.body);
+    }
+    const rebuild = (request.body as { rebuild?: { adminPass?: unknown } }).rebuild;
+    if (rebuild) {
+      // Nova answers a rebuild with the server and its admin password.
+      const ctx = view(request);
+      const server = await renderServerAfterChange(ctx, await getServer(deps.db, ctx.caller, param(request, 'id')), true);
+      return reply.status(202).send({ server: { ...server, adminPass: newAdminPass(rebuild.adminPass) } });
     }
     return reply.status(202).send();
   });
@@ -176,11 +178,21 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   });
 
   // ---- instance actions ----
+  /** The server whose actions are asked for; from 2.21 also a deleted one. */
+  const actionsOf = async (request: FastifyRequest): Promise<string> => {
+    try {
+      return (await owned(request)).uuid;
+    } catch (err) {
+      const id = param(request, 'id');
+      if (err instanceof KumoError && err.status === 404 && minorOf(request) >= 21 && await deletedServerActionsVisible(deps, caller(request), id)) return id;
+      throw err;
+    }
+  };
   app.get('/v2.1/servers/:id/os-instance-actions', async (request) => {
-    const row = await owned(request);
+    const uuid = await actionsOf(request);
     const minor = minorOf(request);
     return {
-      instanceActions: (await listActions(deps, row.uuid)).map((a) => ({
+      instanceActions: (await listActions(deps, uuid)).map((a) => ({
         action: a.action, instance_uuid: a.instance_id, message: a.message, project_id: a.project_id, request_id: a.request_id,
         start_time: novaTime(Date.parse(a.start_time)), user_id: a.user_id, ...(minor >= 58 ? { updated_at: novaTime(Date.parse(a.finish_time ?? a.start_time)) } : {}),
       })),
@@ -188,8 +200,7 @@ export function registerServerRoutes(app: FastifyInstance, env: ComputeRouteEnv,
   });
   app.get('/v2.1/servers/:id/os-instance-actions/:requestId', async (request) => {
     const c = caller(request);
-    const row = await owned(request);
-    const { action, events } = await getAction(deps, c, row.uuid, param(request, 'requestId'));
+    const { action, events } = await getAction(deps, c, await actionsOf(request), param(request, 'requestId'));
     const minor = minorOf(request);
     return {
       instanceAction: {

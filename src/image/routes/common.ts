@@ -17,10 +17,18 @@ export interface ImageRouteEnv {
 export const caller = (request: FastifyRequest): Caller => callerOf(requireAuth(request));
 export const imageIdOf = (request: FastifyRequest): string => (request.params as { id: string }).id;
 
-/** Glance's image view: base attributes, the extra properties at the top level, and relative links. */
+/** The one store: the control plane's filesystem. */
+export const LOCAL_STORE = 'local';
+
+/**
+ * Glance's image view: base attributes, the extra properties at the top level, and relative links.
+ * Since `/v2/info/stores` is served (Glance's multiple-stores mode), an image whose data is in the
+ * store says so in `stores`, as Glance does; Tempest's import waiter compares it with the store list.
+ */
 export function renderImage(image: ImageRecord): Record<string, unknown> {
   const { properties, ...base } = image;
-  return { ...properties, ...base, self: `/v2/images/${image.id}`, file: `/v2/images/${image.id}/file`, schema: '/v2/schemas/image' };
+  const stores = image.status === 'active' || image.status === 'deactivated' ? { stores: LOCAL_STORE } : {};
+  return { ...properties, ...base, ...stores, self: `/v2/images/${image.id}`, file: `/v2/images/${image.id}/file`, schema: '/v2/schemas/image' };
 }
 
 export function renderMember(m: ImageMember): Record<string, unknown> {

@@ -1,6 +1,6 @@
 /** Images: create, list, show, JSON-patch update, delete (Glance v2 api-ref "Images"). */
 import type { FastifyInstance } from 'fastify';
-import { IMPORT_METHODS } from '../context.js';
+import { IMPORT_METHODS, imageNotFound } from '../context.js';
 import { createImage, deleteImage, getImage, listImages, parseCreateBody, parsePatch, updateImage } from '../images.js';
 import type { ListQuery } from '../images.js';
 import { caller, imageIdOf, renderImage } from './common.js';
@@ -18,6 +18,8 @@ export function registerImageRoutes(app: FastifyInstance, env: ImageRouteEnv): v
   });
 
   app.get('/v2/images', async (request) => {
+    // The app ignores trailing slashes, but `/v2/images/` is a show with an empty id to Glance: 404.
+    if (request.url.split('?')[0].endsWith('/')) throw imageNotFound('');
     const q = (request.query ?? {}) as ListQuery;
     const { images, nextMarker } = await listImages(deps, caller(request), q);
     const body: Record<string, unknown> = { images: images.map(renderImage), first: '/v2/images', schema: '/v2/schemas/images' };

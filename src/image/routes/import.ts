@@ -1,16 +1,15 @@
 /**
  * Interoperable image import (Glance v2 api-ref "Image import"): glance-direct only (stage,
- * then import), and the discovery documents that say so.
+ * then import), the discovery documents that say so, and the image's import tasks.
  * @module
  */
 import type { FastifyInstance } from 'fastify';
 import { IMPORT_METHODS, invalid } from '../context.js';
+import { KumoError } from '../../errors.js';
 import { importStagedData, stageImageData } from '../image-data.js';
-import { bodyStream, caller, declaredLength, imageIdOf } from './common.js';
+import { listImageTasks, recordImportTask } from '../tasks.js';
+import { LOCAL_STORE, bodyStream, caller, declaredLength, imageIdOf } from './common.js';
 import type { ImageRouteEnv } from './common.js';
-
-/** The one store: the control plane's filesystem. */
-export const LOCAL_STORE = 'local';
 
 /** Glance's checks of an import body, in its order. */
 function importMethod(body: unknown): string {
@@ -38,8 +37,20 @@ export function registerImportRoutes(app: FastifyInstance, env: ImageRouteEnv): 
 
   app.post('/v2/images/:id/import', async (request, reply) => {
     const c = caller(request);
+    const id = imageIdOf(request);
     importMethod(request.body);
-    await importStagedData(deps, c, imageIdOf(request));
+    const outcome = { requestId: String(request.id), importReq: request.body, store: LOCAL_STORE };
+    try {
+      await importStagedData(deps, c, id);
+    } catch (err) {
+      // Refusals (nothing staged, a missing image) are no task; a failed import is one.
+      if (err instanceof KumoError && err.status < 500) throw err;
+      await recordImportTask(deps, c, id, { ...outcome, error: err instanceof Error ? err.message : String(err) }).catch(() => undefined);
+      throw err;
+    }
+    await recordImportTask(deps, c, id, outcome);
     return reply.status(202).send();
   });
+
+  app.get('/v2/images/:id/tasks', async (request) => ({ tasks: await listImageTasks(deps, caller(request), imageIdOf(request)) }));
 }
