@@ -160,7 +160,8 @@ async function bareBoot(round) {
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', vm.bootDisk, '-F', 'qcow2', overlay]);
   const t0 = performance.now();
   const q = spawn('qemu-system-x86_64', ['-machine', 'q35', '-accel', 'tcg', '-cpu', 'max', '-m', String(MEM), '-smp', '1', '-nodefaults', '-no-user-config', '-display', 'none',
-    '-drive', `file=${overlay},format=qcow2,if=virtio`, '-serial', 'stdio', '-nic', 'none'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A virtio NIC as the server has (its driver's probe is part of the guest's boot), on user networking: no tap needed.
+    '-drive', `file=${overlay},format=qcow2,if=virtio`, '-serial', 'stdio', '-nic', 'user,model=virtio-net-pci'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let seen = '';
   const marker = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('bare boot: no marker within 180 s')), 180_000);
