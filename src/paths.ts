@@ -3,9 +3,9 @@
  * `kumo up` uses it before it loads the server.
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 export interface KumoPaths {
   secretsDir: string;
@@ -49,8 +49,17 @@ export function kumoPaths(dataDir: string): KumoPaths {
     vmStateDir: join(dataDir, 'vms'),
     vmImageCacheDir: join(dataDir, 'vm-images'),
     vmSnapshotDir: join(dataDir, 'vm-snapshots'),
-    metadataSocket: join(dataDir, 'run', 'metadata.sock'),
+    metadataSocket: socketPath(join(dataDir, 'run', 'metadata.sock'), dataDir),
   };
+}
+
+/**
+ * A UNIX socket path that fits sockaddr_un (107 bytes): `preferred` when it does, else a short
+ * path under /run derived from the data dir, so the same data dir always gets the same socket.
+ */
+export function socketPath(preferred: string, dataDir: string): string {
+  if (preferred.length <= 107) return preferred;
+  return join('/run/kumo', createHash('sha256').update(dataDir).digest('hex').slice(0, 12), basename(preferred));
 }
 
 /** Creates the data and secrets directories (0700) and returns the admin password, generating it (0600) on first start. */

@@ -112,14 +112,14 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     const network: NetworkDeps = { db, config, logger: logger.child({ service: 'network' }), now, newId: newUuid, changes };
     const driver = options.netDriver ?? (config.agent.enabled ? await linuxNetDriver(config, paths, logger) : undefined);
     const containerDrivers = driver ? (options.containerDrivers ?? (config.agent.enabled ? await linuxContainerDrivers(config, paths, logger) : undefined)) : undefined;
+    const image: ImageDeps = { db, config, logger: logger.child({ service: 'image' }), now, newId: newImageId, changes, imagesDir: paths.glanceImagesDir };
+    await recoverImageStore(image);
     const container: ContainerDeps = {
-      db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network,
+      db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network, image,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
     const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
     const hypervisor = driver ? (options.hypervisor ?? (config.agent.enabled ? await linuxHypervisor(config, paths, logger) : undefined)) : undefined;
-    const image: ImageDeps = { db, config, logger: logger.child({ service: 'image' }), now, newId: newImageId, changes, imagesDir: paths.glanceImagesDir };
-    await recoverImageStore(image);
     // A host takes servers once it is registered in placement (its capacity needs the hypervisor's probe).
     const computeHosts: string[] = [];
     const compute: ComputeDeps = {

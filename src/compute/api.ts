@@ -23,6 +23,7 @@ import { registerImageProxyRoutes } from './routes/images.js';
 import { registerInterfaceRoutes } from './routes/interfaces.js';
 import { registerKeypairRoutes } from './routes/keypairs.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
+import { registerSecurityGroupRoutes } from './routes/security-groups.js';
 import { registerServerGroupRoutes } from './routes/server-groups.js';
 import { registerServerRoutes } from './routes/servers.js';
 import { registerVersionRoutes } from './routes/versions.js';
@@ -59,6 +60,7 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     registerAvailabilityZoneRoutes(app, env);
     registerHypervisorRoutes(app, env);
     registerInterfaceRoutes(app, env);
+    registerSecurityGroupRoutes(app, env);
     registerImageProxyRoutes(app, env);
   };
 }

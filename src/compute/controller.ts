@@ -11,6 +11,7 @@ import type { Controller } from '../agent/agent.js';
 import { tapName } from '../drivers/net/index.js';
 import type { Hypervisor, ObservedVm, VmSpec } from '../drivers/qemu/types.js';
 import { bindVmPorts, inactivePorts, releaseWorkloadPorts, vmPortDetails } from '../network/workload-ports.js';
+import { networkRevision } from '../network/context.js';
 import { readRevision } from '../store/revision.js';
 import { COMPUTE_REVISION } from './context.js';
 import type { ComputeDeps } from './context.js';
@@ -32,7 +33,9 @@ export interface ComputeHost {
 }
 
 /** How long a pass waits before looking again at something in progress (ports plugging). */
-const REQUEUE_MS = 250;
+const REQUEUE_MS = 50;
+/** How often the VMs that run are looked at for a state the store does not know yet (Nova's power sync). */
+const POWER_SYNC_MS = 3000;
 /** VMs brought up or changed at the same time. */
 const PARALLEL = 4;
 
@@ -100,18 +103,29 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
     return (await inactivePorts(deps.network, ids)).length === 0;
   }
 
+  /** Disks (image cache, overlay, config drive) of servers being built, made while their ports are plugged. */
+  const prepared = new Map<string, Promise<VmSpec>>();
+
   async function build(row: InstanceRow): Promise<boolean> {
+    let spec = prepared.get(row.uuid);
+    if (!spec) {
+      spec = vmSpecOf(row);
+      spec.catch(() => undefined);
+      prepared.set(row.uuid, spec);
+    }
     if (!(await portsReady(row))) {
       await write(row, { task_state: 'networking' });
       return true;
     }
     try {
       await write(row, { task_state: 'spawning' });
-      const vm = await hypervisor.spawn(await vmSpecOf(row));
+      const vm = await hypervisor.spawn(await spec);
       await write(row, { vm_state: 'active', task_state: null, power_state: powerOf(vm), launched_at: new Date(deps.now()).toISOString(), fault: null });
       await finishAction(deps.db, deps.now(), row.uuid, 'compute__do_build_and_run_instance', host.host);
     } catch (err) {
       await fail(row, 'compute__do_build_and_run_instance', err);
+    } finally {
+      prepared.delete(row.uuid);
     }
     return false;
   }
@@ -274,7 +288,8 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
 
   return {
     name: 'compute',
-    revision: () => readRevision(deps.db, COMPUTE_REVISION),
+    // Ports turning ACTIVE move the network's revision: a server waiting for its ports starts at once.
+    revision: async () => (await readRevision(deps.db, COMPUTE_REVISION)) + (await networkRevision(deps.network.db)),
     async reconcile() {
       const rows = await deps.db.selectFrom('compute_instance').selectAll().where('host', '=', host.host).execute();
       const vms = new Map((await hypervisor.list()).map((vm) => [vm.instanceId, vm]));
@@ -300,7 +315,9 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
           await hypervisor.destroy(id).catch((err: unknown) => log.warn({ instance: id, err: message(err) }, 'orphan VM removal failed'));
         }
       }
-      return waiting ? { requeueMs: REQUEUE_MS } : undefined;
+      if (waiting) return { requeueMs: REQUEUE_MS };
+      // A guest may power itself off or its QEMU die with no store change to announce it: look again soon.
+      return [...vms.values()].some((vm) => vm.state !== 'stopped') ? { requeueMs: POWER_SYNC_MS } : undefined;
     },
   };
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { KumoError } from '../errors.js';
+import { bindVmPorts } from '../network/workload-ports.js';
 import { allocationCandidates, claimAllocation, releaseAllocations } from '../placement/scheduling.js';
 import type { ComputeDeps } from './context.js';
 import type { FlavorRecord } from './flavors.js';
@@ -69,7 +70,11 @@ export async function scheduleServer(deps: ComputeDeps, row: InstanceRow, flavor
     }
   }
   let patch: Partial<InstanceRow>;
-  if (chosen) patch = { host: chosen, task_state: 'spawning', updated_at: now };
+  if (chosen) {
+    patch = { host: chosen, task_state: 'spawning', updated_at: now };
+    // Bound now, the host's network agent plugs the taps while the compute agent prepares the disks.
+    await bindVmPorts(deps.network, (JSON.parse(row.port_ids) as { id: string }[]).map((p) => p.id), chosen);
+  }
   else {
     const details = up.size === 0 ? 'There are no compute hosts.' : candidates.length === 0 ? `No compute host has room for ${Object.entries(resources).map(([k, v]) => `${k}=${v}`).join(', ')}.` : 'The server group policy allows none of the hosts with room.';
     patch = { vm_state: 'error', task_state: null, fault: JSON.stringify({ code: 500, message: NO_VALID_HOST, details, created: now }), updated_at: now };

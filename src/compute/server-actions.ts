@@ -4,7 +4,7 @@
  * pending action the controller carries out once) with the task_state Nova shows meanwhile.
  * @module
  */
-import { changeWorkloadGroup, releaseWorkloadPorts } from '../network/workload-ports.js';
+import { changeWorkloadGroup, releaseWorkloadPorts, workloadGroupNames } from '../network/workload-ports.js';
 import { adminOnly, invalid, novaError } from './context.js';
 import type { Caller, ComputeDeps } from './context.js';
 import { flavorRecord, getFlavor } from './flavors.js';
@@ -232,7 +232,8 @@ async function changeGroup(deps: ComputeDeps, caller: Caller, row: InstanceRow, 
     if (err instanceof KumoError && err.status === 409) throw invalid(add ? `Security group ${name} is already associated with the instance ${row.uuid}` : `Security Group ${name} not associated with the instance ${row.uuid}`);
     throw err;
   }
-  const groups = add ? [...new Set([...spec.security_groups, name])] : spec.security_groups.filter((g) => g !== name);
+  // The ref may be an id (OSC sends the id it looked up): Nova shows the groups' names.
+  const groups = ports.length ? await workloadGroupNames(deps.network, ports) : add ? [...new Set([...spec.security_groups, name])] : spec.security_groups.filter((g) => g !== name);
   await recordAction(deps, caller, row.uuid, add ? 'addSecurityGroup' : 'removeSecurityGroup');
   await patchServer(deps, row.uuid, { spec: JSON.stringify({ ...spec, security_groups: groups }) });
 }

@@ -55,7 +55,8 @@ export function generateX509Keypair(commonName: string, now: number): X509Keypai
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const name = seq(tlv(0x31, seq(oid('2.5.4.3'), tlv(0x0c, Buffer.from(commonName)))));
   const serial = randomBytes(16);
-  serial[0] &= 0x7f;
+  // Positive and minimal in DER: the top bit clear, the first byte not zero (OpenSSL refuses a padded INTEGER).
+  serial[0] = (serial[0] & 0x7f) | 0x01;
   const clientAuth = seq(oid('2.5.29.37'), tlv(0x04, seq(oid('1.3.6.1.5.5.7.3.2'))));
   const tbs = seq(
     tlv(0xa0, int(Buffer.from([2]))),

@@ -13,6 +13,7 @@ import type { WorkloadAddress } from '../network/workload-ports.js';
 import { byIdOrName, checkAvailabilityZone, containerNotFound, zunLinks, invalid, markContainersChanged, zunError, zunTime } from './context.js';
 import type { Caller, ContainerDeps } from './context.js';
 import type { ContainerTable } from './schema.js';
+import { glanceDockerImage } from './image-access.js';
 import { checkContainerQuota } from './quotas.js';
 
 export const ZUN_DEVICE_OWNER = 'compute:kuryr';
@@ -37,6 +38,8 @@ export interface ContainerSpecRecord {
   image_pull_policy: string | null;
   runtime: string;
   exposed_ports: Record<string, unknown>;
+  /** image_driver glance: the Glance image (a docker save tar) the host imports. */
+  glance_image_id?: string;
 }
 
 /** A port of a container; `shared`: its capsule's, which only the capsule's removal releases. */
@@ -244,7 +247,8 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
   if (!NAME.test(name) || name.length > 255) throw invalid(`Invalid input for field/attribute name. Value: ${name}. It must match ${NAME.source}.`);
   const driver = input.image_driver ?? 'docker';
   if (driver !== 'docker' && driver !== 'glance') throw invalid(`Invalid input for field/attribute image_driver. Value: ${driver}. It must be docker or glance.`);
-  if (driver === 'glance') throw zunError('ERR_VALIDATION', 'The glance image driver needs the image service, which this Kumo does not have yet; use image_driver docker.');
+  // A Glance image is looked up now, so a missing or wrong one is refused before anything is made.
+  const glanceImageId = driver === 'glance' ? await glanceDockerImage(deps, caller, input.image) : null;
   const cpu = positiveNumber('cpu', input.cpu, MAX_CPU) ?? DEFAULT_CPU;
   const memory = memoryMib(input.memory) ?? DEFAULT_MEMORY_MIB;
   const disk = positiveNumber('disk', input.disk, 1024);
@@ -267,6 +271,7 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
     image_pull_policy: input.image_pull_policy ?? null,
     runtime: input.runtime ?? deps.config.agent.containerRuntime,
     exposed_ports: input.exposed_ports ?? {},
+    ...(glanceImageId ? { glance_image_id: glanceImageId } : {}),
   };
   checkAvailabilityZone(input.availability_zone);
   if (spec.runtime !== deps.config.agent.containerRuntime) throw invalid(`Invalid input for field/attribute runtime. Value: ${spec.runtime}. The runtimes here: ${deps.config.agent.containerRuntime}.`);

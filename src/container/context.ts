@@ -6,6 +6,7 @@
 import { KumoError } from '../errors.js';
 import type { KumoErrorCode } from '../errors.js';
 import type { ValidatedToken } from '../identity/tokens.js';
+import type { ImageDeps } from '../image/context.js';
 import type { NetworkDeps } from '../network/context.js';
 import type { Db } from '../store/database.js';
 import type { ServiceDeps } from '../service-deps.js';
@@ -15,6 +16,8 @@ import type { HostRuntimeAccess } from './host-access.js';
 export interface ContainerDeps extends ServiceDeps {
   /** The network service, reached only through src/network/workload-ports.ts. */
   readonly network: NetworkDeps;
+  /** The image service (Zun's glance image driver), reached only through src/container/image-access.ts. */
+  readonly image: ImageDeps;
   /** Live operations on a container's host (logs, exec, top, ...); absent when no agent runs here. */
   readonly hosts: HostRuntimeAccess | undefined;
 }

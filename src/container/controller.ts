@@ -5,7 +5,7 @@
  * more are removed, with their root filesystems and namespaces.
  * @module
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Controller } from '../agent/agent.js';
 import type { ContainerRuntime, ImageStore, ObservedContainer, StoredImage } from '../drivers/oci/types.js';
@@ -13,6 +13,7 @@ import { bindWorkloadPorts, inactivePorts, releaseWorkloadPorts, workloadAddress
 import { containerRevision, zunTime } from './context.js';
 import type { ContainerDeps } from './context.js';
 import { finishCapsuleDelete, memberOf } from './capsules.js';
+import { saveGlanceImage } from './image-access.js';
 import { portsOf, specOf } from './containers.js';
 import type { ContainerSpecRecord } from './containers.js';
 import type { ContainerTable } from './schema.js';
@@ -192,11 +193,42 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     return before.every((m) => m.status === 'Stopped' && m.exit_code === 0) ? null : 'waiting';
   };
 
+  /**
+   * A Glance image's tar, imported once per host: the stored image's id is kept in a file named
+   * after the Glance id, so later containers of the same image find it.
+   */
+  const glanceIds = join(host.filesDir, '.glance-images');
+  const storedGlanceImage = async (imageId: string): Promise<StoredImage | null> => {
+    const stored = await readFile(join(glanceIds, imageId), 'utf8').catch(() => null);
+    return stored ? images.get(stored.trim()) : null;
+  };
+  const importGlanceImage = async (imageId: string): Promise<StoredImage> => {
+    await mkdir(glanceIds, { recursive: true });
+    const tar = join(glanceIds, `${imageId}.tar`);
+    try {
+      await saveGlanceImage(deps, imageId, tar);
+      const [first] = await images.importArchive(tar);
+      if (!first) throw new Error('the archive holds no image');
+      await writeFile(join(glanceIds, imageId), first.id);
+      return first;
+    } finally {
+      await rm(tar, { force: true });
+    }
+  };
+
   /** Everything up to a created runc container; returns false while waiting for the network. */
   const bringUp = async (row: ContainerTable): Promise<ContainerTable | 'waiting'> => {
     const spec = specOf(row);
-    let image = await images.get(row.image);
-    if (!image || spec.image_pull_policy === 'always') {
+    let image = spec.glance_image_id ? await storedGlanceImage(spec.glance_image_id) : await images.get(row.image);
+    if (spec.glance_image_id && !image) {
+      row = await write(row, { status_detail: `importing image ${spec.glance_image_id} from the image service` });
+      try {
+        image = await importGlanceImage(spec.glance_image_id);
+      } catch (err) {
+        return write(row, { status: 'Error', status_reason: `Image ${row.image} could not be imported from the image service: ${message(err)}`, status_detail: null, task_state: null, desired: 'stopped' });
+      }
+    }
+    if (!spec.glance_image_id && (!image || spec.image_pull_policy === 'always')) {
       row = await write(row, { status_detail: `pulling ${row.image}` });
       try {
         image = await images.pull(row.image);
@@ -204,6 +236,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         return write(row, { status: 'Error', status_reason: `Image ${row.image} could not be pulled: ${message(err)}`, status_detail: null, task_state: null, desired: 'stopped' });
       }
     }
+    if (!image) return write(row, { status: 'Error', status_reason: `Image ${row.image} is not on this host.`, status_detail: null, task_state: null, desired: 'stopped' });
     if (row.capsule_id) {
       const blocked = await initBlocker(row);
       if (blocked === 'waiting') return 'waiting';

@@ -299,3 +299,43 @@ export async function bindVmPorts(deps: NetworkDeps, portIds: readonly string[],
     await updatePort(deps, system(port.project_id), id, { 'binding:host_id': host, 'binding:profile': {} });
   }
 }
+
+/** A security group as Nova's os-security-groups proxy shows it (ingress rules only, Nova's field names). */
+export interface NovaSecurityGroup {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly tenant_id: string;
+  readonly rules: readonly {
+    readonly id: string;
+    readonly parent_group_id: string;
+    readonly ip_protocol: string | null;
+    readonly from_port: number | null;
+    readonly to_port: number | null;
+    readonly group: { readonly name?: string; readonly tenant_id?: string };
+    readonly ip_range: { readonly cidr?: string };
+  }[];
+}
+
+/** The caller's security groups for Nova's proxy API (the project's own; all for admins). */
+export async function novaSecurityGroups(deps: NetworkDeps, caller: Caller): Promise<NovaSecurityGroup[]> {
+  const { groups, rules } = await listGroups(deps, caller);
+  const byId = new Map(groups.map((g) => [g.id, g]));
+  return groups.map((g) => ({
+    id: g.id, name: g.name, description: g.description, tenant_id: g.project_id,
+    rules: rules.filter((r) => r.security_group_id === g.id && r.direction === 'ingress').map((r) => ({
+      id: r.id, parent_group_id: g.id, ip_protocol: r.protocol, from_port: r.port_range_min ?? (r.protocol ? -1 : null), to_port: r.port_range_max ?? (r.protocol ? -1 : null),
+      group: r.remote_group_id ? { name: byId.get(r.remote_group_id)?.name, tenant_id: byId.get(r.remote_group_id)?.project_id } : {},
+      ip_range: r.remote_group_id ? {} : { cidr: r.remote_ip_prefix ?? (r.ethertype === 'IPv6' ? '::/0' : '0.0.0.0/0') },
+    })),
+  }));
+}
+
+/** The names of the security groups on a workload's ports (what Nova shows for a server). */
+export async function workloadGroupNames(deps: NetworkDeps, portIds: readonly string[]): Promise<string[]> {
+  if (!portIds.length) return [];
+  const ports = await deps.db.selectFrom('network_port').select(['security_groups']).where('id', 'in', [...portIds]).execute();
+  const ids = [...new Set(ports.flatMap((p) => fromJsonArray<string>(p.security_groups)))];
+  if (!ids.length) return [];
+  return [...new Set((await deps.db.selectFrom('network_security_group').select(['name']).where('id', 'in', ids).execute()).map((g) => g.name))].sort();
+}

@@ -178,6 +178,12 @@ for (const dialect of DIALECTS) {
       assert.equal((await action(server.id, { confirmResize: null })).statusCode, 204, "Nova's confirm answer");
       const s = await until(server.id, (x) => x.status === 'ACTIVE');
       assert.equal(s.flavor.original_name, 'm1.micro');
+      // A second resize, reverted: the old flavor comes back.
+      assert.equal((await action(server.id, { resize: { flavorRef: '42' } })).statusCode, 202);
+      await until(server.id, (x) => x.status === 'VERIFY_RESIZE');
+      assert.equal((await action(server.id, { revertResize: null })).statusCode, 202);
+      const reverted = await until(server.id, (x) => x.status === 'ACTIVE');
+      assert.equal(reverted.flavor.original_name, 'm1.micro');
       assert.equal((await action(server.id, { rebuild: { imageRef: 'missing' } })).statusCode, 400);
       const rebuilt = await action(server.id, { rebuild: { imageRef: imageId, name: 'rebuilt', adminPass: 'n3w-pass' } });
       assert.equal(rebuilt.statusCode, 202);
@@ -280,6 +286,39 @@ for (const dialect of DIALECTS) {
       assert.ok(hv.calls.includes(`detachNic ${id} ${portId}`));
       assert.equal((await k.request('GET', `${N}/ports/${portId}`, { token: member.token })).statusCode, 404, 'the port Kumo made is released');
       assert.equal((await k.request('DELETE', `${C}/servers/${id}/os-interface/${portId}`, { token: member.token })).statusCode, 404);
+    });
+
+    test('an image bigger than the flavor\'s disk, min/max count, anti-affinity on one host', async () => {
+      // A qcow2 header that says 5 GiB: the image service reads the virtual size from it.
+      const header = Buffer.alloc(512);
+      header.writeUInt32BE(0x514649fb, 0);
+      header.writeUInt32BE(3, 4);
+      header.writeBigUInt64BE(5n * 1024n ** 3n, 24);
+      const big = json((await k.request('POST', '/image/v2/images', { token: member.token, body: { name: 'big', disk_format: 'qcow2', container_format: 'bare' } })).body).id;
+      await k.kumo.app.inject({ method: 'PUT', url: `/image/v2/images/${big}/file`, headers: { 'x-auth-token': member.token, 'content-type': 'application/octet-stream' }, payload: header });
+      const tooBig = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'x', imageRef: big, flavorRef: '42', networks: [{ uuid: netId }] } } });
+      assert.equal(tooBig.statusCode, 400);
+      const noNet = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'x', imageRef: imageId, flavorRef: '42', networks: [{ uuid: 'no-such-net' }] } } });
+      assert.equal(noNet.statusCode, 400);
+      assert.match(json(noNet.body).badRequest.message, /Network no-such-net could not be found\./);
+      assert.match(json(tooBig.body).badRequest.message, /Flavor's disk is too small for requested image\. Flavor disk is 1073741824 bytes, image is 5368709120 bytes\./);
+
+      const before = json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers.length;
+      const many = await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name: 'many', imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }], min_count: 2, max_count: 2 } } });
+      assert.equal(many.statusCode, 202, many.body);
+      const names = json((await k.request('GET', `${C}/servers?name=^many`, { token: member.token })).body).servers.map((x: { name: string }) => x.name).sort();
+      assert.deepEqual(names, ['many-1', 'many-2']);
+      assert.equal(json((await k.request('GET', `${C}/servers`, { token: member.token })).body).servers.length, before + 2);
+
+      const group = json((await k.request('POST', `${C}/os-server-groups`, { token: member.token, body: { server_group: { name: 'apart', policies: ['anti-affinity'] } } })).body).server_group;
+      const inGroup = async (name: string) => json((await k.request('POST', `${C}/servers`, { token: member.token, body: { server: { name, imageRef: imageId, flavorRef: '42', networks: [{ uuid: netId }] }, 'os:scheduler_hints': { group: group.id } } })).body).server.id;
+      const first = await inGroup('apart-1');
+      await until(first, (x) => x.status === 'ACTIVE');
+      const second = await inGroup('apart-2');
+      const s2 = await show(second);
+      assert.equal(s2.status, 'ERROR', 'one host cannot hold two members of an anti-affinity group');
+      assert.equal(s2.fault.message, 'No valid host was found. ');
+      assert.deepEqual(json((await k.request('GET', `${C}/os-server-groups/${group.id}`, { token: member.token })).body).server_group.members.sort(), [first, second].sort());
     });
 
     test('snapshots keep the minimum RAM and disk of the server\'s image; the caller\'s metadata overrides Nova\'s properties', async () => {

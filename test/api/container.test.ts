@@ -75,7 +75,13 @@ for (const dialect of DIALECTS) {
         [{ image: 'busybox', availability_zone: 'mars' }, 400, /Availability zone mars does not exist/],
         [{ image: 'busybox', disk: 1 }, 400, /Disk limits are not supported on this host/],
         [{ image: 'busybox', disk: -1 }, 400, /disk/],
+        [{ image: 'no-such-image', image_driver: 'glance' }, 400, /Image no-such-image could not be found in the image service/],
+        [{ image: 'a-qcow2', image_driver: 'glance' }, 400, /container format bare; the glance image driver needs a docker image/],
+        [{ image: 'busybox', image_driver: 'ftp' }, 400, /It must be docker or glance/],
       ];
+      // A VM image in Glance is not a container image.
+      const vmImage = json((await k.request('POST', '/image/v2/images', { token: member, body: { name: 'a-qcow2', disk_format: 'qcow2', container_format: 'bare' } })).body).id;
+      assert.ok(vmImage);
       for (const [body, status, detail] of cases) {
         const res = await zun('POST', '/containers', body);
         assert.equal(res.statusCode, status, `${JSON.stringify(body).slice(0, 80)} -> ${res.body.slice(0, 200)}`);

@@ -8,22 +8,39 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kumoUp, openstackCli, purgeHostObjects, stop } from '../support/kumo-process.js';
+import { WebSocket } from 'ws';
+import { kumoUp, openstackCli, purgeHostObjects, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
-import { isRoot } from '../support/netns.js';
+import { endpointNamespace, isRoot, randomTag, sh } from '../support/netns.js';
+import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
+import type { Registry } from '../support/registry.js';
 import { buildTestVmImage } from '../support/vm-image.js';
 import type { TestVmImage } from '../support/vm-image.js';
 import { waitFor } from '../support/wait.js';
 
 const haveQemu = existsSync('/usr/bin/qemu-system-x86_64');
+const processAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe('virtual machines through kumo up and `openstack server`', { skip: !isRoot ? 'needs root' : !haveQemu ? 'needs qemu-system-x86 (scripts/test.sh installs it)' : false }, () => {
   let live: Live;
   let env: NodeJS.ProcessEnv;
   let vm: TestVmImage;
+  let registry: Registry;
+  let ctrImage: string;
+  // "The outside": a bridge of this test's with a namespace holding the external gateway address.
+  const tag = randomTag();
+  const outsideBridge = `kvo${tag}`;
+  let outside: { name: string; remove(): Promise<void> } | undefined;
   const scratch = mkdtempSync(join(tmpdir(), 'kumo-vm-e2e-'));
   const { os, osJson, osFails } = openstackCli(() => env);
   const statusOf = async (name: string) => (await osJson('server', 'show', name)) as Record<string, any>;
@@ -32,14 +49,31 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
     if (s.status === 'ERROR' && status !== 'ERROR') throw new Error(`${name} went to ERROR: ${JSON.stringify(s.fault)}`);
     return s.status === status && s;
   }, 180_000, 1000);
-  const consoleHas = (name: string, pattern: RegExp) => waitFor(`${name} console ${pattern}`, async () => {
-    const log = await os('console', 'log', 'show', name);
-    return pattern.test(log) && log;
-  }, 180_000, 1000);
+  const consoleHas = async (name: string, pattern: RegExp) => {
+    let last = '';
+    return waitFor(`${name} console ${pattern}`, async () => {
+      last = await os('console', 'log', 'show', name);
+      return pattern.test(last) && last;
+    }, 180_000, 1000).catch((err: Error) => {
+      throw new Error(`${err.message}; the console's end:\n${last.split('\n').slice(-25).join('\n')}`);
+    });
+  };
 
   before(async () => {
     vm = buildTestVmImage();
-    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--log-level', 'info']);
+    registry = await startRegistry();
+    const rootfs = join(scratch, 'rootfs');
+    buildBusyboxRootfs(rootfs);
+    await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
+    ctrImage = `${registry.host}/busybox:latest`;
+    await sh('ip', ['link', 'add', outsideBridge, 'type', 'bridge']);
+    await sh('ip', ['link', 'set', outsideBridge, 'up']);
+    outside = await endpointNamespace(`v${tag}`);
+    await sh('ip', ['link', 'add', `kvp${tag}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', outside.name]);
+    await sh('ip', ['link', 'set', `kvp${tag}`, 'master', outsideBridge, 'up']);
+    await sh('ip', ['-n', outside.name, 'addr', 'add', '198.19.0.1/24', 'dev', 'eth0']);
+    await sh('ip', ['-n', outside.name, 'link', 'set', 'eth0', 'up']);
+    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info']);
     env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
     for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
   });
@@ -50,6 +84,9 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
       await purgeHostObjects(live.dir);
       rmSync(live.dir, { recursive: true, force: true });
     }
+    await registry?.stop();
+    await outside?.remove();
+    await sh('ip', ['link', 'del', outsideBridge]).catch(() => undefined);
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -95,10 +132,129 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
 
     await osFails(['--os-cloud', 'kumo', 'server', 'create', '--image', 'kumo-test', '--flavor', 'nope', '--network', 'vm-net', 'bad'], /No flavor with a name or ID of 'nope' exists/);
 
+    // The host is a placement resource provider with the VM's usage (osc-placement).
+    const providers = await osJson('resource', 'provider', 'list') as { uuid: string; name: string }[];
+    assert.deepEqual(providers.map((p) => p.name), [hostname()]);
+    const inventory = await osJson('resource', 'provider', 'inventory', 'list', providers[0].uuid) as { resource_class: string; total: number }[];
+    assert.deepEqual(inventory.map((i) => i.resource_class).sort(), ['DISK_GB', 'MEMORY_MB', 'VCPU']);
+    const usage = await osJson('resource', 'provider', 'usage', 'show', providers[0].uuid) as { resource_class: string; usage: number }[];
+    assert.equal(usage.find((u) => u.resource_class === 'MEMORY_MB')?.usage, 128);
+
+    // kill -9 of Kumo: the VM runs on; Kumo restarted on the same data dir finds it and drives it.
+    const pidFile = join(live.dir, 'vms', s.id, 'qemu.pid');
+    const qemuPid = Number(readFileSync(pidFile, 'utf8').trim());
+    live.proc.kill('SIGKILL');
+    await new Promise((r) => live.proc.once('exit', r));
+    assert.ok(processAlive(qemuPid), 'QEMU outlives Kumo');
+    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info'], { dir: live.dir, port: Number(new URL(live.url).port) });
+    assert.equal((await statusOf('vm1')).status, 'ACTIVE');
+    assert.equal(Number(readFileSync(pidFile, 'utf8').trim()), qemuPid, 'the same QEMU');
+    // QEMU killed behind Kumo's back: the server is SHUTOFF, and starts again from its disk.
+    process.kill(qemuPid, 'SIGKILL');
+    await until('vm1', 'SHUTOFF');
+    await os('server', 'start', 'vm1');
+    await until('vm1', 'ACTIVE');
+
     await os('server', 'delete', '--wait', 'vm1');
     assert.deepEqual(await osJson('server', 'list'), []);
     const vmsDir = join(live.dir, 'vms');
     assert.deepEqual(existsSync(vmsDir) ? readdirSync(vmsDir).filter((f) => !f.startsWith('.') && !f.endsWith('.json')) : [], [], 'no instance directory left');
     assert.deepEqual((await osJson('port', 'list', '--device-owner', 'compute:nova')), [], 'no port left');
+  });
+
+  test('config drive, snapshot and boot from it, resize with confirm, rebuild', async () => {
+    await os('server', 'create', '--image', 'kumo-test', '--flavor', 'vm.tiny', '--network', 'vm-net', '--config-drive', 'True', '--user-data', join(scratch, 'user-data'), '--wait', 'cd1');
+    const cd1 = await statusOf('cd1');
+    const log = await consoleHas('cd1', /source=config-drive/);
+    assert.match(log, new RegExp(`KUMO-META uuid=${cd1.id} source=config-drive`));
+
+    await os('server', 'image', 'create', '--name', 'cd1-snap', '--wait', 'cd1');
+    const snap = await osJson('image', 'show', 'cd1-snap');
+    assert.equal(snap.status, 'active');
+    assert.equal(snap.disk_format, 'qcow2');
+    await os('server', 'create', '--image', 'cd1-snap', '--flavor', 'vm.tiny', '--network', 'vm-net', '--wait', 'from-snap');
+    await consoleHas('from-snap', /KUMO-GUEST-UP/);
+
+    await os('flavor', 'create', '--vcpus', '1', '--ram', '192', '--disk', '2', 'vm.small');
+    await os('server', 'resize', '--flavor', 'vm.small', '--wait', 'from-snap');
+    assert.equal((await statusOf('from-snap')).status, 'VERIFY_RESIZE');
+    await os('server', 'resize', 'confirm', 'from-snap');
+    const resized = await until('from-snap', 'ACTIVE');
+    assert.match(JSON.stringify(resized.flavor), /vm\.small/);
+
+    await os('server', 'rebuild', '--image', 'kumo-test', '--wait', 'from-snap');
+    assert.equal((await statusOf('from-snap')).status, 'ACTIVE');
+    for (const name of ['cd1', 'from-snap']) await os('server', 'delete', '--wait', name);
+    await os('image', 'delete', 'cd1-snap');
+  });
+
+  test('a VM and a container reach each other; a floating IP reaches the VM; a security group blocks a port; the serial console answers', async () => {
+    const script = join(scratch, 'web.sh');
+    writeFileSync(script, '#!/bin/sh\nmkdir -p /www && echo kumo-vm-web > /www/index.html\nhttpd -p 8080 -h /www\nhttpd -p 8081 -h /www\necho KUMO-WEB-UP\n');
+    await os('server', 'create', '--image', 'kumo-test', '--flavor', 'vm.tiny', '--network', 'vm-net', '--user-data', script, '--wait', 'web');
+    await consoleHas('web', /KUMO-WEB-UP/);
+    const web = await statusOf('web');
+    const vmIp = /10\.77\.0\.\d+/.exec(JSON.stringify(web.addresses))![0];
+
+    // A container on the same network (the project's default group lets members in) fetches the VM's page.
+    await os('appcontainer', 'run', '--name', 'peer', '--workdir', '/etc', '--net', 'network=vm-net', ctrImage, 'httpd', '-f', '-p', '8080');
+    const peer = await waitFor('peer Running', async () => {
+      const c = await osJson('appcontainer', 'show', 'peer');
+      return c.status === 'Running' && c;
+    }, 90_000, 500);
+    const ctrIp = /10\.77\.0\.\d+/.exec(JSON.stringify(peer.addresses))![0];
+    const page = await waitFor('container → VM', async () => {
+      const r = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'exec', 'peer', 'wget', '-O', '-', `http://${vmIp}:8080/`], env);
+      return r.code === 0 && r.stdout;
+    }, 60_000, 1000);
+    assert.match(page, /kumo-vm-web/);
+
+    // The VM fetches the container's page, typed into the guest's shell over the serial console websocket.
+    const url = (await osJson('console', 'url', 'show', '--serial', 'web')).url as string;
+    assert.match(url, /^ws:\/\/.*\/compute\/serial-console\?token=/);
+    const socket = new WebSocket(url);
+    let seen = '';
+    socket.on('message', (data: Buffer) => {
+      seen += data.toString('utf8');
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('open', () => resolve());
+      socket.once('error', reject);
+    });
+    const fromVm = await waitFor('VM → container over the serial console', async () => {
+      socket.send(`wget -O - http://${ctrIp}:8080/hostname && echo KUMO-FETCHED\n`);
+      await new Promise((r) => setTimeout(r, 1500));
+      return /KUMO-FETCHED/.test(seen.replace(/echo KUMO-FETCHED/g, '')) && seen;
+    }, 60_000, 100);
+    socket.close();
+    assert.ok(fromVm.includes('KUMO-FETCHED'));
+
+    // From the outside, through a floating IP: only once a group lets TCP 8080 in, and 8081 stays shut.
+    await os('network', 'create', '--external', '--provider-network-type', 'flat', '--provider-physical-network', 'public', 'vm-public');
+    await os('subnet', 'create', '--network', 'vm-public', '--subnet-range', '198.19.0.0/24', '--gateway', '198.19.0.1', '--allocation-pool', 'start=198.19.0.10,end=198.19.0.99', '--no-dhcp', 'vm-public-sub');
+    await os('router', 'create', 'vm-router');
+    await os('router', 'set', '--external-gateway', 'vm-public', 'vm-router');
+    await os('router', 'add', 'subnet', 'vm-router', 'vm-sub');
+    const fip = await osJson('floating', 'ip', 'create', 'vm-public');
+    await os('server', 'add', 'floating', 'ip', 'web', fip.floating_ip_address);
+    const outsideFetch = (port: number) => run('ip', ['netns', 'exec', outside!.name, 'sh', '-c', `echo | busybox nc -w 3 ${fip.floating_ip_address} ${port} && echo connected`], env);
+    assert.doesNotMatch((await outsideFetch(8080)).stdout, /connected/, 'the default group keeps the outside out');
+    await os('security', 'group', 'create', 'web8080');
+    await os('security', 'group', 'rule', 'create', '--protocol', 'tcp', '--dst-port', '8080', 'web8080');
+    await os('server', 'add', 'security', 'group', 'web', 'web8080');
+    const fromOutside = await waitFor('the VM through its floating IP', async () => {
+      const r = await run('ip', ['netns', 'exec', outside!.name, 'busybox', 'wget', '-O', '-', `http://${fip.floating_ip_address}:8080/`], env);
+      return r.code === 0 && r.stdout;
+    }, 60_000, 1000);
+    assert.match(fromOutside, /kumo-vm-web/);
+    assert.doesNotMatch((await outsideFetch(8081)).stdout, /connected/, 'TCP 8081 is blocked');
+    assert.match(JSON.stringify((await statusOf('web')).addresses), new RegExp(fip.floating_ip_address.replace(/\./g, '\\.')));
+
+    await os('server', 'remove', 'floating', 'ip', 'web', fip.floating_ip_address);
+    await os('floating', 'ip', 'delete', fip.id);
+    await os('router', 'remove', 'subnet', 'vm-router', 'vm-sub');
+    await os('router', 'delete', 'vm-router');
+    await os('appcontainer', 'delete', '--force', 'peer');
+    await os('server', 'delete', '--wait', 'web');
   });
 });

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { endpointNamespace, isRoot, randomTag, sh } from '../support/netns.js';
-import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
+import { buildBusyboxRootfs, dockerSaveTar, pushImage, startRegistry } from '../support/registry.js';
 import type { Registry } from '../support/registry.js';
 import { waitFor } from '../support/wait.js';
 
@@ -110,6 +110,19 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     const logs = await os('appcontainer', 'logs', 'talker');
     assert.match(logs, /hello from kumo/);
     assert.match(logs, /to stderr/);
+
+    // Zun's glance image driver: a `docker save` tar uploaded to the image service runs as a container.
+    const saved = join(scratch, 'saved.tar');
+    dockerSaveTar(join(scratch, 'rootfs'), saved, { repoTag: 'saved/busybox:1.0', cmd: ['sh', '-c', 'echo from-glance; sleep 300'] });
+    await os('image', 'create', '--file', saved, '--disk-format', 'raw', '--container-format', 'docker', 'saved-bb');
+    await os('appcontainer', 'run', '--name', 'from-glance', '--image-driver', 'glance', '--net', 'network=ctr-net', 'saved-bb');
+    await until('from-glance', 'Running');
+    assert.match(await os('appcontainer', 'logs', 'from-glance'), /from-glance/);
+    const noImage = await run('openstack', ['--os-cloud', 'kumo', 'appcontainer', 'run', '--image-driver', 'glance', 'no-such-image'], env);
+    assert.notEqual(noImage.code, 0);
+    // zunclient prints an error's title; the detail (Kumo's reason) is in the body, checked by the API tests.
+    assert.match(noImage.stderr, /Bad Request \(HTTP 400\)/);
+    await os('appcontainer', 'delete', '--force', 'from-glance');
 
     await os('appcontainer', 'stop', 'web');
     await until('web', 'Stopped');

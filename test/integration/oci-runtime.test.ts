@@ -224,10 +224,13 @@ test('logs: stdout/stderr selection, tail, since, timestamps', { skip }, async (
 
 test('stop: a TERM handler exits 143, a process ignoring TERM is killed after the timeout (137); exit 3 by itself', { skip }, async () => {
   const r = main.runtime;
-  const handles = spec(['sh', '-c', 'trap "exit 143" TERM; while :; do sleep 0.1; done']);
+  const handles = spec(['sh', '-c', 'trap "exit 143" TERM; touch /trapped; while :; do sleep 0.1; done']);
   const ignores = spec(['sleep', '3600']);
   const exits = spec(['sh', '-c', 'sleep 0.2; exit 3']);
   await Promise.all([run(r, handles), run(r, ignores), run(r, exits)]);
+  // Running is when the process has started, not when its shell has reached `trap`: on a busy host a TERM
+  // before that meets PID 1 without a handler, which ignores it.
+  assert.ok(await eventually(async () => (await r.exec(handles.id, ['test', '-e', '/trapped'])).exitCode === 0), 'the TERM handler is set');
 
   await r.stop(handles.id, 10);
   const h = await r.state(handles.id);

@@ -184,3 +184,21 @@ export function buildBusyboxRootfs(dir: string, applets: readonly string[] = ['s
   writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
   writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
 }
+
+/** A one-layer `docker save` tar of `rootfsDir` (the classic layout: <id>.json, <layer>/layer.tar, manifest.json). */
+export function dockerSaveTar(rootfsDir: string, out: string, image: { repoTag: string; cmd: string[] }): void {
+  const stage = mkdtempSync(join(tmpdir(), 'kumo-save-'));
+  try {
+    const layer = execFileSync('tar', ['--numeric-owner', '--owner=0', '--group=0', '--sort=name', '-C', rootfsDir, '-cf', '-', '.'], { maxBuffer: 256 << 20 });
+    const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
+    mkdirSync(join(stage, 'layer0'));
+    writeFileSync(join(stage, 'layer0', 'layer.tar'), layer);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: image.cmd, Env: ['PATH=/bin'] }, rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    const id = createHash('sha256').update(config).digest('hex');
+    writeFileSync(join(stage, `${id}.json`), config);
+    writeFileSync(join(stage, 'manifest.json'), JSON.stringify([{ Config: `${id}.json`, RepoTags: [image.repoTag], Layers: ['layer0/layer.tar'] }]));
+    execFileSync('tar', ['-C', stage, '-cf', out, '.']);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}

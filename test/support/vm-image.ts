@@ -12,7 +12,7 @@
  *   KUMO-DISK <name> serial=<serial>    a virtio disk
  *   KUMO-IP <ifname> <cidr>             DHCP gave an address
  *   KUMO-META uuid=<uuid> source=...    the instance uuid from the metadata service or config drive
- *   KUMO-USERDATA <first line>          the first line of the user data
+ *   KUMO-USERDATA <first line>          the first line of the user data (a `#!` script is then run once)
  *   KUMO-ACPI-POWEROFF                  the power button was pressed; the guest powers off
  * and then runs a shell on the serial console.
  * Built once per kernel version and /init revision into a cache directory.
@@ -57,7 +57,14 @@ ip link set lo up
 meta() { # $1 = directory or URL prefix holding openstack/latest, $2 = source label, $3 = fetch command
   j=$($3 "$1/openstack/latest/meta_data.json" 2>/dev/null) || return 1
   echo "KUMO-META uuid=$(echo "$j" | sed -n 's/.*"uuid": *"\\([^"]*\\)".*/\\1/p') source=$2"
-  u=$($3 "$1/openstack/latest/user_data" 2>/dev/null) && echo "KUMO-USERDATA $(echo "$u" | head -n 1)"
+  mkdir -p /run
+  if $3 "$1/openstack/latest/user_data" > /run/user-data 2>/dev/null; then
+    echo "KUMO-USERDATA $(head -n 1 /run/user-data)"
+    # A script runs once, as cloud-init runs a user-data script.
+    if [ "$(head -c 2 /run/user-data)" = '#!' ] && [ ! -e /run/user-data.ran ]; then
+      touch /run/user-data.ran; chmod +x /run/user-data; /run/user-data > /dev/console 2>&1 &
+    fi
+  fi
   return 0
 }
 cd_dev=$(findfs LABEL=config-2 2>/dev/null)
@@ -68,7 +75,8 @@ fi
 if [ -e /sys/class/net/eth0 ]; then
   # busybox-static's wget crashes with -T, so the metadata fetch has no timeout of its own.
   ( ip link set eth0 up
-    if udhcpc -i eth0 -n -q -t 5 -T 2 -O staticroutes -s /etc/udhcpc.script >/dev/null 2>&1; then
+    # As cloud-init's DHCP would, it waits for the network to come (a new network's DHCP server may take a while on a busy host).
+    if udhcpc -i eth0 -n -q -t 40 -T 2 -O staticroutes -s /etc/udhcpc.script >/dev/null 2>&1; then
       echo "KUMO-IP eth0 $(ip -4 -o addr show eth0 | awk '{print $4}')"
       # The metadata proxy may come up a moment after the lease: a few tries.
       n=0; until meta http://169.254.169.254 metadata-service "wget -q -O -" || [ $n -ge 20 ]; do n=$((n+1)); sleep 1; done

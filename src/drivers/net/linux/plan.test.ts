@@ -74,6 +74,16 @@ function withLinks(host: HostSnapshot, change: (links: Map<string, LinkState>) =
   return { ...host, links };
 }
 
+test('plan: a vxlan network without peers (one host) gets no VXLAN device, and loses the one it had', () => {
+  const lonely = { ...desired, networks: desired.networks.map((n) => (n.id === NET ? { ...n, vxlanPeers: [] } : n)) };
+  const fresh = buildPlan(input({ desired: lonely, host: { links: new Map(), namespaces: new Map([['kt-1', null]]), vxlanFlood: new Map() } }));
+  assert.deepEqual(fresh.failures, new Map());
+  assert.ok(!fresh.ip.script().includes(vxlanName(NET)));
+  assert.equal(fresh.fdb.script(), '');
+  const had = buildPlan(input({ desired: lonely }));
+  assert.ok(had.ip.script().includes(`link del dev ${vxlanName(NET)}`));
+});
+
 test('plan: an empty host gets namespaces, bridges, VXLAN, ports and namespace veths, in that order', () => {
   const plan = buildPlan(input({ host: { links: new Map(), namespaces: new Map([['kt-1', null]]), vxlanFlood: new Map() } }));
   assert.deepEqual(plan.failures, new Map());

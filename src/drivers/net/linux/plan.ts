@@ -156,7 +156,8 @@ export function buildPlan(input: PlanInput): Plan {
   const mappedBridge = (net: NetworkSpec) => (net.type === 'flat' && net.physicalNetwork ? input.physicalBridges[net.physicalNetwork] : undefined);
   for (const net of desired.networks) {
     if (!mappedBridge(net)) reserve(() => bridgeName(net.id), net.id);
-    if (net.type === 'vxlan') reserve(() => vxlanName(net.id), net.id);
+    // Without peers a VXLAN device carries nothing; leaving it out also lets two owners on one host use the same VNI.
+    if (net.type === 'vxlan' && net.vxlanPeers.length) reserve(() => vxlanName(net.id), net.id);
     if (net.dhcpPort) {
       const portId = net.dhcpPort.portId;
       reserve(() => tapName(portId), portId);
@@ -221,7 +222,7 @@ export function buildPlan(input: PlanInput): Plan {
           add(bridges, ['link', 'set', 'dev', br, 'type', 'bridge', 'nf_call_iptables', '1', 'nf_call_ip6tables', '1']);
         }
       }
-      if (net.type === 'vxlan') planVxlan(add, net, br, mtu);
+      if (net.type === 'vxlan' && net.vxlanPeers.length) planVxlan(add, net, br, mtu);
       placements.set(net.id, { bridge: br, owned: true, conntrack: true });
     });
   }

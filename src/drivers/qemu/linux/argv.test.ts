@@ -46,22 +46,23 @@ test('argv: KVM gets the host CPU', () => {
   assert.deepEqual(valuesOf(argv, '-cpu'), ['host']);
 });
 
-test('argv q35: every device on its own root port plus spare ports; disk serial cut to 20 bytes; tap without vhost; MAC and MTU', () => {
+test('argv q35: the boot disk and config drive on pcie.0, every other device on its own root port plus spare ports; disk serial cut to 20 bytes; tap without vhost; MAC and MTU', () => {
   const argv = buildQemuArgv({ ...spec, configDrive: '/data/cd.iso' }, paths, { accel: 'tcg', tscKhz: null }, { owner: 'ab12' });
   const devs = devices(argv);
   const ports = devs.filter((d) => d.driver === 'pcie-root-port');
-  assert.equal(ports.length, 3 + SPARE_ROOT_PORTS);
+  assert.equal(ports.length, 1 + SPARE_ROOT_PORTS, 'a port for the NIC and the spares');
   assert.deepEqual(ports.map((p) => p.chassis), ports.map((_, i) => i + 1));
   const blockdevs = valuesOf(argv, '-blockdev').map((b) => JSON.parse(b) as Record<string, unknown>);
   assert.deepEqual(blockdevs[0], { driver: 'file', filename: '/var/lib/kumo/vms/x/root.qcow2', 'node-name': 'f-root', 'read-only': false, discard: 'unmap' });
   assert.deepEqual(blockdevs[1], { driver: 'qcow2', file: 'f-root', 'node-name': 'd-root', 'read-only': false, discard: 'unmap' });
   assert.deepEqual(blockdevs[3], { driver: 'raw', file: 'f-config-drive', 'node-name': 'd-config-drive', 'read-only': true, discard: 'unmap' });
   const disk = devs.find((d) => d.id === 'disk-root');
-  assert.deepEqual(disk, { driver: 'virtio-blk-pci', drive: 'd-root', id: 'disk-root', serial: 'a-very-long-volume-s', bus: 'rp0', bootindex: 0 });
+  assert.deepEqual(disk, { driver: 'virtio-blk-pci', drive: 'd-root', id: 'disk-root', serial: 'a-very-long-volume-s', bootindex: 0 });
   assert.equal(devs.find((d) => d.id === 'disk-config-drive')?.serial, 'config-2');
+  assert.equal(devs.find((d) => d.id === 'disk-config-drive')?.bus, undefined);
   assert.deepEqual(JSON.parse(valuesOf(argv, '-netdev')[0]), { type: 'tap', id: 'net-9b1c2d3e-4f', ifname: 'tap9b1c2d3e4f5', script: 'no', downscript: 'no', vhost: false });
   assert.deepEqual(devs.find((d) => d.driver === 'virtio-net-pci'), {
-    driver: 'virtio-net-pci', netdev: 'net-9b1c2d3e-4f', id: 'nic-9b1c2d3e-4f', mac: 'fa:16:3e:00:00:01', host_mtu: 1450, bus: 'rp2',
+    driver: 'virtio-net-pci', netdev: 'net-9b1c2d3e-4f', id: 'nic-9b1c2d3e-4f', mac: 'fa:16:3e:00:00:01', host_mtu: 1450, bus: 'rp0',
   });
 });
 
@@ -91,4 +92,18 @@ test('argv: commas in option values are doubled', () => {
   const odd = instancePaths('/srv/a,b', ID);
   const argv = buildQemuArgv(spec, odd, { accel: 'tcg', tscKhz: null }, { owner: 'ab12' });
   assert.deepEqual(valuesOf(argv, '-qmp'), [`unix:/srv/a,,b/${ID}/qmp.sock,server=on,wait=off`]);
+});
+
+test('instancePaths: sockets move to a short per-state-dir place when the state dir is too deep for sockaddr_un', () => {
+  const id = '7e457fb4-1a41-4a11-ba38-02da6f8e769c';
+  const short = instancePaths('/var/lib/kumo/vms', id);
+  assert.equal(short.socketDir, null);
+  assert.equal(short.qmpSocket, `/var/lib/kumo/vms/${id}/qmp.sock`);
+  const deep = `/tmp/${'x'.repeat(60)}/vms`;
+  const long = instancePaths(deep, id);
+  assert.ok(long.socketDir?.startsWith('/run/kumo-vm/'));
+  assert.ok(long.qmpSocket.length <= 107 && long.consoleSocket.length <= 107);
+  assert.equal(instancePaths(deep, id).qmpSocket, long.qmpSocket, 'the same every time, so a restart finds them');
+  assert.notEqual(instancePaths(`${deep}2`, id).qmpSocket, long.qmpSocket, 'another state dir, other sockets');
+  assert.equal(long.dir, `${deep}/${id}`);
 });

@@ -5,6 +5,7 @@
  * comma escaping for paths and ids coming from users.
  * @module
  */
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Accelerator, DiskSpec, MachineType, NicSpec, VmSpec } from '../types.js';
 
@@ -18,16 +19,29 @@ export interface InstancePaths {
   readonly consoleLog: string;
   /** The guest's memory and device state while suspended (QEMU's migration stream). */
   readonly savedState: string;
+  /** Where the sockets are, when not in `dir` (a long state dir; see SOCKET_PATH_MAX), else null. */
+  readonly socketDir: string | null;
 }
+
+/** sockaddr_un holds 108 bytes with the terminating NUL. */
+export const SOCKET_PATH_MAX = 107;
+/** A short place for sockets whose path in the state dir would be too long; one subdirectory per state dir. */
+export const SHORT_SOCKET_ROOT = '/run/kumo-vm';
 
 export function instancePaths(stateDir: string, instanceId: string): InstancePaths {
   const dir = path.join(stateDir, instanceId);
+  // The same state dir always maps to the same short dir, so a restarted Kumo finds the sockets again.
+  const socketDir = path.join(dir, 'console.sock').length > SOCKET_PATH_MAX
+    ? path.join(SHORT_SOCKET_ROOT, createHash('sha256').update(stateDir).digest('hex').slice(0, 12), instanceId)
+    : null;
+  const sockets = socketDir ?? dir;
   return {
     dir,
+    socketDir,
     spec: path.join(dir, 'spec.json'),
     pidfile: path.join(dir, 'qemu.pid'),
-    qmpSocket: path.join(dir, 'qmp.sock'),
-    consoleSocket: path.join(dir, 'console.sock'),
+    qmpSocket: path.join(sockets, 'qmp.sock'),
+    consoleSocket: path.join(sockets, 'console.sock'),
     consoleLog: path.join(dir, 'console.log'),
     savedState: path.join(dir, 'memory.state'),
   };
@@ -40,11 +54,15 @@ export interface HostFacts {
 }
 
 /**
- * Empty PCIe root ports a q35 VM gets beyond one per cold-plugged device: hot-plug needs a free
- * port (devices on pcie.0 itself cannot be hot-plugged or unplugged), and ports cannot be added
- * while the VM runs.
+ * Empty PCIe root ports a q35 VM gets beyond one per cold-plugged device that may be unplugged:
+ * hot-plug needs a free port (devices on pcie.0 itself cannot be hot-plugged or unplugged), and
+ * ports cannot be added while the VM runs. Few, because every port costs the guest's boot time:
+ * SeaBIOS scans the bus behind each (~22 ms a port under TCG, bench/README.md).
  */
-export const SPARE_ROOT_PORTS = 4;
+export const SPARE_ROOT_PORTS = 2;
+
+/** The boot disk and the config drive are never unplugged: they sit on pcie.0 and need no root port. */
+const staysPlugged = (disk: DiskSpec): boolean => disk.bootIndex === 0 || disk.name === CONFIG_DRIVE_DISK;
 
 /** The process label: `ps`/comm shows it (QEMU truncates to 15 bytes), /proc/PID/cmdline carries the full instance id in -uuid. */
 export function processLabel(owner: string, instanceId: string): string {
@@ -161,17 +179,17 @@ export function buildQemuArgv(
     if (append) argv.push('-append', append);
   }
   const disks = allDisks(spec);
-  const deviceCount = disks.length + spec.nics.length;
+  const unpluggable = disks.filter((d) => !staysPlugged(d)).length + spec.nics.length;
   let port = 0;
   const nextBus = (): string | null => (machine === 'q35' ? rootPortId(port++) : null);
   if (machine === 'q35') {
-    for (let i = 0; i < deviceCount + SPARE_ROOT_PORTS; i++) {
+    for (let i = 0; i < unpluggable + SPARE_ROOT_PORTS; i++) {
       argv.push('-device', json({ driver: 'pcie-root-port', id: rootPortId(i), bus: 'pcie.0', chassis: i + 1 }));
     }
   }
   for (const disk of disks) {
     const { file, format } = blockdevArgs(disk);
-    argv.push('-blockdev', json(file), '-blockdev', json(format), '-device', json(diskDevice(machine, disk, nextBus(), !spec.kernel)));
+    argv.push('-blockdev', json(file), '-blockdev', json(format), '-device', json(diskDevice(machine, disk, staysPlugged(disk) ? null : nextBus(), !spec.kernel)));
   }
   for (const nic of spec.nics) {
     argv.push('-netdev', json(netdevArgs(nic)), '-device', json(nicDevice(machine, nic, nextBus())));

@@ -18,7 +18,7 @@ import { KumoError } from '../../../errors.js';
 import { findBinary } from '../../../lib/find-binary.js';
 import type { Logger } from '../../../log.js';
 import type {
-  BaseImage, DiskSpec, Hypervisor, HypervisorInfo, HypervisorOptions, ImageSourceCheck, NicSpec, ObservedVm, SerialConsole, VmSpec, VmState,
+  BaseImage, DiskSpec, Hypervisor, HypervisorInfo, HypervisorOptions, ImageSourceCheck, ObservedVm, SerialConsole, VmSpec, VmState,
 } from '../types.js';
 import {
   blockdevArgs, buildQemuArgv, diskDevice, diskDeviceId, diskFileNodeName, diskNodeName, instancePaths, netdevArgs, nicDevice, nicDeviceId,
@@ -265,6 +265,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     const facts = await hostFacts();
     const argv = buildQemuArgv(spec, p, facts, { owner: options.owner, binary: qemuBinary, resumeFrom });
     await mkdir(p.dir, { recursive: true });
+    if (p.socketDir) await mkdir(p.socketDir, { recursive: true, mode: 0o700 });
     await writeSpec(p, spec);
     await Promise.all([p.pidfile, p.qmpSocket, p.consoleSocket].map((f) => rm(f, { force: true })));
     await trimConsoleLog(p.consoleLog);
@@ -459,6 +460,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       await assertNotForeign(p);
       await hardStop(instanceId);
       await rm(p.dir, { recursive: true, force: true });
+      if (p.socketDir) await rm(p.socketDir, { recursive: true, force: true });
       log.info({ instanceId }, 'VM destroyed');
     },
 
