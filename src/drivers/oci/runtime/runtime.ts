@@ -37,6 +37,7 @@ import {
   isNotExistError, normalizeSignal, parseRuncList, parseRuncState, runcArgv, runcErrorMessage, runcGlobalArgs, toRuntimeState,
   type RuncCli, type RuncState,
 } from './runc.js';
+import { CRUN_SECCOMP_FILE, createSeccompFilterCache, SECCOMP_BPF_ANNOTATION } from './seccomp-filter-cache.js';
 import { buildRuntimeSpec, limitsToResources, limitsToUpdate, type OciProcess, type OciSpec } from './spec.js';
 import { formatTopRow, parseBootTime, readProcesses, TOP_TITLES } from './top.js';
 import { parsePasswd, readUserDatabase, resolveUser } from './user.js';
@@ -157,6 +158,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   const pollMs = deps.pollIntervalMs ?? 25;
   const log = logger.child({ component: 'oci-runtime', owner });
   const withLock = keyedMutex();
+  const seccompFilters = createSeccompFilterCache();
 
   interface Ready { cli: RuncCli; conmonPath: string; cgroup: CgroupHost; nofile: number }
   let ready: Promise<Ready> | null = null;
@@ -233,6 +235,19 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
 
   function isRunc(cli: RuncCli): boolean {
     return path.basename(cli.runtimePath) === 'runc';
+  }
+
+  /** crun loads a filter from an annotation instead of compiling the seccomp section (seccomp-filter-cache.ts). */
+  function takesCompiledSeccomp(cli: RuncCli): boolean {
+    return path.basename(cli.runtimePath) === 'crun';
+  }
+
+  /** Keeps the filter crun compiled for a container's profile, for the next containers; without one they compile their own. */
+  async function learnSeccompFilter(cli: RuncCli, id: string, seccomp: unknown): Promise<void> {
+    const file = path.join(cli.root, runcId(owner, id), CRUN_SECCOMP_FILE);
+    const filter = await readFile(file).catch(() => null);
+    if (filter && seccompFilters.learn(seccomp, filter)) log.info({ id, bytes: filter.length }, 'seccomp filter compiled by the runtime kept for the next containers');
+    else log.debug({ id, file }, 'no seccomp filter to keep from this container');
   }
 
   /** runc's state files are read directly (see runc-state.ts); any other runtime is asked. */
@@ -496,12 +511,15 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
             user,
             host: { swapLimit: r.cgroup.swapLimit, cgroupV2: r.cgroup.v2, arch: process.arch, nofile: r.nofile },
           });
+          const compiledSeccomp = takesCompiledSeccomp(r.cli) ? seccompFilters.lookup(config.linux.seccomp) : null;
+          if (compiledSeccomp) config.annotations[SECCOMP_BPF_ANNOTATION] = compiledSeccomp;
           await writeFile(paths.config, JSON.stringify(config), { mode: 0o600 });
           const meta: ContainerMeta = {
             id: spec.id, rootfs: spec.rootfs, createdAt: now().toISOString(), startedAt: null, tty: spec.tty, interactive: spec.interactive,
           };
           await writeMeta(spec.id, meta);
           await launchConmon(r, spec.id, meta);
+          if (takesCompiledSeccomp(r.cli) && !compiledSeccomp) await learnSeccompFilter(r.cli, spec.id, config.linux.seccomp);
         } catch (err) {
           await removeLeftovers(r, spec.id, false).catch((cleanupErr: unknown) =>
             log.error({ id: spec.id, err: message(cleanupErr) }, 'cleanup after a failed create failed'));

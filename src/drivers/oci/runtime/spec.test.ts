@@ -49,6 +49,12 @@ test('spec: a named netns is joined by path; a label cannot overwrite the owner 
   assert.equal(buildRuntimeSpec(spec({ netns: '/run/netns/other' }), ctx).linux.namespaces.find((n) => n.type === 'network')?.path, '/run/netns/other');
 });
 
+test('spec: labels a runtime would act on (a seccomp filter for crun, CRI, Kata) stay out of the annotations; others go in', () => {
+  const labels = { tier: 'web', 'run.oci.seccomp_bpf_data': 'AAAA', 'RUN.OCI.keep_original_groups': '1', 'io.kubernetes.cri.container-type': 'sandbox', 'io.katacontainers.config.hypervisor.path': '/x', 'app.kubernetes.io/name': 'web' };
+  const s = buildRuntimeSpec(spec({ labels }), ctx);
+  assert.deepEqual(Object.keys(s.annotations).sort(), ['app.kubernetes.io/name', 'kumo.container-id', 'kumo.owner', 'tier'].sort());
+});
+
 test('spec: environment gets PATH, HOSTNAME, HOME (and TERM with a tty) only when missing', () => {
   const s = buildRuntimeSpec(spec({ tty: true }), ctx);
   assert.deepEqual(s.process.env, ['FOO=bar', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=web-1', 'HOME=/root', 'TERM=xterm']);

@@ -118,6 +118,19 @@ function defaultMounts(): OciMount[] {
   ];
 }
 
+/**
+ * Annotation keys a runtime acts on rather than stores: crun's `run.oci.*` swaps the seccomp filter,
+ * keeps supplementary groups or picks another handler; CRI, Kata and CRIU keys steer those tools;
+ * `kumo.*` is Kumo's own. A tenant's labels with these keys would change how the container is
+ * confined, so they stay in the API's record and out of the bundle.
+ */
+const RUNTIME_ANNOTATION_PREFIXES = ['run.oci.', 'runc.', 'org.criu.', 'io.kubernetes.', 'io.katacontainers.', 'io.containerd.', 'module.wasm.', 'org.opencontainers.', 'kumo.'];
+
+/** The container's labels that may go into its OCI annotations. */
+export function labelAnnotations(labels: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).filter(([key]) => !RUNTIME_ANNOTATION_PREFIXES.some((p) => key.toLowerCase().startsWith(p))));
+}
+
 /** Docker's default seccomp profile for this architecture (Node's `process.arch` name). */
 export function defaultSeccompProfile(arch: string): OciSeccomp {
   const archInfo = ARCHITECTURES[arch] ?? { scmp: [], extra: [] };
@@ -247,7 +260,7 @@ export function buildRuntimeSpec(spec: ContainerSpec, ctx: SpecContext): OciSpec
     root: { path: spec.rootfs, readonly: false },
     hostname: spec.hostname,
     mounts,
-    annotations: { ...spec.labels, [ANNOTATION.owner]: ctx.owner, [ANNOTATION.containerId]: spec.id },
+    annotations: { ...labelAnnotations(spec.labels), [ANNOTATION.owner]: ctx.owner, [ANNOTATION.containerId]: spec.id },
     linux: {
       namespaces,
       resources: {
