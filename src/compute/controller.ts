@@ -11,7 +11,7 @@ import type { Controller } from '../agent/agent.js';
 import { tapName } from '../drivers/net/index.js';
 import type { Hypervisor, ObservedVm, VmSpec } from '../drivers/qemu/types.js';
 import { bindVmPorts, inactivePorts, releaseWorkloadPorts, vmPortDetails } from '../network/workload-ports.js';
-import { networkRevision } from '../network/context.js';
+import { networkRevision, portStatusRevision } from '../network/context.js';
 import { readRevision } from '../store/revision.js';
 import { COMPUTE_REVISION } from './context.js';
 import type { ComputeDeps } from './context.js';
@@ -288,8 +288,8 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
 
   return {
     name: 'compute',
-    // Ports turning ACTIVE move the network's revision: a server waiting for its ports starts at once.
-    revision: async () => (await readRevision(deps.db, COMPUTE_REVISION)) + (await networkRevision(deps.network.db)),
+    // Port changes and ports turning ACTIVE (PORT_STATUS_REVISION): a server waiting for its ports starts at once.
+    revision: async () => (await readRevision(deps.db, COMPUTE_REVISION)) + (await networkRevision(deps.network.db)) + (await portStatusRevision(deps.network.db)),
     async reconcile() {
       const rows = await deps.db.selectFrom('compute_instance').selectAll().where('host', '=', host.host).execute();
       const vms = new Map((await hypervisor.list()).map((vm) => [vm.instanceId, vm]));

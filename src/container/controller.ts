@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Controller } from '../agent/agent.js';
 import type { ContainerRuntime, ImageStore, ObservedContainer, StoredImage } from '../drivers/oci/types.js';
 import { bindWorkloadPorts, inactivePorts, releaseWorkloadPorts, workloadAddresses, workloadDns } from '../network/workload-ports.js';
+import { portStatusRevision } from '../network/context.js';
 import { containerRevision, zunTime } from './context.js';
 import type { ContainerDeps } from './context.js';
 import { finishCapsuleDelete, memberOf } from './capsules.js';
@@ -351,7 +352,9 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
 
   return {
     name: 'container',
-    revision: () => containerRevision(deps.db),
+    // A container waiting for its ports starts as soon as they turn ACTIVE, not at the next requeue
+    // or poll (up to 200 ms of a lone container's 520 ms to Running).
+    revision: async () => (await containerRevision(deps.db)) + (await portStatusRevision(deps.network.db)),
     async reconcile() {
       const hostRows = () => deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
       let revisionAtStart = await containerRevision(deps.db);

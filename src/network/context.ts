@@ -39,6 +39,12 @@ export const fromJsonArray = <T>(text: string): T[] => {
 export const NETWORK_REVISION = 'network';
 export const markChanged = (trx: Db): Promise<void> => bumpRevision(trx, NETWORK_REVISION);
 export const networkRevision = (db: Db): Promise<number> => readRevision(db, NETWORK_REVISION);
+/**
+ * Moved when ports turn ACTIVE. Not part of NETWORK_REVISION (status is observation, and the network
+ * controller would wake itself), but what a workload waiting for its ports watches.
+ */
+export const PORT_STATUS_REVISION = 'network-port-status';
+export const portStatusRevision = (db: Db): Promise<number> => readRevision(db, PORT_STATUS_REVISION);
 
 /**
  * Runs `attempt` again when it loses a race on a unique constraint (an address, a MAC, a VNI

@@ -8,7 +8,8 @@ import type {
   DhcpPortSpec, HostNetworkState, NetworkSpec, PortSpec, RouterSpec, SecurityGroupSpec, SyncReport,
 } from '../drivers/net/types.js';
 import type { Db } from '../store/database.js';
-import { fromJsonArray, neutronTime, retryOnUniqueViolation } from './context.js';
+import { bumpRevision } from '../store/revision.js';
+import { fromJsonArray, neutronTime, PORT_STATUS_REVISION, retryOnUniqueViolation } from './context.js';
 import type { NetworkDeps } from './context.js';
 import { parseCidr } from './ip.js';
 import { allocate, fixedIpsByPort, insertPort } from './ports.js';
@@ -229,8 +230,9 @@ async function groupSpecs(db: Db, ports: PortSpec[], allPorts: PortTable[], ips:
 /**
  * Writes what the agent observed: bound ports ACTIVE when plugged (DOWN otherwise), router and
  * DHCP ports ACTIVE unless their resource failed, floating IPs ACTIVE when their router's NAT is in
- * place. Rows are only written when something changes, and the revision is not moved: status is
- * observation, not desired state.
+ * place. Rows are only written when something changes, and the network's revision is not moved:
+ * status is observation, not desired state. Ports turning ACTIVE move PORT_STATUS_REVISION instead,
+ * for the servers and containers waiting for them.
  */
 export async function recordHostNetworkStatus(deps: NetworkDeps, scope: HostScope, plan: HostPlan, report: SyncReport): Promise<void> {
   const failed = new Set(report.failures.map((f) => f.resourceId));
@@ -240,6 +242,7 @@ export async function recordHostNetworkStatus(deps: NetworkDeps, scope: HostScop
   const want = new Map<string, { status: string; vif: string }>();
   for (const id of plan.boundPortIds) want.set(id, { status: active.has(id) && !failed.has(id) ? 'ACTIVE' : 'DOWN', vif: failed.has(id) ? 'binding_failed' : 'bridge' });
   for (const p of plan.servicePorts) want.set(p.portId, { status: failed.has(p.resourceId) ? 'DOWN' : 'ACTIVE', vif: 'bridge' });
+  let activated = 0;
   if (want.size) {
     const rows = await deps.db.selectFrom('network_port').select(['id', 'status', 'vif_type', 'host_id', 'revision_number']).where('id', 'in', [...want.keys()]).execute();
     for (const row of rows) {
@@ -252,7 +255,12 @@ export async function recordHostNetworkStatus(deps: NetworkDeps, scope: HostScop
         .where('id', '=', row.id);
       if (bound.has(row.id)) update = update.where('host_id', '=', scope.host);
       await update.execute();
+      if (w.status === 'ACTIVE') activated++;
     }
+  }
+  if (activated) {
+    await bumpRevision(deps.db, PORT_STATUS_REVISION);
+    deps.changes.notify();
   }
   for (const f of plan.floatingIps) {
     const status = failed.has(f.routerId) ? 'DOWN' : 'ACTIVE';

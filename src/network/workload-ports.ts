@@ -92,12 +92,16 @@ const system = (projectId: string): Caller => ({ projectId, isAdmin: true });
 
 /** Binds ports to `host`, with their far ends in `netns` and their addresses set there (no DHCP client in a container); the network agent plugs them and reports ACTIVE. */
 export async function bindWorkloadPorts(deps: NetworkDeps, portIds: readonly string[], host: string, netns: string): Promise<void> {
+  let bound = 0;
   for (const id of portIds) {
     const port = await getPort(deps.db, system(''), id);
     const profile = JSON.parse(port.binding_profile) as { kumo_netns?: string };
     if (port.host_id === host && profile.kumo_netns === netns) continue;
     await updatePort(deps, system(port.project_id), id, { 'binding:host_id': host, 'binding:profile': { kumo_netns: netns, kumo_ifname: `eth${portIds.indexOf(id)}`, kumo_static: true } });
+    bound++;
   }
+  // An agent binds (no API request announces it): the local network agent plugs them at once rather than at its next poll.
+  if (bound) deps.changes.notify();
 }
 
 /** Rows per `in (...)` list: well under SQLite's and PostgreSQL's limits on bound parameters. */
