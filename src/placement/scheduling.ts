@@ -5,10 +5,10 @@
  * @module
  */
 import type { PlacementDeps } from './context.js';
-import { deleteConsumerAllocations, replaceAllocations } from './allocations.js';
+import { deleteConsumerAllocations, replaceAllocations, usagesOfProvider } from './allocations.js';
 import { createProvider, findProvider, listProviders } from './providers.js';
 import type { ProviderRow } from './providers.js';
-import { setInventories } from './inventories.js';
+import { getInventories, setInventories } from './inventories.js';
 import type { InventoryInput } from './inventories.js';
 import { createTrait, setProviderTraits } from './traits.js';
 import { isCustomName } from './standard.js';
@@ -16,6 +16,14 @@ import { isCustomName } from './standard.js';
 export { allocationCandidates } from './candidates.js';
 export type { Candidate, CandidateRequest } from './candidates.js';
 export { consumerAllocations, usagesOfProvider } from './allocations.js';
+
+/** A provider's inventory per resource class (total less reserved) and what allocations use of it; empty when it is not registered. */
+export async function providerCapacity(deps: PlacementDeps, providerUuid: string): Promise<Record<string, { readonly total: number; readonly used: number }>> {
+  if (!(await findProvider(deps.db, providerUuid))) return {};
+  const { inventories } = await getInventories(deps.db, providerUuid);
+  const { usages } = await usagesOfProvider(deps.db, providerUuid);
+  return Object.fromEntries(Object.entries(inventories).map(([rc, inv]) => [rc, { total: inv.total - inv.reserved, used: usages[rc] ?? 0 }]));
+}
 
 export interface ComputeProviderSpec {
   /** The host name (unique among providers). */

@@ -81,6 +81,16 @@ for (const dialect of DIALECTS) {
       const usages = json((await k.request('GET', `/placement/resource_providers/${providers[0].uuid}/usages`, { token: admin })).body).usages;
       assert.equal(usages.VCPU, 1);
       assert.equal(usages.MEMORY_MB, 128);
+      // os-hypervisors reports the disk the host registered in placement and what servers take of it.
+      const inventories = json((await k.request('GET', `/placement/resource_providers/${providers[0].uuid}/inventories`, { token: admin })).body).inventories;
+      const [hyp] = json((await k.request('GET', `${C}/os-hypervisors/detail`, { token: admin, headers: v(87) })).body).hypervisors;
+      assert.ok(inventories.DISK_GB.total > 0);
+      assert.equal(hyp.local_gb, inventories.DISK_GB.total - inventories.DISK_GB.reserved);
+      assert.equal(hyp.local_gb_used, 1);
+      assert.equal(hyp.free_disk_gb, hyp.local_gb - 1);
+      assert.equal(hyp.disk_available_least, hyp.local_gb - (usages.DISK_GB ?? 0));
+      assert.equal(hyp.host_ip, k.config.agent.vxlanLocalIp);
+      assert.equal(hyp.running_vms, 1);
       const events = json((await k.request('GET', `${C}/servers/${created.id}/os-instance-actions`, { token: member.token })).body).instanceActions;
       assert.equal(events[0].action, 'create');
       const out = await action(created.id, { 'os-getConsoleOutput': { length: 1 } });

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { adminOnly, novaError } from '../context.js';
 import { computeNodeId } from '../hosts.js';
 import { minorOf } from '../microversion.js';
+import { providerCapacity } from '../../placement/scheduling.js';
 import type { FlavorRecord } from '../flavors.js';
 import { caller, param } from './common.js';
 import type { ComputeRouteEnv } from './common.js';
@@ -15,7 +16,9 @@ export function registerHypervisorRoutes(app: FastifyInstance, env: ComputeRoute
 
   async function detail(host: string, minor: number) {
     const info = deps.hosts ? await deps.hosts.info(host) : undefined;
-    const servers = await deps.db.selectFrom('compute_instance').select(['flavor']).where('host', '=', host).execute();
+    const servers = await deps.db.selectFrom('compute_instance').select(['flavor', 'task_state']).where('host', '=', host).execute();
+    // The disk the host registered in placement (statfs of its VM directory) and what servers' claims take of it.
+    const disk = (await providerCapacity(deps.placement, computeNodeId(host))).DISK_GB ?? { total: 0, used: 0 };
     const used = servers.reduce((a, s) => {
       const f = JSON.parse(s.flavor) as FlavorRecord;
       return { vcpus: a.vcpus + f.vcpus, ram: a.ram + f.ram, disk: a.disk + f.disk };
@@ -25,7 +28,8 @@ export function registerHypervisorRoutes(app: FastifyInstance, env: ComputeRoute
       id, hypervisor_hostname: host, state: info ? 'up' : 'down', status: 'enabled',
       hypervisor_type: info?.accel === 'kvm' ? 'KVM' : 'QEMU',
       hypervisor_version: info ? Number(info.qemuVersion.split('.').map((p) => p.padStart(3, '0')).join('')) : 0,
-      host_ip: '127.0.0.1',
+      // The address other hosts reach this one at (its VXLAN endpoint).
+      host_ip: deps.config.agent.vxlanLocalIp,
       service: { host, id: minor >= 53 ? computeNodeId(`service:${host}`) : 1, disabled_reason: null },
       // The accelerator per hypervisor: KVM only when a probe guest actually booted with it.
       cpu_info: JSON.stringify({ arch: 'x86_64', accel: info?.accel ?? null, accel_reason: info?.accelReason ?? null }),
@@ -33,8 +37,10 @@ export function registerHypervisorRoutes(app: FastifyInstance, env: ComputeRoute
     if (minor < 88) {
       const memory = info?.memoryMb ?? 0;
       Object.assign(out, {
-        vcpus: info?.cpus ?? 0, memory_mb: memory, local_gb: 0, vcpus_used: used.vcpus, memory_mb_used: used.ram, local_gb_used: used.disk,
-        free_ram_mb: memory - used.ram, free_disk_gb: 0, current_workload: 0, running_vms: servers.length, disk_available_least: 0,
+        vcpus: info?.cpus ?? 0, memory_mb: memory, local_gb: disk.total, vcpus_used: used.vcpus, memory_mb_used: used.ram, local_gb_used: used.disk,
+        free_ram_mb: memory - used.ram, free_disk_gb: disk.total - used.disk, disk_available_least: disk.total - disk.used,
+        // Nova's count of instances with a task in progress (building, rebooting, ...).
+        current_workload: servers.filter((x) => x.task_state !== null).length, running_vms: servers.length,
       });
     }
     return out;
