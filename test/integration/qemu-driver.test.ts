@@ -13,7 +13,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createHypervisor } from '../../src/drivers/qemu/index.js';
@@ -256,6 +256,17 @@ test('disk hot-plug: the guest sees the disk with its serial, and loses it on de
   assert.deepEqual((await hv.state(vm.instanceId))?.spec.disks.map((d) => d.name), ['root', 'vol1']);
   await serialExchange(hv, vm.instanceId, 'for f in /sys/block/vd*/serial; do printf "%s " "$(cat $f)"; done; echo :KUMO-SERIALS', /root-serial vol-serial-1 :KUMO-SERIALS/);
   await assert.rejects(hv.attachDisk(vm.instanceId, { name: 'vol1', path: volume, format: 'qcow2' }), /used twice/);
+  // An online extend of a raw volume, as the block driver does it: the file grows (no image lock
+  // stands in the way of a truncate), QEMU is told, the guest sees 32 MiB (65536 sectors).
+  const raw = path.join(work, 'volume.raw');
+  writeFileSync(raw, '');
+  truncateSync(raw, 16 * 1024 * 1024);
+  await hv.attachDisk(vm.instanceId, { name: 'vol2', path: raw, format: 'raw', serial: 'vol-serial-2' });
+  truncateSync(raw, 32 * 1024 * 1024);
+  await hv.resizeDisk(vm.instanceId, 'vol2', 32 * 1024 * 1024);
+  await serialExchange(hv, vm.instanceId, 'cat /sys/block/vdc/size; echo :KUMO-SIZE', /\n65536\s+:KUMO-SIZE/);
+  await assert.rejects(hv.resizeDisk(vm.instanceId, 'nope', 1024), /has no disk nope/);
+  await hv.detachDisk(vm.instanceId, 'vol2');
   await hv.detachDisk(vm.instanceId, 'vol1');
   assert.deepEqual((await hv.state(vm.instanceId))?.spec.disks.map((d) => d.name), ['root']);
   await serialExchange(hv, vm.instanceId, 'ls /sys/block | tr "\\n" " "; echo :KUMO-BLOCKS', /\nvda :KUMO-BLOCKS/);

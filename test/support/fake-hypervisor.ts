@@ -105,6 +105,9 @@ export function fakeHypervisor(info: Partial<HypervisorInfo> = {}): FakeHypervis
     async attachDisk(id, disk) {
       calls.push(`attachDisk ${id} ${disk.name}`);
     },
+    async resizeDisk(id, name, sizeBytes) {
+      calls.push(`resizeDisk ${id} ${name} ${sizeBytes}`);
+    },
     async detachDisk(id, name) {
       calls.push(`detachDisk ${id} ${name}`);
     },

@@ -199,6 +199,12 @@ export interface Hypervisor {
   attachDisk(instanceId: string, disk: DiskSpec): Promise<void>;
   /** Unplugs a disk like detachNic (device_del, the wait, blockdev-del) and removes it from spec.json; the disk file is left. */
   detachDisk(instanceId: string, diskName: string): Promise<void>;
+  /**
+   * Tells the running QEMU that a disk's file has grown to `sizeBytes` (QMP block_resize), so the
+   * guest sees the new size at once (an online extend). Nothing when QEMU does not run: it reads
+   * the size at its next start. On failure the guest keeps the old size.
+   */
+  resizeDisk(instanceId: string, diskName: string, sizeBytes: number): Promise<void>;
 
   /**
    * Makes sure the image is in this host's cache (each image stored once per host), reading

@@ -580,6 +580,17 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       await updateSpec(p, (s) => ({ ...s, disks: s.disks.filter((d) => d.name !== diskName) }));
     },
 
+    async resizeDisk(instanceId, diskName, sizeBytes) {
+      if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0) throw new KumoError('ERR_VALIDATION', `disk size ${sizeBytes} is not a positive number of bytes`);
+      const vm = await observe(instanceId);
+      if (!vm) throw new KumoError('ERR_NOT_FOUND', `VM ${instanceId} does not exist`);
+      const p = pathsOf(instanceId);
+      const spec = (await readSpec(p))!;
+      if (!spec.disks.some((d) => d.name === diskName)) throw new KumoError('ERR_NOT_FOUND', `VM ${instanceId} has no disk ${diskName}`);
+      if (vm.state === 'stopped' || vm.state === 'suspended') return;
+      await withQmp(p.qmpSocket, (q) => q.execute('block_resize', { 'node-name': diskNodeName(diskName), size: sizeBytes }));
+    },
+
     async ensureBaseImage(imageId, format, check, openSource) {
       if (!IMAGE_ID.test(imageId)) throw new KumoError('ERR_VALIDATION', `image id ${JSON.stringify(imageId)} is not usable as a file name`);
       if (format !== 'qcow2' && format !== 'raw') throw new KumoError('ERR_VALIDATION', `image format ${String(format)} is not qcow2 or raw`);
