@@ -1,9 +1,9 @@
 /**
- * Overlay mounts: the `mount`/`umount` argv (pure, unit-tested) and the reading of
- * /proc/self/mountinfo that tells whether a root filesystem is mounted.
+ * Overlay mounts: the `mount`/`umount` argv (pure, unit-tested) and whether a root filesystem
+ * is mounted (the mountinfo reader, shared with other drivers, is src/lib/mountinfo.ts).
  * @module
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KumoError } from '../../../errors.js';
 
@@ -42,33 +42,7 @@ export function umountArgv(target: string): string[] {
   return ['umount', '-i', '-n', target];
 }
 
-export interface MountEntry {
-  readonly mountPoint: string;
-  readonly fsType: string;
-  readonly source: string;
-}
-
-/** mountinfo escapes space, tab, newline and backslash as `\ooo`. */
-export function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/** Parses /proc/<pid>/mountinfo (proc(5)): `id parent maj:min root mountpoint opts [optional...] - fstype source superopts`. */
-export function parseMountInfo(text: string): MountEntry[] {
-  const entries: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-', 6);
-    if (dash < 0 || fields.length < dash + 3) continue;
-    entries.push({ mountPoint: unescapeMountField(fields[4]), fsType: fields[dash + 1], source: unescapeMountField(fields[dash + 2]) });
-  }
-  return entries;
-}
-
-export async function readMounts(): Promise<MountEntry[]> {
-  return parseMountInfo(await readFile('/proc/self/mountinfo', 'utf8'));
-}
+export { parseMountInfo, readMounts, unescapeMountField, type MountEntry } from '../../../lib/mountinfo.js';
 
 /**
  * Whether something is mounted on `path`: its device differs from its parent's. One stat each

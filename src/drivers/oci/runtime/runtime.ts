@@ -15,6 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { CHILD_PATH, createShellRunner, shellQuote } from '../../../lib/shell-runner.js';
 import { findBinary } from '../../../lib/find-binary.js';
+import { keyedMutex } from '../../../lib/keyed-mutex.js';
 import { KumoError } from '../../../errors.js';
 import type { Logger } from '../../../log.js';
 import type {
@@ -107,22 +108,6 @@ export function findExecutable(name: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** Serialises work per key; different keys run concurrently. */
-function keyedMutex() {
-  const tails = new Map<string, Promise<unknown>>();
-  return async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = tails.get(key) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    tails.set(key, tail);
-    try {
-      return await run;
-    } finally {
-      if (tails.get(key) === tail) tails.delete(key);
-    }
-  };
 }
 
 export function createRuncContainerRuntime(options: ContainerRuntimeOptions, logger: Logger, deps: RuntimeDeps = {}): ContainerRuntime {

@@ -6,16 +6,17 @@
  * whether its QEMU still runs, and the QMP socket controls it.
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { once } from 'node:events';
+import { writeCheckedStream } from '../../../lib/checked-stream.js';
 import { createCommandRunner, type CommandRunner } from '../../../lib/command-runner.js';
 import { KumoError } from '../../../errors.js';
 import { findBinary } from '../../../lib/find-binary.js';
+import { checkQcow2Image, qemuImgInfo } from '../../../lib/qemu-img.js';
 import type { Logger } from '../../../log.js';
 import type {
   BaseImage, DiskSpec, Hypervisor, HypervisorInfo, HypervisorOptions, ImageSourceCheck, ObservedVm, SerialConsole, VmSpec, VmState,
@@ -390,43 +391,16 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     return { p, spec };
   }
 
-  async function qemuImgInfo(file: string, format?: string): Promise<{ format: string; virtualSize: number; backing: string | null }> {
-    const r = await run.run(['qemu-img', 'info', '--output=json', ...(format ? ['-f', format] : []), file]);
-    if (r.code !== 0) throw new KumoError('ERR_INTERNAL', `qemu-img info ${file}: ${r.stderr.trim()}`);
-    const j = JSON.parse(r.stdout) as { format: string; 'virtual-size': number; 'backing-filename'?: string };
-    return { format: j.format, virtualSize: j['virtual-size'], backing: j['backing-filename'] ?? null };
-  }
-
   async function baseImageInfo(imageId: string, format: 'qcow2' | 'raw', file: string): Promise<BaseImage> {
-    const [st, img] = await Promise.all([stat(file), qemuImgInfo(file, format)]);
+    const [st, img] = await Promise.all([stat(file), qemuImgInfo(run, file, { format })]);
     return { imageId, path: file, format, sizeBytes: st.size, virtualSizeBytes: img.virtualSize };
   }
 
   async function download(imageId: string, format: 'qcow2' | 'raw', file: string, check: ImageSourceCheck, openSource: () => AsyncIterable<Uint8Array>): Promise<BaseImage> {
     const tmp = `${file}.part-${process.pid}-${randomBytes(3).toString('hex')}`;
     try {
-      const hash = check.hash ? createHash(check.hash.algorithm) : null;
-      let size = 0;
-      const out = createWriteStream(tmp, { mode: 0o644 });
-      const closed = once(out, 'close');
-      try {
-        for await (const chunk of openSource()) {
-          size += chunk.length;
-          hash?.update(chunk);
-          if (!out.write(chunk)) await once(out, 'drain');
-        }
-      } finally {
-        out.end();
-        await closed;
-      }
-      if (check.sizeBytes !== undefined && size !== check.sizeBytes) throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: got ${size} bytes, expected ${check.sizeBytes}`);
-      if (hash && check.hash && hash.digest('hex') !== check.hash.hex.toLowerCase()) throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: ${check.hash.algorithm} digest does not match`);
-      // A qcow2 naming a backing file would let an image read any host file; a raw image is never probed (-F raw).
-      if (format === 'qcow2') {
-        const img = await qemuImgInfo(tmp);
-        if (img.format !== 'qcow2') throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: declared qcow2 but its content is ${img.format}`);
-        if (img.backing) throw new KumoError('ERR_BAD_REQUEST', `image ${imageId}: a qcow2 image with a backing file is refused`);
-      }
+      await writeCheckedStream(tmp, openSource(), check, `image ${imageId}`);
+      if (format === 'qcow2') await checkQcow2Image(run, tmp, `image ${imageId}`);
       await rename(tmp, file);
     } catch (err) {
       await rm(tmp, { force: true });
@@ -614,7 +588,7 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       const size = Math.max(Math.ceil(sizeGb * GIB), base.virtualSizeBytes);
       await mkdir(p.dir, { recursive: true });
       if (existsSync(file)) {
-        const current = await qemuImgInfo(file, 'qcow2');
+        const current = await qemuImgInfo(run, file, { format: 'qcow2' });
         if (current.virtualSize < size) {
           const r = await run.run(['qemu-img', 'resize', '-f', 'qcow2', file, String(size)]);
           if (r.code !== 0) throw new KumoError('ERR_INTERNAL', `qemu-img resize ${file}: ${r.stderr.trim()}`);
