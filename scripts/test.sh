@@ -32,6 +32,10 @@ command -v genisoimage >/dev/null 2>&1 || need+=(genisoimage)
 command -v mkfs.vfat >/dev/null 2>&1 || [ -x /usr/sbin/mkfs.vfat ] || [ -x /sbin/mkfs.vfat ] || need+=(dosfstools)
 command -v mcopy >/dev/null 2>&1 || need+=(mtools)
 command -v syslinux >/dev/null 2>&1 || need+=(syslinux)
+# Volumes for containers (src/drivers/block): loop devices and mounts (mount), signatures probed (blkid: util-linux), ext4 made, checked and grown (e2fsprogs).
+{ [ -x /usr/sbin/losetup ] || [ -x /sbin/losetup ]; } || need+=(mount)
+{ [ -x /usr/sbin/blkid ] || [ -x /sbin/blkid ]; } || need+=(util-linux)
+{ [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ]; } && { [ -x /usr/sbin/resize2fs ] || [ -x /sbin/resize2fs ]; } || need+=(e2fsprogs)
 # Test images are built from a static busybox. busybox-static replaces the busybox package (same commands), so it is asked for instead of it.
 if [ "$(dpkg-query -W -f='${Status}' busybox-static 2>/dev/null)" != 'install ok installed' ]; then
   for i in "${!need[@]}"; do [ "${need[$i]}" != busybox ] || unset 'need[i]'; done

@@ -38,6 +38,13 @@ export interface BlockHostInfo {
   readonly containerMounts: boolean;
   /** Why not, when containerMounts is false. */
   readonly containerMountsReason: string | null;
+  /**
+   * Whether a volume mounted read-write for a container can be extended: the kernel grows a
+   * mounted filesystem only for a process with CAP_SYS_RESOURCE, which a container host may not
+   * grant. When false, extendVolume refuses while such a mount exists (the filesystem of a volume
+   * extended while unmounted grows at its next read-write mount).
+   */
+  readonly containerOnlineExtend: boolean;
 }
 
 /** Where a new volume's content comes from; none: zeroes (a sparse file). */
@@ -105,8 +112,11 @@ export interface BlockStorage {
 
   /**
    * Grows the file to `sizeBytes` (ERR_CONFLICT when smaller than now). When the volume is
-   * mounted for a container, the loop device and its filesystem grow too (online). A VM's QEMU
-   * is told by the compute side (block_resize). A failure leaves the file at its old or new size.
+   * mounted for a container, the loop device and its filesystem grow too (online); where the host
+   * cannot grow a mounted filesystem (probe: containerOnlineExtend false), a volume mounted
+   * read-write is ERR_CONFLICT and nothing changes. A filesystem that is not mounted read-write
+   * grows at its next read-write mount. A VM's QEMU is told by the compute side (block_resize).
+   * A failure leaves the file at its old or new size.
    */
   extendVolume(volumeId: string, sizeBytes: number): Promise<VolumeFile>;
 
@@ -134,8 +144,11 @@ export interface BlockStorage {
   /**
    * Mounts the volume for a container: a loop device over its file, `mkfs.ext4` when it has no
    * filesystem yet, mounted at the attachment's directory. Idempotent for the same attachment.
-   * ERR_CONFLICT when another attachment has the volume mounted read-write. A failure leaves no
-   * loop device, mount or record.
+   * ERR_CONFLICT when another attachment has the volume mounted read-write, or, for a read-write
+   * mount, mounted at all (two loop devices are two filesystems to the kernel: a reader next to a
+   * writer would see blocks change under its cache); also when a read-only mount finds no
+   * filesystem to mount, or the volume holds something other than a filesystem (a partition
+   * table). A failure leaves no loop device, mount or record.
    */
   mountForContainer(attachmentId: string, volumeId: string, options?: { readonly readOnly?: boolean }): Promise<ContainerMount>;
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  blkidProbeArgv, blockPaths, idOfRawFile, isBlockId, loopAttachArgv, loopDetachArgv, loopRefreshArgv, mkfsArgv, mountArgv, mountDir,
+  blkidProbeArgv, blockPaths, e2fsckArgv, idOfRawFile, isBlockId, loopAttachArgv, loopDetachArgv, loopRefreshArgv, mkfsArgv, mountArgv, mountDir,
   mountRecordFile, resize2fsArgv, snapshotFile, sparseCopyArgv, umountArgv, volumeFile,
 } from './argv.js';
 
@@ -36,4 +36,5 @@ test('host tool command lines', () => {
   assert.deepEqual(umountArgv('/m/a'), ['umount', '/m/a']);
   assert.deepEqual(umountArgv('/m/a', true), ['umount', '--lazy', '/m/a']);
   assert.deepEqual(resize2fsArgv('/dev/loop3'), ['resize2fs', '/dev/loop3']);
+  assert.deepEqual(e2fsckArgv('/dev/loop3'), ['e2fsck', '-f', '-p', '/dev/loop3']);
 });

@@ -99,9 +99,17 @@ export function umountArgv(dir: string, lazy = false): string[] {
   return ['umount', ...(lazy ? ['--lazy'] : []), dir];
 }
 
-/** Grows a (mounted) ext2/3/4 filesystem to its device's size; nothing to do when it fills it already. */
+/**
+ * Grows an ext2/3/4 filesystem to its device's size; nothing to do when it fills it already.
+ * Mounted (online), the kernel allows it only to a process with CAP_SYS_RESOURCE.
+ */
 export function resize2fsArgv(device: string): string[] {
   return ['resize2fs', device];
+}
+
+/** The check resize2fs asks for before an offline resize of a filesystem not cleanly unmounted; -p: fixes only what is safe without asking. */
+export function e2fsckArgv(device: string): string[] {
+  return ['e2fsck', '-f', '-p', device];
 }
 
 export const EXT_FS_TYPES: ReadonlySet<string> = new Set(['ext2', 'ext3', 'ext4']);

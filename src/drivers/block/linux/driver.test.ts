@@ -72,12 +72,12 @@ function fakeHost(sys: string) {
   return { runner, mountInfo, mounts, calls, fail, filesystems, loopCount };
 }
 
-async function withDriver(fn: (ctx: { dir: string; block: BlockStorage; host: ReturnType<typeof fakeHost>; again: () => BlockStorage }) => Promise<void>) {
+async function withDriver(fn: (ctx: { dir: string; block: BlockStorage; host: ReturnType<typeof fakeHost>; again: () => BlockStorage }) => Promise<void>, onlineResize = true) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kumo-block-'));
   const sys = path.join(dir, 'sys');
   await mkdir(sys);
   const host = fakeHost(sys);
-  const again = () => createFileBlockStorage({ stateDir: path.join(dir, 'state') }, createSilentLogger(), { run: host.runner, sysBlockDir: sys, readMountInfo: host.mountInfo });
+  const again = () => createFileBlockStorage({ stateDir: path.join(dir, 'state') }, createSilentLogger(), { run: host.runner, sysBlockDir: sys, readMountInfo: host.mountInfo, onlineResize });
   try {
     await fn({ dir: path.join(dir, 'state'), block: again(), host, again });
   } finally {
@@ -212,6 +212,25 @@ test('container mounts: mkfs the first time, conflicts, online extend, unmount r
     await block.unmountForContainer('a4');
     assert.equal(await host.loopCount(), 0);
   });
+});
+
+test('a host that cannot grow a mounted filesystem: extend of a volume mounted read-write is refused and changes nothing; the next mount grows it', async () => {
+  await withDriver(async ({ block, host }) => {
+    const v = await block.createVolume('v1', 64 * MIB);
+    await block.mountForContainer('a1', 'v1');
+    await assert.rejects(block.extendVolume('v1', 128 * MIB), code('ERR_CONFLICT', /cannot grow a mounted filesystem/));
+    assert.equal((await stat(v.path)).size, 64 * MIB);
+    await block.unmountForContainer('a1');
+    // Read-only mounts do not hold an extend back: their filesystem is not grown while they have it.
+    await block.mountForContainer('r1', 'v1', { readOnly: true });
+    host.calls.length = 0;
+    assert.equal((await block.extendVolume('v1', 128 * MIB)).sizeBytes, 128 * MIB);
+    assert.deepEqual(host.calls, [['losetup', '--set-capacity', '/dev/loop0']]);
+    await block.unmountForContainer('r1');
+    host.calls.length = 0;
+    await block.mountForContainer('a1', 'v1');
+    assert.deepEqual(host.calls.map((c) => c[0]), ['losetup', 'blkid', 'resize2fs', 'mount']);
+  }, false);
 });
 
 test('a failed mount leaves no loop device, mount point or record', async () => {

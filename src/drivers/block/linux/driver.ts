@@ -26,11 +26,11 @@ import type {
   BlockHostInfo, BlockStorage, BlockStorageOptions, ContainerMount, ExportFormat, ImageContent, SnapshotFile, VolumeFile, VolumeSource,
 } from '../types.js';
 import {
-  blkidProbeArgv, blockPaths, EXT_FS_TYPES, idOfRawFile, isBlockId, loopAttachArgv, loopDetachArgv, loopRefreshArgv, mkfsArgv,
+  blkidProbeArgv, blockPaths, e2fsckArgv, EXT_FS_TYPES, idOfRawFile, isBlockId, loopAttachArgv, loopDetachArgv, loopRefreshArgv, mkfsArgv,
   MOUNTABLE_FS_TYPES, mountArgv, mountDir, mountRecordFile, resize2fsArgv, snapshotFile, sparseCopyArgv, umountArgv, volumeFile,
 } from './argv.js';
 import {
-  deviceContent, readLoopDevices, readMountRecords, reconcileMounts, writeMountRecord, type LoopDevice, type MountRecord, type MountState,
+  CAP_SYS_RESOURCE, deviceContent, hasEffectiveCapability, readLoopDevices, readMountRecords, reconcileMounts, writeMountRecord, type LoopDevice, type MountRecord, type MountState,
 } from './host-state.js';
 
 export interface FileBlockStorageDeps {
@@ -39,17 +39,19 @@ export interface FileBlockStorageDeps {
   readonly sysBlockDir?: string;
   /** The mount table (default: /proc/self/mountinfo). */
   readonly readMountInfo?: () => Promise<string>;
+  /** Whether mounted filesystems can be grown (default: whether this process has CAP_SYS_RESOURCE). */
+  readonly onlineResize?: boolean;
 }
 
 /** Copies and conversions of big files: bounded only so that a hung tool does not hold a volume forever. */
 const LONG_MS = 6 * 60 * 60 * 1000;
-/** mkfs (lazy) and an online resize2fs of a large filesystem. */
+/** mkfs (lazy), e2fsck and resize2fs of a large filesystem. */
 const FS_MS = 30 * 60 * 1000;
 const SECTOR = 512;
 
 /** The tools container mounts need, by Debian package. */
 const MOUNT_TOOLS: readonly (readonly [string, string])[] = [
-  ['losetup', 'mount'], ['mount', 'mount'], ['umount', 'mount'], ['blkid', 'util-linux'], ['mkfs.ext4', 'e2fsprogs'], ['resize2fs', 'e2fsprogs'],
+  ['losetup', 'mount'], ['mount', 'mount'], ['umount', 'mount'], ['blkid', 'util-linux'], ['mkfs.ext4', 'e2fsprogs'], ['resize2fs', 'e2fsprogs'], ['e2fsck', 'e2fsprogs'],
 ];
 
 function checkId(id: string, what: string): void {
@@ -102,6 +104,14 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
   const activeTemps = new Set<string>();
   /** Container mount operations running (losetup, mount, umount, ...): while any is, no loop device is taken for a leftover. */
   let mountOps = 0;
+
+  /**
+   * The kernel grows a mounted ext4 only for a process with CAP_SYS_RESOURCE, which a container
+   * host may withhold (this CI host's bounding set does). Without it, a mounted volume is not
+   * extended and its filesystem grows offline at its next read-write mount instead.
+   */
+  let onlineResize: Promise<boolean> | null = deps.onlineResize === undefined ? null : Promise.resolve(deps.onlineResize);
+  const canResizeOnline = () => (onlineResize ??= readFile('/proc/self/status', 'utf8').then((t) => hasEffectiveCapability(t, CAP_SYS_RESOURCE), () => false));
 
   /** Host tools by absolute path when found (root's sbin dirs may be missing from PATH). */
   const binaries = new Map<string, string>();
@@ -296,6 +306,22 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
     return { fsType: 'ext4', made: true };
   }
 
+  /**
+   * Grows an unmounted ext filesystem to its device, which is larger when the volume was extended
+   * since its last mount (nothing to do otherwise). Offline: needs no capability beyond root. Not
+   * fatal: the filesystem is usable at its old size.
+   */
+  async function growOffline(device: string, volumeId: string): Promise<void> {
+    let r = await exec(resize2fsArgv(device), FS_MS);
+    if (r.code !== 0 && /e2fsck/.test(r.stderr + r.stdout)) {
+      // Not cleanly unmounted (Kumo or the host died while it was mounted): the check replays its journal first.
+      const checked = await exec(e2fsckArgv(device), FS_MS);
+      // 1: errors corrected; anything above: left to an administrator.
+      if (checked.code <= 1) r = await exec(resize2fsArgv(device), FS_MS);
+    }
+    if (r.code !== 0) log.warn({ volumeId, stderr: r.stderr.trim() }, 'the volume filesystem could not be grown to the volume size');
+  }
+
   async function mountForContainer(attachmentId: string, volumeId: string, readOnly: boolean): Promise<ContainerMount> {
     const file = volumeFile(p, volumeId);
     if (!existsSync(file)) throw new KumoError('ERR_NOT_FOUND', `volume ${volumeId} has no file on this host`);
@@ -322,17 +348,13 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
       made.loop = (await must(loopAttachArgv(file, readOnly), `attaching volume ${volumeId} to a loop device`)).stdout.trim();
       if (!/^\/dev\/loop\d+$/.test(made.loop)) throw new KumoError('ERR_INTERNAL', `losetup printed ${JSON.stringify(made.loop)}, not a loop device`);
       const fs = await prepareFilesystem(made.loop, volumeId, readOnly);
+      if (!readOnly && !fs.made && EXT_FS_TYPES.has(fs.fsType)) await growOffline(made.loop, volumeId);
       await mkdir(dir, { mode: 0o755 }).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw err;
       });
       made.dir = true;
       await must(mountArgv(made.loop, dir, fs.fsType, readOnly), `mounting volume ${volumeId}`);
       made.mounted = true;
-      if (!readOnly && !fs.made && EXT_FS_TYPES.has(fs.fsType)) {
-        // The file may have grown while nothing had it mounted: the filesystem grows now (nothing to do otherwise).
-        const grown = await exec(resize2fsArgv(made.loop), FS_MS);
-        if (grown.code !== 0) log.warn({ volumeId, stderr: grown.stderr.trim() }, 'the volume filesystem could not be grown to the volume size');
-      }
       const mount: ContainerMount = { attachmentId, volumeId, hostPath: dir, loopDevice: made.loop, readOnly };
       await writeMountRecord(p, mount);
       log.info({ attachmentId, volumeId, loopDevice: made.loop, readOnly, formatted: fs.made }, 'volume mounted for a container');
@@ -368,6 +390,7 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
         qemuImgVersion: /version\s+([0-9][^\s]*)/.exec(version.stdout)?.[1] ?? 'unknown',
         containerMounts: reason === null,
         containerMountsReason: reason,
+        containerOnlineExtend: reason === null && (await canResizeOnline()),
       };
     },
 
@@ -400,8 +423,12 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
         const v = await requireVolume(volumeId);
         if (sizeBytes < v.sizeBytes) throw new KumoError('ERR_CONFLICT', `volume ${volumeId} is ${v.sizeBytes} bytes; it cannot shrink to ${sizeBytes}`);
         if (sizeBytes === v.sizeBytes) return v;
-        await truncate(v.path, sizeBytes);
         const mounts = (await observeMounts()).live.filter((m) => m.volumeId === volumeId);
+        const writer = mounts.find((m) => !m.readOnly);
+        if (writer && !(await canResizeOnline())) {
+          throw new KumoError('ERR_CONFLICT', `volume ${volumeId} is mounted for attachment ${writer.attachmentId} and this host cannot grow a mounted filesystem (Kumo lacks CAP_SYS_RESOURCE); extend it while it is not mounted`);
+        }
+        await truncate(v.path, sizeBytes);
         for (const m of mounts) {
           await must(loopRefreshArgv(m.loopDevice), `growing ${m.loopDevice} of volume ${volumeId}`);
           // Only a writer may grow the filesystem; a read-only mount sees the new size at its next mount.

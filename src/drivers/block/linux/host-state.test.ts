@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parseMountInfo } from '../../../lib/mountinfo.js';
 import { blockPaths } from './argv.js';
 import {
-  deviceContent, formatMountRecord, parseBackingFile, parseBlkidExport, parseMountRecord, readLoopDevices, readMountRecords, reconcileMounts,
+  CAP_SYS_RESOURCE, deviceContent, formatMountRecord, hasEffectiveCapability, parseBackingFile, parseBlkidExport, parseMountRecord, readLoopDevices, readMountRecords, reconcileMounts,
   writeMountRecord, type LoopDevice, type MountRecord,
 } from './host-state.js';
 
@@ -103,4 +103,12 @@ test('reconcileMounts: reality wins; unrecorded mounts, stale records and idle l
   assert.deepEqual(state.unrecorded.map((m) => m.attachmentId), ['a2']);
   assert.deepEqual(state.staleRecords, ['a3', 'a4']);
   assert.deepEqual(state.idleLoops.map((l) => l.device), ['/dev/loop3']);
+});
+
+test('effective capabilities from /proc/self/status', () => {
+  const status = (eff: string) => `Name:\tnode\nCapInh:\t0000000000000000\nCapEff:\t${eff}\nCapBnd:\t000001ffffffffff\n`;
+  assert.equal(hasEffectiveCapability(status('000001fffeffffff'), CAP_SYS_RESOURCE), false);
+  assert.equal(hasEffectiveCapability(status('000001ffffffffff'), CAP_SYS_RESOURCE), true);
+  assert.equal(hasEffectiveCapability(status('0000000001000000'), CAP_SYS_RESOURCE), true);
+  assert.equal(hasEffectiveCapability('Name:\tnode\n', CAP_SYS_RESOURCE), false);
 });

@@ -85,6 +85,15 @@ export async function readLoopDevices(sysBlock = '/sys/block'): Promise<LoopDevi
   return loops.filter((l): l is LoopDevice => l !== null);
 }
 
+/** Linux capability numbers (capability.h). */
+export const CAP_SYS_RESOURCE = 24;
+
+/** Whether /proc/<pid>/status text shows `capability` among the effective ones. */
+export function hasEffectiveCapability(status: string, capability: number): boolean {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return hex !== undefined && ((BigInt(`0x${hex}`) >> BigInt(capability)) & 1n) === 1n;
+}
+
 /** `<attachmentId>.json`: what a mount was made of. */
 export interface MountRecord {
   readonly attachmentId: string;
