@@ -123,7 +123,12 @@ export interface BlockStorage {
   /** Removes the file; nothing when it is not there. ERR_CONFLICT while a container mount uses it. */
   deleteVolume(volumeId: string): Promise<void>;
 
-  /** A sparse copy of the volume as it is now. A failure leaves no snapshot file. Idempotent like createVolume. */
+  /**
+   * A sparse copy of the volume file as it is now. Only what has reached the file is in it: a VM
+   * or container writing to the volume meanwhile gives a crash-consistent copy at best, so
+   * quiescing (or accepting that) is the caller's concern. A failure leaves no snapshot file.
+   * Idempotent like createVolume (an existing snapshot file is returned as it is).
+   */
   createSnapshot(snapshotId: string, volumeId: string): Promise<SnapshotFile>;
 
   /** Removes the snapshot file; nothing when it is not there. */
@@ -155,7 +160,14 @@ export interface BlockStorage {
   /** Unmounts and releases the loop device; nothing when the attachment has no mount. */
   unmountForContainer(attachmentId: string): Promise<void>;
 
-  /** The container mounts this driver made and still holds (records checked against the mount table and losetup). */
+  /**
+   * The container mounts this driver made and still holds: every mount of a loop device over one
+   * of its volume files at one of its attachment directories, found from the mount table and the
+   * loop devices even when its record was never written (Kumo killed between mount and record),
+   * so a reconcile can unmount what the store does not expect. On the way it tidies what a crash
+   * left: records with no mount behind them are removed (rewritten when they disagree with the
+   * mount), and loop devices over its volume files that no mount uses are released.
+   */
   listContainerMounts(): Promise<readonly ContainerMount[]>;
 }
 
