@@ -73,6 +73,8 @@ export interface RunningKumo {
   paths: KumoPaths;
   /** The local agent, when this process drives its host. */
   agent: RunningAgent | undefined;
+  /** The volume service's deps: what the compute and container services get to call src/volume/attachments.ts. */
+  volume: VolumeDeps;
   /** Settles when this host is registered for servers (or could not be). */
   computeReady: Promise<void>;
   /** Stops the agent and serving, then closes the store; host objects stay (they outlive restarts). Idempotent. */
@@ -168,7 +170,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     }
     let closed: Promise<void> | undefined;
     return {
-      app, db, identity, adminPassword, paths, agent, computeReady,
+      app, db, identity, adminPassword, paths, agent, computeReady, volume,
       close: () => (closed ??= (async () => {
         await computeReady;
         await agent?.stop();
