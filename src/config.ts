@@ -61,6 +61,15 @@ export interface ComputeConfig {
   readonly shutdownTimeoutSeconds: number;
 }
 
+export interface VolumeConfig {
+  /** Cinder's default quotas for a project without its own; -1 means unlimited. */
+  readonly defaultQuotas: Readonly<Record<'volumes' | 'snapshots' | 'gigabytes' | 'per_volume_gigabytes' | 'backups' | 'backup_gigabytes' | 'groups', number>>;
+  /** A volume host whose heartbeat is older than this is down (Cinder's service_down_time). */
+  readonly serviceDownSeconds: number;
+  /** The availability zone volumes are created in (Cinder's storage_availability_zone). */
+  readonly availabilityZone: string;
+}
+
 export interface KumoConfig {
   readonly dataDir: string;
   readonly listen: { readonly host: string; readonly port: number };
@@ -73,6 +82,7 @@ export interface KumoConfig {
   readonly agent: AgentConfig;
   readonly image: ImageConfig;
   readonly compute: ComputeConfig;
+  readonly volume: VolumeConfig;
 }
 
 export const DEFAULT_PORT = 5000;
@@ -172,6 +182,11 @@ export function loadConfig(
     compute: {
       accel,
       shutdownTimeoutSeconds: 60,
+    },
+    volume: {
+      defaultQuotas: { volumes: 10, snapshots: 10, gigabytes: 1000, per_volume_gigabytes: -1, backups: 10, backup_gigabytes: 1000, groups: 10 },
+      serviceDownSeconds: 60,
+      availabilityZone: 'nova',
     },
   });
 }

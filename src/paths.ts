@@ -29,6 +29,8 @@ export interface KumoPaths {
   vmImageCacheDir: string;
   /** Snapshots of VM disks on their way to the image service. */
   vmSnapshotDir: string;
+  /** Volumes exported on their way to the image service (upload to image). */
+  volumeExportDir: string;
   /** The UNIX socket Nova's metadata service listens on (the network driver's proxies forward to it). */
   metadataSocket: string;
 }
@@ -49,6 +51,7 @@ export function kumoPaths(dataDir: string): KumoPaths {
     vmStateDir: join(dataDir, 'vms'),
     vmImageCacheDir: join(dataDir, 'vm-images'),
     vmSnapshotDir: join(dataDir, 'vm-snapshots'),
+    volumeExportDir: join(dataDir, 'volume-exports'),
     metadataSocket: socketPath(join(dataDir, 'run', 'metadata.sock'), dataDir),
   };
 }

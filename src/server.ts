@@ -43,6 +43,10 @@ import { findBinary } from './lib/find-binary.js';
 import { newImageId } from './image/context.js';
 import type { ImageDeps } from './image/context.js';
 import { recoverImageStore } from './image/image-data.js';
+import type { BlockStorage } from './drivers/block/types.js';
+import { newVolumeId } from './volume/context.js';
+import type { VolumeDeps } from './volume/context.js';
+import { volumeController } from './volume/controller.js';
 
 export function catalogServices(config: KumoConfig): CatalogService[] {
   return [
@@ -55,6 +59,9 @@ export function catalogServices(config: KumoConfig): CatalogService[] {
     { type: 'placement', name: 'placement', description: 'Kumo placement (resource providers, allocations)', url: `${config.publicUrl}${SERVICE_PREFIXES.placement}` },
     // The service root: clients discover /v2 from its version document.
     { type: 'image', name: 'glance', description: 'Kumo images (Glance v2)', url: `${config.publicUrl}${SERVICE_PREFIXES.image}` },
+    // Both names, as devstack registers them: OSC's cinderclient looks for volumev3, the SDK for block-storage.
+    { type: 'block-storage', name: 'cinder', description: 'Kumo block storage (Cinder v3)', url: `${config.publicUrl}${SERVICE_PREFIXES.volume}/v3/%(project_id)s` },
+    { type: 'volumev3', name: 'cinderv3', description: 'Kumo block storage (Cinder v3)', url: `${config.publicUrl}${SERVICE_PREFIXES.volume}/v3/%(project_id)s` },
   ];
 }
 
@@ -66,6 +73,8 @@ export interface RunningKumo {
   paths: KumoPaths;
   /** The local agent, when this process drives its host. */
   agent: RunningAgent | undefined;
+  /** The volume service's deps: what the compute and container services get to call src/volume/attachments.ts. */
+  volume: VolumeDeps;
   /** Settles when this host is registered for servers (or could not be). */
   computeReady: Promise<void>;
   /** Stops the agent and serving, then closes the store; host objects stay (they outlive restarts). Idempotent. */
@@ -84,6 +93,8 @@ export interface StartOptions {
   containerDrivers?: { runtime: ContainerRuntime; images: ImageStore };
   /** The hypervisor the agent drives (tests: a fake); with `netDriver` only. */
   hypervisor?: Hypervisor;
+  /** The block storage the agent's volume controller drives (tests: a fake); with `netDriver` only. */
+  blockStorage?: BlockStorage;
 }
 
 /** A short, stable label for the host objects of the Kumo that owns this data directory. */
@@ -126,7 +137,8 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
       db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, placement, image, computeHosts: () => computeHosts,
       hosts: hypervisor ? localComputeAccess(config.agent.host, hypervisor) : undefined,
     };
-    const app = await buildApp({ config, db, logger, identity, network, container, compute, placement, image });
+    const volume: VolumeDeps = { db, config, logger: logger.child({ service: 'volume' }), now, newId: newVolumeId, changes, image };
+    const app = await buildApp({ config, db, logger, identity, network, container, compute, placement, image, volume });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
       writeClientConfig(config, paths, adminPassword);
@@ -136,6 +148,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     let metadataApp: FastifyInstance | undefined;
     if (driver) {
       const controllers = [networkController(network, { host: config.agent.host, networkNode: config.agent.networkNode }, driver)];
+      if (options.blockStorage) controllers.push(volumeController(volume, { host: config.agent.host, storage: options.blockStorage, exportDir: paths.volumeExportDir }));
       if (containerDrivers) controllers.push(containerController(container, { host: config.agent.host, ...containerDrivers, filesDir: paths.containerFilesDir }));
       if (hypervisor) {
         metadataApp = await startMetadataService(compute, paths.metadataSocket);
@@ -157,7 +170,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     }
     let closed: Promise<void> | undefined;
     return {
-      app, db, identity, adminPassword, paths, agent, computeReady,
+      app, db, identity, adminPassword, paths, agent, computeReady, volume,
       close: () => (closed ??= (async () => {
         await computeReady;
         await agent?.stop();

@@ -21,6 +21,8 @@ import { placementApi } from '../placement/api.js';
 import type { PlacementDeps } from '../placement/context.js';
 import { imageApi } from '../image/api.js';
 import type { ImageDeps } from '../image/context.js';
+import { volumeApi } from '../volume/api.js';
+import type { VolumeDeps } from '../volume/context.js';
 import { makeErrorHandler, renderKeystoneError } from './errors.js';
 import { lazyValidatorCompiler } from './validation.js';
 import { parseJsonBody } from './json-body.js';
@@ -35,10 +37,11 @@ export interface AppDeps {
   compute: ComputeDeps;
   placement: PlacementDeps;
   image: ImageDeps;
+  volume: VolumeDeps;
 }
 
 /** Every service Kumo serves, by path prefix; the catalog and bootstrap read this too. */
-export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', compute: '/compute', placement: '/placement', image: '/image' } as const;
+export const SERVICE_PREFIXES = { identity: '/identity', network: '/network', container: '/container', compute: '/compute', placement: '/placement', image: '/image', volume: '/volume' } as const;
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -87,5 +90,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(computeApi(deps.compute, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.compute}`, `${deps.config.publicUrl}/image/v2`), { prefix: SERVICE_PREFIXES.compute });
   await app.register(placementApi(deps.placement, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.placement}`), { prefix: SERVICE_PREFIXES.placement });
   await app.register(imageApi(deps.image, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.image}`), { prefix: SERVICE_PREFIXES.image });
+  await app.register(volumeApi(deps.volume, auth, `${deps.config.publicUrl}${SERVICE_PREFIXES.volume}`), { prefix: SERVICE_PREFIXES.volume });
   return app;
 }

@@ -85,6 +85,12 @@ const NOVA_FAULT_NAMES: Record<number, string> = {
 export const renderNovaError: ErrorBodyRenderer = (err) => ({ [NOVA_FAULT_NAMES[err.status] ?? 'computeFault']: { code: err.status, message: err.message } });
 
 /**
+ * Cinder: the same fault names as Nova (both come from the same wsgi Fault class), e.g.
+ * {"overLimit": {"code": 413, "message"}} for quotas; `computeFault` for the rest.
+ */
+export const renderCinderError: ErrorBodyRenderer = (err) => ({ [NOVA_FAULT_NAMES[err.status] ?? 'computeFault']: { code: err.status, message: err.message } });
+
+/**
  * `identityUri` goes into `WWW-Authenticate` on every 401, whichever code path raised it
  * (a missing token, a failed login, a revoked token).
  */

@@ -19,6 +19,7 @@ import { imageMigration } from './migrations/0010_image.js';
 import { placementMigration } from './migrations/0011_placement.js';
 import { computeMigration } from './migrations/0012_compute.js';
 import { imageTasksMigration } from './migrations/0013_image_tasks.js';
+import { volumeMigration } from './migrations/0014_volume.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -35,6 +36,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0011_placement': placementMigration,
     '0012_compute': computeMigration,
     '0013_image_tasks': imageTasksMigration,
+    '0014_volume': volumeMigration,
   };
 }
 

@@ -8,6 +8,7 @@ import type { ContainerTables } from '../container/schema.js';
 import type { ImageTables } from '../image/schema.js';
 import type { ComputeTables } from '../compute/schema.js';
 import type { PlacementTables } from '../placement/schema.js';
+import type { VolumeTables } from '../volume/schema.js';
 
 export interface RevisionTable {
   /** The counter's name, e.g. `identity`. */
@@ -16,6 +17,6 @@ export interface RevisionTable {
   value: number;
 }
 
-export interface Database extends IdentityTables, NetworkTables, ContainerTables, PlacementTables, ComputeTables, ImageTables {
+export interface Database extends IdentityTables, NetworkTables, ContainerTables, PlacementTables, ComputeTables, ImageTables, VolumeTables {
   kumo_revision: RevisionTable;
 }

@@ -26,12 +26,12 @@ export interface TestKumo {
   close(): Promise<void>;
 }
 
-export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number; netDriver?: NetDriver; containerDrivers?: StartOptions['containerDrivers']; hypervisor?: StartOptions['hypervisor']; maxImageSizeBytes?: number } = {}): Promise<TestKumo> {
+export async function startTestKumo(dialect: TestDialect, options: { tokenExpirationSeconds?: number; netDriver?: NetDriver; containerDrivers?: StartOptions['containerDrivers']; hypervisor?: StartOptions['hypervisor']; blockStorage?: StartOptions['blockStorage']; maxImageSizeBytes?: number } = {}): Promise<TestKumo> {
   const dir = mkdtempSync(join(tmpdir(), 'kumo-test-'));
   const db = await freshDatabase(dialect, dir);
   const config = testConfig({ dataDir: dir, database: db.config, tokenExpirationSeconds: options.tokenExpirationSeconds, maxImageSizeBytes: options.maxImageSizeBytes });
   let offset = 0;
-  const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset, netDriver: options.netDriver, containerDrivers: options.containerDrivers, hypervisor: options.hypervisor });
+  const kumo = await startKumo(config, createSilentLogger(), { listen: false, now: () => Date.now() + offset, netDriver: options.netDriver, containerDrivers: options.containerDrivers, hypervisor: options.hypervisor, blockStorage: options.blockStorage });
   await kumo.computeReady;
   const request: TestKumo['request'] = (method, url, opts = {}) =>
     kumo.app.inject({
