@@ -28,7 +28,7 @@ export function fakeBlockStorage(): FakeBlockStorage {
       failure = message;
     },
     async probe() {
-      return { volumeDir: '/fake/volumes', totalBytes: 100 * 1024 ** 3, freeBytes: 80 * 1024 ** 3, qemuImgVersion: '7.2.0', containerMounts: true, containerMountsReason: null };
+      return { volumeDir: '/fake/volumes', totalBytes: 100 * 1024 ** 3, freeBytes: 80 * 1024 ** 3, qemuImgVersion: '7.2.0', containerMounts: true, containerMountsReason: null, containerOnlineExtend: true };
     },
     async createVolume(id, sizeBytes, source) {
       calls.push(`createVolume ${id} ${sizeBytes}${source ? ` ${source.kind}:${source.kind === 'image' ? source.image.imageId : source.kind === 'volume' ? source.volumeId : source.snapshotId}` : ''}`);
