@@ -31,6 +31,8 @@ export interface KumoPaths {
   vmSnapshotDir: string;
   /** Volumes exported on their way to the image service (upload to image). */
   volumeExportDir: string;
+  /** The block storage driver's own: volume and snapshot files, container mounts. */
+  volumeStateDir: string;
   /** The UNIX socket Nova's metadata service listens on (the network driver's proxies forward to it). */
   metadataSocket: string;
 }
@@ -52,6 +54,7 @@ export function kumoPaths(dataDir: string): KumoPaths {
     vmImageCacheDir: join(dataDir, 'vm-images'),
     vmSnapshotDir: join(dataDir, 'vm-snapshots'),
     volumeExportDir: join(dataDir, 'volume-exports'),
+    volumeStateDir: join(dataDir, 'volumes'),
     metadataSocket: socketPath(join(dataDir, 'run', 'metadata.sock'), dataDir),
   };
 }

@@ -132,12 +132,13 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
     const hypervisor = driver ? (options.hypervisor ?? (config.agent.enabled ? await linuxHypervisor(config, paths, logger) : undefined)) : undefined;
     // A host takes servers once it is registered in placement (its capacity needs the hypervisor's probe).
+    const blockStorage = driver ? (options.blockStorage ?? (config.agent.enabled ? await linuxBlockStorage(paths, logger) : undefined)) : undefined;
+    const volume: VolumeDeps = { db, config, logger: logger.child({ service: 'volume' }), now, newId: newVolumeId, changes, image };
     const computeHosts: string[] = [];
     const compute: ComputeDeps = {
-      db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, placement, image, computeHosts: () => computeHosts,
+      db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, placement, image, volume, computeHosts: () => computeHosts,
       hosts: hypervisor ? localComputeAccess(config.agent.host, hypervisor) : undefined,
     };
-    const volume: VolumeDeps = { db, config, logger: logger.child({ service: 'volume' }), now, newId: newVolumeId, changes, image };
     const app = await buildApp({ config, db, logger, identity, network, container, compute, placement, image, volume });
     if (options.listen !== false) {
       await app.listen({ host: config.listen.host, port: config.listen.port });
@@ -148,11 +149,11 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     let metadataApp: FastifyInstance | undefined;
     if (driver) {
       const controllers = [networkController(network, { host: config.agent.host, networkNode: config.agent.networkNode }, driver)];
-      if (options.blockStorage) controllers.push(volumeController(volume, { host: config.agent.host, storage: options.blockStorage, exportDir: paths.volumeExportDir }));
+      if (blockStorage) controllers.push(volumeController(volume, { host: config.agent.host, storage: blockStorage, exportDir: paths.volumeExportDir }));
       if (containerDrivers) controllers.push(containerController(container, { host: config.agent.host, ...containerDrivers, filesDir: paths.containerFilesDir }));
       if (hypervisor) {
         metadataApp = await startMetadataService(compute, paths.metadataSocket);
-        controllers.push(computeController(compute, { host: config.agent.host, hypervisor, shutdownTimeoutMs: config.compute.shutdownTimeoutSeconds * 1000, snapshotDir: paths.vmSnapshotDir }));
+        controllers.push(computeController(compute, { host: config.agent.host, hypervisor, storage: blockStorage, shutdownTimeoutMs: config.compute.shutdownTimeoutSeconds * 1000, snapshotDir: paths.vmSnapshotDir }));
         // In the background: the first probe of a host may boot a KVM test guest (seconds); Kumo serves meanwhile.
         computeReady = hostCapacity(hypervisor, paths.vmStateDir)
           .then((capacity) => registerComputeHost(compute, config.agent.host, capacity))
@@ -192,6 +193,16 @@ async function startMetadataService(compute: ComputeDeps, socketPath: string): P
   const app = await buildMetadataApp(compute);
   await app.listen({ path: socketPath });
   return app;
+}
+
+/** Volume files, when this host has qemu-img (it converts images into volumes); else volumes find no valid backend. */
+async function linuxBlockStorage(paths: KumoPaths, logger: Logger): Promise<BlockStorage | undefined> {
+  if (!findBinary('qemu-img')) {
+    logger.warn({}, 'volumes need qemu-img (apt-get install qemu-utils); this host takes no volumes');
+    return undefined;
+  }
+  const { createBlockStorage } = await import('./drivers/block/index.js');
+  return createBlockStorage('file', { stateDir: paths.volumeStateDir }, logger.child({ driver: 'block' }));
 }
 
 /** QEMU, when this host has it; else servers find no valid host. */

@@ -21,6 +21,7 @@ import { registerFlavorRoutes } from './routes/flavors.js';
 import { registerHypervisorRoutes } from './routes/hypervisors.js';
 import { registerImageProxyRoutes } from './routes/images.js';
 import { registerInterfaceRoutes } from './routes/interfaces.js';
+import { registerVolumeAttachmentRoutes } from './routes/volume-attachments.js';
 import { registerKeypairRoutes } from './routes/keypairs.js';
 import { registerQuotaRoutes } from './routes/quotas.js';
 import { registerSecurityGroupRoutes } from './routes/security-groups.js';
@@ -60,6 +61,7 @@ export function computeApi(deps: ComputeDeps, auth: AuthHookOptions, base: strin
     registerAvailabilityZoneRoutes(app, env);
     registerHypervisorRoutes(app, env);
     registerInterfaceRoutes(app, env);
+    registerVolumeAttachmentRoutes(app, env);
     registerSecurityGroupRoutes(app, env);
     registerImageProxyRoutes(app, env);
   };

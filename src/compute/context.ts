@@ -9,6 +9,7 @@ import type { ValidatedToken } from '../identity/tokens.js';
 import type { ImageDeps } from '../image/context.js';
 import type { NetworkDeps } from '../network/context.js';
 import type { PlacementDeps } from '../placement/context.js';
+import type { VolumeDeps } from '../volume/context.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { bumpRevision } from '../store/revision.js';
 import type { ComputeHostAccess } from './host-access.js';
@@ -20,6 +21,8 @@ export interface ComputeDeps extends ServiceDeps {
   readonly image: ImageDeps;
   /** The placement service, reached only through src/placement/scheduling.ts. */
   readonly placement: PlacementDeps;
+  /** The block storage service, reached only through src/compute/server-volumes.ts. */
+  readonly volume: VolumeDeps;
   /** The compute hosts that can take servers now (agents with a working hypervisor). */
   readonly computeHosts: () => readonly string[];
   /** Live operations on servers' hosts (console); absent when no agent runs here. */

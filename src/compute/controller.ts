@@ -9,7 +9,9 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Controller } from '../agent/agent.js';
 import { tapName } from '../drivers/net/index.js';
-import type { Hypervisor, ObservedVm, VmSpec } from '../drivers/qemu/types.js';
+import type { BlockStorage } from '../drivers/block/types.js';
+import type { DiskSpec, Hypervisor, ObservedVm, VmSpec } from '../drivers/qemu/types.js';
+import { VOLUME_REVISION, VOLUME_STATUS_REVISION } from '../volume/attachments.js';
 import { bindVmPorts, inactivePorts, releaseWorkloadPorts, vmPortDetails } from '../network/workload-ports.js';
 import { networkRevision, portStatusRevision } from '../network/context.js';
 import { readRevision } from '../store/revision.js';
@@ -21,11 +23,14 @@ import { instanceMetadata } from './metadata/instance.js';
 import { discardSnapshotImage, imageSource, uploadSnapshot } from './image-access.js';
 import { releaseServerResources, finishResize } from './scheduler.js';
 import { deleteServerRows, flavorOf, pendingOf, portsOf, POWER, specOf } from './servers.js';
+import { completeServerVolumes, releaseServerVolumes, syncServerVolumes, volumeDisksFor } from './server-volumes.js';
 import type { InstanceRow } from './servers.js';
 
 export interface ComputeHost {
   readonly host: string;
   readonly hypervisor: Hypervisor;
+  /** This host's volumes, for servers that have any. */
+  readonly storage?: BlockStorage;
   /** How long a guest gets to power off on ACPI before QEMU is stopped hard (Nova's shutdown_timeout). */
   readonly shutdownTimeoutMs: number;
   /** Where snapshots are written before they are uploaded to the image service. */
@@ -67,10 +72,26 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
     await finishAction(deps.db, deps.now(), row.uuid, event, host.host, text);
   };
 
-  /** The VM as the driver should run it: flavor size, the root overlay, the image's kernel, the ports' taps. */
-  async function vmSpecOf(row: InstanceRow): Promise<VmSpec> {
+  /** The server's volume disks; a volume still being made for it is an error here (a build waits for it first). */
+  async function readyVolumeDisks(row: InstanceRow): Promise<DiskSpec[]> {
+    const disks = await volumeDisksFor(deps, host.storage, host.host, row.uuid);
+    if (disks === 'waiting') throw new Error('a volume of the server is still being created');
+    return disks;
+  }
+
+  /** The VM as the driver should run it: flavor size, the root disk (an overlay of the image, or the boot volume), its volumes, the image's kernel, the ports' taps. */
+  async function vmSpecOf(row: InstanceRow, volumeDisks?: DiskSpec[]): Promise<VmSpec> {
     const flavor = flavorOf(row);
-    const source = await imageSource(deps, row.image_id!);
+    const volumes = volumeDisks ?? await readyVolumeDisks(row);
+    const ports = await vmPortDetails(deps.network, portsOf(row).map((p) => p.id));
+    const nics = ports.map((p) => ({ portId: p.id, tapName: tapName(p.id), macAddress: p.macAddress, mtu: p.mtu }));
+    // The config drive is made again at every start, so it carries the current metadata (as Nova rebuilds it on hard reboot).
+    const configDrive = specOf(row).config_drive ? await hypervisor.createConfigDrive(row.uuid, configDriveFiles(await instanceMetadata(deps, row))) : undefined;
+    if (row.image_id === null) {
+      // Booted from a volume: the volume is the root disk; no image, no overlay.
+      return { instanceId: row.uuid, name: row.name, vcpus: flavor.vcpus, memoryMb: flavor.ram, disks: volumes, ...(configDrive ? { configDrive } : {}), nics };
+    }
+    const source = await imageSource(deps, row.image_id);
     const base = await hypervisor.ensureBaseImage(source.imageId, source.format, source.check, source.open);
     const sizeGb = Math.max(flavor.disk, Math.ceil(base.virtualSizeBytes / 1024 ** 3));
     const root = await hypervisor.createOverlay(row.uuid, 'root', base, sizeGb);
@@ -84,15 +105,12 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
         initrd = (await hypervisor.ensureBaseImage(r.imageId, 'raw', r.check, r.open)).path;
       }
     }
-    const ports = await vmPortDetails(deps.network, portsOf(row).map((p) => p.id));
-    // The config drive is made again at every start, so it carries the current metadata (as Nova rebuilds it on hard reboot).
-    const configDrive = specOf(row).config_drive ? await hypervisor.createConfigDrive(row.uuid, configDriveFiles(await instanceMetadata(deps, row))) : undefined;
     return {
       instanceId: row.uuid, name: row.name, vcpus: flavor.vcpus, memoryMb: flavor.ram,
-      disks: [{ name: 'root', path: root, format: 'qcow2', bootIndex: 0 }],
+      disks: [{ name: 'root', path: root, format: 'qcow2', bootIndex: 0 }, ...volumes],
       ...(configDrive ? { configDrive } : {}),
       ...(kernel ? { kernel, initrd, cmdline: source.cmdline ?? 'console=ttyS0 root=/dev/vda' } : {}),
-      nics: ports.map((p) => ({ portId: p.id, tapName: tapName(p.id), macAddress: p.macAddress, mtu: p.mtu })),
+      nics,
     };
   }
 
@@ -109,7 +127,18 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
   async function build(row: InstanceRow): Promise<boolean> {
     let spec = prepared.get(row.uuid);
     if (!spec) {
-      spec = vmSpecOf(row);
+      let volumes: DiskSpec[] | 'waiting';
+      try {
+        volumes = await volumeDisksFor(deps, host.storage, host.host, row.uuid);
+      } catch (err) {
+        await fail(row, 'compute__do_build_and_run_instance', err);
+        return false;
+      }
+      if (volumes === 'waiting') {
+        await write(row, { task_state: 'block_device_mapping' });
+        return true;
+      }
+      spec = vmSpecOf(row, volumes);
       spec.catch(() => undefined);
       prepared.set(row.uuid, spec);
     }
@@ -120,6 +149,7 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
     try {
       await write(row, { task_state: 'spawning' });
       const vm = await hypervisor.spawn(await spec);
+      await completeServerVolumes(deps, host.host, row.uuid);
       await write(row, { vm_state: 'active', task_state: null, power_state: powerOf(vm), launched_at: new Date(deps.now()).toISOString(), fault: null });
       await finishAction(deps.db, deps.now(), row.uuid, 'compute__do_build_and_run_instance', host.host);
     } catch (err) {
@@ -132,6 +162,7 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
 
   async function teardown(row: InstanceRow): Promise<void> {
     await hypervisor.destroy(row.uuid);
+    await releaseServerVolumes(deps, row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row));
     await releaseServerResources(deps, row.uuid);
     await finishAction(deps.db, deps.now(), row.uuid, 'compute_terminate_instance', host.host);
@@ -202,6 +233,10 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
         return false;
       }
       if (await syncNics(row, vm)) return true;
+      const live = Boolean(vm && (vm.state === 'running' || vm.state === 'paused'));
+      const changed = await syncServerVolumes(deps, host.storage, host.host, row.uuid, { live, diskNames: vm?.spec.disks.map((d) => d.name) ?? [] }, hypervisor);
+      for (let i = 0; i < changed.attached; i++) await finishAction(deps.db, deps.now(), row.uuid, 'compute_attach_volume', host.host, undefined, 'attach_volume');
+      for (let i = 0; i < changed.detached; i++) await finishAction(deps.db, deps.now(), row.uuid, 'compute_detach_volume', host.host, undefined, 'detach_volume');
       const state = vm?.state ?? 'stopped';
       // A start needs the ports' taps (a port attached while the server was stopped is plugged now).
       if (row.desired === 'running' && state === 'stopped' && (row.task_state || row.vm_state === 'stopped') && !(await portsReady(row))) return true;
@@ -289,7 +324,9 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
   return {
     name: 'compute',
     // Port changes and ports turning ACTIVE (PORT_STATUS_REVISION): a server waiting for its ports starts at once.
-    revision: async () => (await readRevision(deps.db, COMPUTE_REVISION)) + (await networkRevision(deps.network.db)) + (await portStatusRevision(deps.network.db)),
+    revision: async () => (await readRevision(deps.db, COMPUTE_REVISION)) + (await networkRevision(deps.network.db)) + (await portStatusRevision(deps.network.db))
+      // Volumes attached, detached, made available or extended.
+      + (await readRevision(deps.volume.db, VOLUME_REVISION)) + (await readRevision(deps.volume.db, VOLUME_STATUS_REVISION)),
     async reconcile() {
       const rows = await deps.db.selectFrom('compute_instance').selectAll().where('host', '=', host.host).execute();
       const vms = new Map((await hypervisor.list()).map((vm) => [vm.instanceId, vm]));

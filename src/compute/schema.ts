@@ -140,6 +140,29 @@ export interface ComputeQuotaTable {
   hard_limit: number;
 }
 
+/**
+ * A volume of a server (Nova's volume block device mapping). `state`: creating (a volume made for
+ * the server, not available yet), reserved (Cinder attachment reserved, not in the VM yet),
+ * attaching (attach asked for on a built server), attached, detaching.
+ */
+export interface VolumeAttachmentTable {
+  /** Nova's BDM uuid. */
+  id: string;
+  instance_id: string;
+  volume_id: string;
+  /** The Cinder attachment, once reserved. */
+  attachment_id: string | null;
+  boot: number;
+  /** What Nova reports as the device, e.g. /dev/vdb. */
+  device: string;
+  tag: string | null;
+  delete_on_termination: number;
+  state: string;
+  /** The size the VM was last told (GiB): a larger volume was extended and QEMU is told again. */
+  size_gb: number;
+  created_at: string;
+}
+
 export interface ComputeTables {
   compute_flavor: FlavorTable;
   compute_flavor_extra_spec: FlavorExtraSpecTable;
@@ -153,4 +176,5 @@ export interface ComputeTables {
   compute_server_group: ServerGroupTable;
   compute_server_group_member: ServerGroupMemberTable;
   compute_quota: ComputeQuotaTable;
+  compute_volume_attachment: VolumeAttachmentTable;
 }

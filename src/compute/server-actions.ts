@@ -105,6 +105,8 @@ const HANDLERS: Record<string, ActionHandler> = {
     if (typeof input.imageRef !== 'string' || !input.imageRef) throw invalid("Invalid input for field/attribute imageRef. 'imageRef' is a required property");
     checkLock(row, caller);
     checkState(row, 'rebuild', ['active', 'stopped', 'error']);
+    // Nova rebuilds a volume-backed server only from 2.93, beyond this API's maximum.
+    if (row.image_id === null) throw invalid(`Rebuilding a volume-backed server is not supported by this API version (it needs 2.93).`);
     const imageId = input.imageRef.replace(/\/+$/, '').split('/').at(-1)!;
     const image = await bootImage(deps, caller, imageId).catch((err: unknown) => {
       if (err instanceof KumoError && err.status === 404) throw imageNotFound(imageId);
@@ -167,6 +169,7 @@ const HANDLERS: Record<string, ActionHandler> = {
   async createImage(deps, caller, row, body, minor) {
     const input = body.createImage as { name?: unknown; metadata?: unknown } | undefined;
     if (!input || typeof input !== 'object') throw invalid("Invalid input for field/attribute createImage. 'createImage' must be an object");
+    if (row.image_id === null) throw invalid('Kumo cannot snapshot a volume-backed server into an image; snapshot its volume (openstack volume snapshot create) or upload the volume to an image.');
     if (typeof input.name !== 'string' || !input.name.trim() || input.name.length > 255) throw invalid(`Invalid input for field/attribute name. Value: ${String(input.name)}. It must be 1 to 255 characters`);
     const metadata = input.metadata === undefined ? {} : checkMeta(input.metadata);
     checkState(row, 'createImage', ['active', 'stopped', 'paused', 'suspended']);

@@ -10,6 +10,8 @@ import { adminOnly, invalid, isIsoDateTime, novaLinks, novaTime } from './contex
 import type { Caller, ComputeDeps } from './context.js';
 import { flavorOf, hostIdOf, portsOf, serverStatus, specOf } from './servers.js';
 import type { InstanceRow } from './servers.js';
+import { volumesAttachedOf } from './server-volumes.js';
+import type { ServerVolumeRow } from './server-volumes.js';
 
 export interface ViewContext {
   readonly deps: ComputeDeps;
@@ -26,6 +28,7 @@ interface Extras {
   metadata: Map<string, Record<string, string>>;
   tags: Map<string, string[]>;
   addresses: Record<string, ServerAddress[]>[];
+  volumes: Map<string, ServerVolumeRow[]>;
 }
 
 async function extrasOf(deps: ComputeDeps, rows: readonly InstanceRow[]): Promise<Extras> {
@@ -38,7 +41,7 @@ async function extrasOf(deps: ComputeDeps, rows: readonly InstanceRow[]): Promis
     for (const t of await deps.db.selectFrom('compute_instance_tag').selectAll().where('instance_id', 'in', chunk).orderBy('tag').execute()) tags.get(t.instance_id)!.push(t.tag);
   }
   const addresses = await serverAddressesOfMany(deps.network, rows.map((r) => portsOf(r).map((p) => p.id)));
-  return { metadata, tags, addresses };
+  return { metadata, tags, addresses, volumes: await volumesAttachedOf(deps, ids) };
 }
 
 export function summaryOf(ctx: ViewContext, row: InstanceRow) {
@@ -77,7 +80,9 @@ function detailOf(ctx: ViewContext, row: InstanceRow, extras: Extras, index: num
     'OS-EXT-STS:task_state': row.task_state,
     'OS-EXT-STS:vm_state': row.vm_state,
     'OS-EXT-STS:power_state': row.power_state,
-    'os-extended-volumes:volumes_attached': [],
+    // Volumes being detached are gone from Nova's view already; delete_on_termination from 2.3.
+    'os-extended-volumes:volumes_attached': (extras.volumes.get(row.uuid) ?? []).filter((v) => v.state !== 'detaching')
+      .map((v) => ({ id: v.volume_id, ...(minor >= 3 ? { delete_on_termination: v.delete_on_termination === 1 } : {}) })),
   };
   // Nova leaves the key out when the server has no security group.
   if (spec.security_groups.length) out.security_groups = spec.security_groups.map((name) => ({ name }));

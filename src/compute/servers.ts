@@ -25,6 +25,8 @@ import { checkServerQuota, computeQuotaOf, serversAllowed } from './quotas.js';
 import { releaseServerResources, scheduleServer } from './scheduler.js';
 import type { InstanceTable } from './schema.js';
 import { checkGroupForNewMember } from './server-groups.js';
+import { parseBlockDeviceMappingV2, parseLegacyBlockDeviceMapping, planBlockDevices } from './block-devices.js';
+import { addServerVolumes, checkServerVolumes, releaseServerVolumes } from './server-volumes.js';
 
 export type InstanceRow = Selectable<InstanceTable>;
 
@@ -266,10 +268,11 @@ export interface CreatedServers {
 export async function createServers(deps: ComputeDeps, caller: Caller, input: ServerCreateInput, minor: number, hints: Record<string, unknown>): Promise<CreatedServers> {
   const unknown = Object.keys(input).filter((k) => !SERVER_KEYS.has(k));
   if (unknown.length) throw field('server', input, `Additional properties are not allowed ('${unknown.join("', '")}' ${unknown.length > 1 ? 'were' : 'was'} unexpected)`);
-  if (input.block_device_mapping_v2 !== undefined || input.block_device_mapping !== undefined) {
-    // Volumes (Cinder) are a later part of Kumo; boot from volume needs them.
-    throw novaError('ERR_VALIDATION', 'Block device mappings need the block storage service, which this Kumo does not have yet; boot from an image instead.');
+  if (input.block_device_mapping_v2 !== undefined && input.block_device_mapping !== undefined) {
+    throw invalid('Using different block_device_mapping syntaxes is not allowed in the same request.');
   }
+  const bdms = input.block_device_mapping_v2 !== undefined && input.block_device_mapping_v2 !== null ? parseBlockDeviceMappingV2(input.block_device_mapping_v2, minor)
+    : input.block_device_mapping !== undefined && input.block_device_mapping !== null ? parseLegacyBlockDeviceMapping(input.block_device_mapping) : [];
   if (input.personality !== undefined && minor >= 57) throw field('server', input, "Additional properties are not allowed ('personality' was unexpected)");
   if (input.description !== undefined && minor < 19) throw field('server', input, "Additional properties are not allowed ('description' was unexpected)");
   if (input.hostname !== undefined && minor < 90) throw field('server', input, "Additional properties are not allowed ('hostname' was unexpected)");
@@ -318,12 +321,22 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
   if (flavorRow.disabled) throw invalid(`Flavor ${flavorId} could not be found.`);
   const flavor = await flavorRecord(deps, flavorRow);
   const imageRef = input.imageRef ? refId(input.imageRef) : '';
-  if (!imageRef) throw invalid('Block Device Mapping is Invalid: Boot sequence for the instance and image/block device mapping combination is not valid.');
-  const image = await bootImage(deps, caller, imageRef).catch((err: unknown) => {
-    if (err instanceof KumoError && err.status === 404) throw imageNotFound(imageRef);
+  const blockDevices = planBlockDevices(bdms, imageRef);
+  // Images a volume is made from must exist and be active too; only the one booted directly must fit the flavor's disk.
+  for (const v of blockDevices.volumes) {
+    if (v.kind === 'new' && v.imageId) {
+      const source = await bootImage(deps, caller, v.imageId).catch((err: unknown) => {
+        if (err instanceof KumoError && err.status === 404) throw imageNotFound(v.imageId!);
+        throw err;
+      });
+      if (source.status !== 'active') throw invalid(`Image ${source.id} is not active.`);
+    }
+  }
+  const image = blockDevices.bootImageId === null ? null : await bootImage(deps, caller, blockDevices.bootImageId).catch((err: unknown) => {
+    if (err instanceof KumoError && err.status === 404) throw imageNotFound(blockDevices.bootImageId!);
     throw err;
   });
-  checkImageFitsFlavor(image, flavor);
+  if (image) checkImageFitsFlavor(image, flavor);
 
   let keyData: string | null = null;
   const keyName = input.key_name === undefined || input.key_name === null ? null : String(input.key_name);
@@ -341,7 +354,9 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
   if (nets !== 'auto' && nets !== 'none' && count > 1 && nets.some((n) => n.port || n.fixed_ip)) {
     throw invalid('Unable to launch multiple instances with a single configured port ID or fixed IP. Please launch your instance one by one with different ports.');
   }
-  // Networks are checked before anything is made, so a bad one changes nothing.
+  // Volumes and networks are checked before anything is made, so a bad one changes nothing.
+  const volumeHost = await checkServerVolumes(deps, caller, blockDevices, count);
+  if (volumeHost && forcedHost && volumeHost !== forcedHost) throw invalid(`The server's volumes are on host ${volumeHost}, not on ${forcedHost}.`);
   const resolvedNets = nets === 'auto' ? await autoNetwork(deps, caller) : nets === 'none' ? [] : await Promise.all(nets.map(async (n) => {
     if (n.port) return n;
     const network = await resolveNetworkRef(deps.network, caller, n.uuid!).catch((err: unknown) => {
@@ -362,7 +377,7 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
       const portTags: Record<string, string> = {};
       const row: InstanceRow = {
         uuid, name: count > 1 ? `${name}-${index + 1}` : name, project_id: caller.projectId, user_id: caller.userId,
-        hostname: hostname ?? sanitizeHostname(count > 1 ? `${name}-${index + 1}` : name), description, host: null, image_id: image.id,
+        hostname: hostname ?? sanitizeHostname(count > 1 ? `${name}-${index + 1}` : name), description, host: null, image_id: image?.id ?? null,
         flavor: JSON.stringify(flavor), key_name: keyName, key_data: keyData, user_data: userData, spec: '', availability_zone: AVAILABILITY_ZONE,
         desired: 'running', pending_action: null, vm_state: 'building', task_state: 'scheduling', power_state: POWER.NOSTATE, locked: 0, locked_reason: null,
         fault: null, port_ids: '[]', access_ipv4: accessIpv4, access_ipv6: accessIpv6,
@@ -390,13 +405,14 @@ export async function createServers(deps: ComputeDeps, caller: Caller, input: Se
         for (const tag of tags) await tx.insertInto('compute_instance_tag').values({ instance_id: uuid, tag }).execute();
         if (serverGroup) await tx.insertInto('compute_server_group_member').values({ group_id: serverGroup, instance_id: uuid }).execute();
       });
+      await addServerVolumes(deps, caller, uuid, row.name, blockDevices);
       await recordAction(deps, caller, uuid, 'create');
     }
   } catch (err) {
     for (const row of rows) await discardServer(deps, row).catch(() => undefined);
     throw err;
   }
-  for (const row of rows) Object.assign(row, await scheduleServer(deps, row, flavor, { forcedHost, serverGroup }));
+  for (const row of rows) Object.assign(row, await scheduleServer(deps, row, flavor, { forcedHost: forcedHost ?? volumeHost ?? undefined, serverGroup }));
   return { rows, adminPass, reservationId };
 
   function specRecord(): InstanceSpecRecord {
@@ -426,6 +442,7 @@ async function autoNetwork(deps: ComputeDeps, caller: Caller): Promise<NetworkRe
 
 /** Removes a server that never reached a host: its ports, rows, allocation. */
 export async function discardServer(deps: ComputeDeps, row: InstanceRow): Promise<void> {
+  await releaseServerVolumes(deps, row.uuid);
   await releaseWorkloadPorts(deps.network, portsOf(row));
   await releaseServerResources(deps, row.uuid);
   await deleteServerRows(deps.db, row.uuid);

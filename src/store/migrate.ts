@@ -20,6 +20,7 @@ import { placementMigration } from './migrations/0011_placement.js';
 import { computeMigration } from './migrations/0012_compute.js';
 import { imageTasksMigration } from './migrations/0013_image_tasks.js';
 import { volumeMigration } from './migrations/0014_volume.js';
+import { computeVolumesMigration } from './migrations/0015_compute_volumes.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -37,6 +38,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0012_compute': computeMigration,
     '0013_image_tasks': imageTasksMigration,
     '0014_volume': volumeMigration,
+    '0015_compute_volumes': computeVolumesMigration,
   };
 }
 

@@ -13,7 +13,7 @@ import { volumeFileOnHost } from './hosts.js';
 import { attachmentsOf, createVolumeRow, deleteVolume, visibleVolume } from './volumes.js';
 import type { AttachmentRow, VolumeRow } from './volumes.js';
 
-export { VOLUME_REVISION, markVolumeChanged } from './context.js';
+export { VOLUME_REVISION, VOLUME_STATUS_REVISION, markVolumeChanged } from './context.js';
 
 export interface VolumeAttachmentView {
   readonly id: string;

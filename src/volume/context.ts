@@ -55,6 +55,17 @@ export async function markVolumeChanged(deps: Pick<ServiceDeps, 'db' | 'changes'
   deps.changes.notify();
 }
 
+/**
+ * Moved by the volume controller when a volume's or snapshot's status changes (observation: not
+ * part of VOLUME_REVISION, which would wake the controller itself). Consumers waiting for a volume
+ * to become available watch it.
+ */
+export const VOLUME_STATUS_REVISION = 'volume-status';
+export async function markVolumeStatusChanged(deps: Pick<ServiceDeps, 'db' | 'changes'>): Promise<void> {
+  await bumpRevision(deps.db, VOLUME_STATUS_REVISION);
+  deps.changes.notify();
+}
+
 /** Cinder's "<is> True" boolean extra specs (multiattach). */
 export const isTrueSpec = (v: string | undefined): boolean => typeof v === 'string' && /^<is>\s*true$/i.test(v.trim());
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Controller } from '../agent/agent.js';
 import type { BlockStorage, VolumeSource } from '../drivers/block/types.js';
 import { readRevision } from '../store/revision.js';
-import { GIB, isoNow, VOLUME_REVISION } from './context.js';
+import { GIB, isoNow, markVolumeStatusChanged, VOLUME_REVISION } from './context.js';
 import type { VolumeDeps } from './context.js';
 import { heartbeat } from './hosts.js';
 import { discardUploadImage, imageContent, uploadImageFile } from './image-access.js';
@@ -46,7 +46,9 @@ export function volumeController(deps: VolumeDeps, host: VolumeHost): Controller
   /** Writes `patch` only while the row is still in `from` (an API change in between wins). */
   const move = async (id: string, from: string, patch: Partial<VolumeRow>): Promise<boolean> => {
     const r = await deps.db.updateTable('volume_volume').set({ ...patch, updated_at: isoNow(deps) }).where('id', '=', id).where('status', '=', from).executeTakeFirst();
-    return Number(r.numUpdatedRows) === 1;
+    const moved = Number(r.numUpdatedRows) === 1;
+    if (moved) await markVolumeStatusChanged(deps);
+    return moved;
   };
   const moveSnapshot = async (id: string, from: string, patch: { status: string; status_reason?: string | null }) => {
     await deps.db.updateTable('volume_snapshot').set({ ...patch, updated_at: isoNow(deps) }).where('id', '=', id).where('status', '=', from).execute();

@@ -104,12 +104,16 @@ export function fakeHypervisor(info: Partial<HypervisorInfo> = {}): FakeHypervis
     },
     async attachDisk(id, disk) {
       calls.push(`attachDisk ${id} ${disk.name}`);
+      const vm = need(id);
+      set({ ...vm.spec, disks: [...vm.spec.disks, disk] }, vm.state);
     },
     async resizeDisk(id, name, sizeBytes) {
       calls.push(`resizeDisk ${id} ${name} ${sizeBytes}`);
     },
     async detachDisk(id, name) {
       calls.push(`detachDisk ${id} ${name}`);
+      const vm = need(id);
+      set({ ...vm.spec, disks: vm.spec.disks.filter((d) => d.name !== name) }, vm.state);
     },
     async ensureBaseImage(imageId, format, _check, openSource): Promise<BaseImage> {
       let size = 0;
