@@ -19,6 +19,7 @@ import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registr
 import type { Registry } from '../support/registry.js';
 import { buildTestVmImage } from '../support/vm-image.js';
 import type { TestVmImage } from '../support/vm-image.js';
+import { serverWaits } from '../support/server-waits.js';
 import { waitFor } from '../support/wait.js';
 
 const haveQemu = existsSync('/usr/bin/qemu-system-x86_64');
@@ -44,20 +45,7 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
   const scratch = mkdtempSync(join(tmpdir(), 'kumo-vm-e2e-'));
   const { os, osJson, osFails } = openstackCli(() => env);
   const statusOf = async (name: string) => (await osJson('server', 'show', name)) as Record<string, any>;
-  const until = (name: string, status: string) => waitFor(`${name} ${status}`, async () => {
-    const s = await statusOf(name);
-    if (s.status === 'ERROR' && status !== 'ERROR') throw new Error(`${name} went to ERROR: ${JSON.stringify(s.fault)}`);
-    return s.status === status && s;
-  }, 180_000, 1000);
-  const consoleHas = async (name: string, pattern: RegExp) => {
-    let last = '';
-    return waitFor(`${name} console ${pattern}`, async () => {
-      last = await os('console', 'log', 'show', name);
-      return pattern.test(last) && last;
-    }, 180_000, 1000).catch((err: Error) => {
-      throw new Error(`${err.message}; the console's end:\n${last.split('\n').slice(-25).join('\n')}`);
-    });
-  };
+  const { serverIs: until, consoleHas } = serverWaits(os, osJson);
 
   before(async () => {
     vm = buildTestVmImage();

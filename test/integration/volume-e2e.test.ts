@@ -15,6 +15,7 @@ import type { Live } from '../support/kumo-process.js';
 import { isRoot } from '../support/netns.js';
 import { buildTestVmImage } from '../support/vm-image.js';
 import type { TestVmImage } from '../support/vm-image.js';
+import { serverWaits } from '../support/server-waits.js';
 import { waitFor } from '../support/wait.js';
 
 const haveQemu = existsSync('/usr/bin/qemu-system-x86_64');
@@ -36,20 +37,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
     const dir = join(live.dir, 'volumes', 'volumes');
     return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.raw')) : [];
   };
-  const serverIs = (name: string, status: string) => waitFor(`${name} ${status}`, async () => {
-    const s = (await osJson('server', 'show', name)) as Record<string, any>;
-    if (s.status === 'ERROR') throw new Error(`${name} went to ERROR: ${JSON.stringify(s.fault)}`);
-    return s.status === status && s;
-  }, 180_000, 1000);
-  const consoleHas = async (name: string, pattern: RegExp) => {
-    let last = '';
-    return waitFor(`${name} console ${pattern}`, async () => {
-      last = await os('console', 'log', 'show', name);
-      return pattern.test(last) && last;
-    }, 180_000, 1000).catch((err: Error) => {
-      throw new Error(`${err.message}; the console's end:\n${last.split('\n').slice(-25).join('\n')}`);
-    });
-  };
+  const { serverIs, consoleHas } = serverWaits(os, osJson);
 
   before(async () => {
     vm = buildTestVmImage();
