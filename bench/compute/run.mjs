@@ -23,12 +23,11 @@
 //
 // Env knobs [default]: BENCH_N [10]  BENCH_RSS_VMS [6]  BENCH_LIST [1000]  BENCH_LIST_REQS [200]  BENCH_MEM [128]
 import { execFileSync, spawn } from 'node:child_process';
+import { REPO, sleep, startKumo as startKumoIn } from '../lib/kumo.mjs';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
-const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const N = Number(process.env.BENCH_N ?? 10);
 // 8 VCPUs on a 2-core host (Nova's allocation ratio 4): 6 servers of 1 vCPU fit beside nothing else.
 const RSS_VMS = Number(process.env.BENCH_RSS_VMS ?? 6);
@@ -40,7 +39,6 @@ mkdirSync(OUT, { recursive: true });
 const RESULTS = join(OUT, 'results.jsonl');
 const log = (m) => process.stderr.write(`[bench/compute ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 const emit = (o) => appendFileSync(RESULTS, `${JSON.stringify(o)}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null; };
 const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
 const stats = (xs) => ({ n: xs.length, p50: r1(pct(xs, 50)), p90: r1(pct(xs, 90)), p99: r1(pct(xs, 99)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)) });
@@ -48,46 +46,9 @@ const rssKib = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/
 
 if (process.getuid?.() !== 0) { log('needs root'); process.exit(2); }
 const { buildTestVmImage } = await import(`${REPO}/dist/test/support/vm-image.js`);
-const { purgeHostObjects } = await import(`${REPO}/dist/test/support/kumo-process.js`);
 const vm = buildTestVmImage();
 const commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD']).toString().trim();
-
-async function freePort() {
-  return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }); });
-}
-
-/** A `kumo up` on a fresh data dir, with an admin token and a fetch helper. */
-async function startKumo(agent) {
-  const dir = mkdtempSync(join(OUT, `data-${agent}-`));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, [join(REPO, 'dist/kumo.mjs'), 'up', '--agent', agent, '--accel', 'tcg', '--data-dir', dir, '--listen', `127.0.0.1:${port}`, '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  for (let i = 0; !/Kumo is up/.test(output); i++) {
-    if (i > 600 || child.exitCode !== null) throw new Error(`kumo did not start: ${output.slice(-2000)}`);
-    await sleep(100);
-  }
-  const password = readFileSync(join(dir, 'secrets/admin-password'), 'utf8').trim();
-  const auth = await fetch(`${url}/identity/v3/auth/tokens`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password } } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } }) });
-  const token = auth.headers.get('x-subject-token');
-  const project = (await auth.json()).token.project.id;
-  const api = async (method, path, body, headers = {}) => {
-    const res = await fetch(`${url}${path}`, { method, headers: { 'x-auth-token': token, 'openstack-api-version': 'compute 2.92', ...(body !== undefined ? { 'content-type': body instanceof Uint8Array ? 'application/octet-stream' : 'application/json' } : {}), ...headers }, body: body === undefined ? undefined : body instanceof Uint8Array ? body : JSON.stringify(body) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text.slice(0, 300)}`);
-    return text ? JSON.parse(text) : {};
-  };
-  const stop = async () => {
-    child.kill('SIGTERM');
-    for (let i = 0; i < 100 && child.exitCode === null; i++) await sleep(100);
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await purgeHostObjects(dir);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  return { url, dir, api, pid: child.pid, project, stop, output: () => output };
-}
+const startKumo = (agent) => startKumoIn(OUT, agent, { 'openstack-api-version': 'compute 2.92' });
 
 async function fixtures(k, withImage) {
   await k.api('PUT', `/compute/v2.1/os-quota-sets/${k.project}`, { quota_set: { instances: -1, cores: -1, ram: -1 } });

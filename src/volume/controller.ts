@@ -20,6 +20,9 @@ import { discardUploadImage, imageContent, uploadImageFile } from './image-acces
 import { pendingOf } from './volumes.js';
 import type { VolumeRow } from './volumes.js';
 
+
+/** Volume operations carried out at the same time (qemu-img and the disk are the limits on a small host). */
+const PARALLEL = 2;
 export interface VolumeHost {
   readonly host: string;
   readonly storage: BlockStorage;
@@ -185,13 +188,32 @@ export function volumeController(deps: VolumeDeps, host: VolumeHost): Controller
           }
         }
       }
-      for (const v of volumes) {
-        const pending = pendingOf(v);
-        if (v.status === 'creating') await create(v);
-        else if (v.status === 'deleting') await remove(v);
-        else if (v.status === 'extending' && pending?.kind === 'extend') await extend(v, pending.newSize);
-        else if (v.status === 'uploading' && pending?.kind === 'upload') await upload(v, pending.imageId, pending.format);
-      }
+      // Volumes are independent (the driver locks per volume): a few at a time keep both the disk and
+      // qemu-img busy, and a long copy from an image does not hold up the rest. Volumes asked for while
+      // the pass works are taken in the same pass, as workers free up.
+      const BUSY = ['creating', 'deleting', 'extending', 'uploading'];
+      const queue = volumes.filter((v) => BUSY.includes(v.status));
+      const taken = new Set(queue.map((v) => v.id));
+      let refilling: Promise<void> | null = null;
+      const refill = async () => {
+        const rows = await deps.db.selectFrom('volume_volume').selectAll().where('host', '=', host.host).where('status', 'in', BUSY).execute();
+        for (const r of rows) if (!taken.has(r.id)) (taken.add(r.id), queue.push(r));
+      };
+      await Promise.all(Array.from({ length: PARALLEL }, async () => {
+        for (;;) {
+          let v = queue.shift();
+          if (!v) {
+            await (refilling ??= refill().finally(() => { refilling = null; }));
+            v = queue.shift();
+            if (!v) return;
+          }
+          const pending = pendingOf(v);
+          if (v.status === 'creating') await create(v);
+          else if (v.status === 'deleting') await remove(v);
+          else if (v.status === 'extending' && pending?.kind === 'extend') await extend(v, pending.newSize);
+          else if (v.status === 'uploading' && pending?.kind === 'upload') await upload(v, pending.imageId, pending.format);
+        }
+      }));
       const files = await storage.list();
       const present = new Set(files.volumeIds);
       for (const v of volumes) {
