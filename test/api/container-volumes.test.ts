@@ -28,6 +28,8 @@ for (const dialect of DIALECTS) {
     let other: { token: string; projectId: string };
     before(async () => {
       bs = fakeBlockStorage();
+      // Left by a Kumo killed before its container was deleted: no container holds this attachment.
+      bs.mounts.set('stray', { attachmentId: 'stray', volumeId: 'gone', hostPath: '/fake/mounts/stray', loopDevice: '/dev/loop8', readOnly: false });
       k = await startTestKumo(dialect, { netDriver: new PlugEverything(), containerDrivers: { runtime, images }, blockStorage: bs });
       member = await k.member('zvol-a', 'zora');
       other = await k.member('zvol-b', 'olaf');
@@ -61,6 +63,11 @@ for (const dialect of DIALECTS) {
       return id;
     }
     const names = async () => json((await zun('GET', '/containers')).body).containers.map((c: any) => c.name) as string[];
+
+    test('a mount no container holds (a kill -9 between mount and delete) is unmounted by the agent\'s first pass', async () => {
+      await until('stray unmounted', async () => !bs.mounts.has('stray'));
+      assert.ok(bs.calls.includes('unmount stray'));
+    });
 
     test('a volume by name: reserved at create, mounted on the host, bound into the container at its destination, in-use; a second container cannot take it; delete gives it back', async () => {
       const vol = await newVolume('data1');
