@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { KumoConfig } from './config.js';
 import { ensureAdminPassword, kumoPaths } from './paths.js';
@@ -125,15 +125,15 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     const containerDrivers = driver ? (options.containerDrivers ?? (config.agent.enabled ? await linuxContainerDrivers(config, paths, logger) : undefined)) : undefined;
     const image: ImageDeps = { db, config, logger: logger.child({ service: 'image' }), now, newId: newImageId, changes, imagesDir: paths.glanceImagesDir };
     await recoverImageStore(image);
+    const volume: VolumeDeps = { db, config, logger: logger.child({ service: 'volume' }), now, newId: newVolumeId, changes, image };
     const container: ContainerDeps = {
-      db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network, image,
+      db, config, logger: logger.child({ service: 'container' }), now, newId: newUuid, changes, network, image, volume,
       hosts: containerDrivers ? localHostAccess(config.agent.host, containerDrivers.runtime, containerDrivers.images) : undefined,
     };
     const placement: PlacementDeps = { db, config, logger: logger.child({ service: 'placement' }), now, newId: newUuid, changes };
     const hypervisor = driver ? (options.hypervisor ?? (config.agent.enabled ? await linuxHypervisor(config, paths, logger) : undefined)) : undefined;
     // A host takes servers once it is registered in placement (its capacity needs the hypervisor's probe).
     const blockStorage = driver ? (options.blockStorage ?? (config.agent.enabled ? await linuxBlockStorage(paths, logger) : undefined)) : undefined;
-    const volume: VolumeDeps = { db, config, logger: logger.child({ service: 'volume' }), now, newId: newVolumeId, changes, image };
     const computeHosts: string[] = [];
     const compute: ComputeDeps = {
       db, config, logger: logger.child({ service: 'compute' }), now, newId: newUuid, changes, network, placement, image, volume, computeHosts: () => computeHosts,
@@ -150,7 +150,7 @@ export async function startKumo(config: KumoConfig, logger: Logger, options: Sta
     if (driver) {
       const controllers = [networkController(network, { host: config.agent.host, networkNode: config.agent.networkNode }, driver)];
       if (blockStorage) controllers.push(volumeController(volume, { host: config.agent.host, storage: blockStorage, exportDir: paths.volumeExportDir }));
-      if (containerDrivers) controllers.push(containerController(container, { host: config.agent.host, ...containerDrivers, filesDir: paths.containerFilesDir }));
+      if (containerDrivers) controllers.push(containerController(container, { host: config.agent.host, ...containerDrivers, filesDir: paths.containerFilesDir, storage: blockStorage }));
       if (hypervisor) {
         metadataApp = await startMetadataService(compute, paths.metadataSocket);
         controllers.push(computeController(compute, { host: config.agent.host, hypervisor, storage: blockStorage, shutdownTimeoutMs: config.compute.shutdownTimeoutSeconds * 1000, snapshotDir: paths.vmSnapshotDir }));
@@ -239,11 +239,14 @@ async function linuxContainerDrivers(config: KumoConfig, paths: KumoPaths, logge
   const owner = ownerLabel(config.dataDir);
   return {
     runtime: createContainerRuntime('runc', {
-      owner, stateDir: paths.containerRuntimeDir, runtimePath, conmonPath: conmon, sharedMountRoots: imageStoreMountRoots(paths.imageStoreDir),
+      owner, stateDir: paths.containerRuntimeDir, runtimePath, conmonPath: conmon, sharedMountRoots: [...imageStoreMountRoots(paths.imageStoreDir), containerVolumeMountRoot(paths)],
     }, logger.child({ driver: 'oci-runtime' })),
     images: createImageStore({ owner, root: paths.imageStoreDir, insecureRegistries: config.agent.insecureRegistries }, logger.child({ driver: 'oci-image' })),
   };
 }
+
+/** Where the block driver mounts volumes for containers (its `mounts/`): crun's private namespace must see mounts made there later. */
+const containerVolumeMountRoot = (paths: KumoPaths): string => join(paths.volumeStateDir, 'mounts');
 
 function writeClientConfig(config: KumoConfig, paths: KumoPaths, adminPassword: string): void {
   const authUrl = `${config.publicUrl}${SERVICE_PREFIXES.identity}/v3`;

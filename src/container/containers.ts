@@ -15,6 +15,7 @@ import type { Caller, ContainerDeps } from './context.js';
 import type { ContainerTable } from './schema.js';
 import { glanceDockerImage } from './image-access.js';
 import { checkContainerQuota } from './quotas.js';
+import { addContainerVolumes, checkContainerMounts, mountsOf, parseMounts, releaseContainerVolumes } from './container-volumes.js';
 
 export const ZUN_DEVICE_OWNER = 'compute:kuryr';
 
@@ -108,8 +109,10 @@ export function checkState(row: ContainerTable, action: string): void {
   }
 }
 
-/** A container as Zun shows it; `addresses` when the caller fetched them already (a list). */
-export async function renderContainer(deps: ContainerDeps, row: ContainerTable, baseUrl: string, addresses?: Record<string, WorkloadAddress[]>) {
+/** A container as Zun shows it; `addresses` and `mounts` when the caller fetched them already (a list). */
+export async function renderContainer(
+  deps: ContainerDeps, row: ContainerTable, baseUrl: string, addresses?: Record<string, WorkloadAddress[]>, mounts?: { type: 'volume'; source: string; destination: string }[],
+) {
   const spec = specOf(row);
   return {
     uuid: row.uuid,
@@ -145,6 +148,8 @@ export async function renderContainer(deps: ContainerDeps, row: ContainerTable, 
     cpu_policy: 'shared',
     registry_id: null,
     entrypoint: spec.entrypoint ?? [],
+    // Not in Zun's view (it keeps them as volume mappings); shown so `appcontainer show` tells which volume is where.
+    mounts: mounts ?? (await mountsOf(deps, [row.uuid])).get(row.uuid) ?? [],
     user_id: row.user_id,
     project_id: row.project_id,
     created_at: row.created_at,
@@ -277,8 +282,9 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
   if (spec.runtime !== deps.config.agent.containerRuntime) throw invalid(`Invalid input for field/attribute runtime. Value: ${spec.runtime}. The runtimes here: ${deps.config.agent.containerRuntime}.`);
   for (const [k, v] of Object.entries(spec.environment)) if (typeof v !== 'string') throw invalid(`Invalid input for field/attribute environment: the value of ${k} must be a string.`);
 
-  // Networks are resolved before anything is written, so a bad one changes nothing.
+  // Networks and volumes are resolved before anything is written, so a bad one changes nothing.
   const wanted = await requestedNetworks(deps, caller, input.nets);
+  const mounts = await checkContainerMounts(deps, caller, parseMounts(input.mounts), options.host);
 
   const now = zunTime(deps.now());
   const row: ContainerTable = {
@@ -301,12 +307,33 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
     throw err;
   }
+  try {
+    // Named volumes first: a volume taken meanwhile fails the create before any volume is made for it.
+    await addContainerVolumes(deps, caller, row.uuid, name, [...mounts.filter((m) => m.kind === 'existing'), ...mounts.filter((m) => m.kind === 'new')]);
+  } catch (err) {
+    await releaseVolumesOfUnbuilt(deps, row.uuid);
+    await releaseWorkloadPorts(deps.network, ports);
+    await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
+    throw err;
+  }
   const final = { ...row, port_ids: JSON.stringify(ports) };
   await deps.db.transaction().execute(async (trx) => {
     await trx.updateTable('container_container').set({ port_ids: final.port_ids, host: final.host }).where('uuid', '=', row.uuid).execute();
     await markContainersChanged(trx);
   });
   return final;
+}
+
+/**
+ * The volumes of a container no host has: nothing is mounted, so the attachments and the volumes
+ * made for it go now. A volume still being made cannot be deleted yet; it is left (logged), the
+ * rest goes.
+ */
+async function releaseVolumesOfUnbuilt(deps: ContainerDeps, uuid: string): Promise<void> {
+  if (!(await releaseContainerVolumes(deps, undefined, uuid))) {
+    deps.logger.warn({ container: uuid }, 'a volume made for the container is still being made and cannot be deleted yet; it is left');
+    await deps.db.deleteFrom('container_volume').where('container_uuid', '=', uuid).execute();
+  }
 }
 
 /** Moves a container's desired state (and the status users see meanwhile) in one write. */
@@ -382,6 +409,7 @@ export async function deleteContainer(deps: ContainerDeps, row: ContainerTable, 
   if (!opts.force) checkState(row, opts.stop ? 'delete_after_stop' : 'delete');
   if (!row.host) {
     // Never reached a host: nothing to undo there.
+    await releaseVolumesOfUnbuilt(deps, row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row));
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
     return;

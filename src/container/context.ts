@@ -10,6 +10,7 @@ import type { ImageDeps } from '../image/context.js';
 import type { NetworkDeps } from '../network/context.js';
 import type { Db } from '../store/database.js';
 import type { ServiceDeps } from '../service-deps.js';
+import type { VolumeDeps } from '../volume/context.js';
 import { bumpRevision, readRevision } from '../store/revision.js';
 import type { HostRuntimeAccess } from './host-access.js';
 
@@ -18,6 +19,8 @@ export interface ContainerDeps extends ServiceDeps {
   readonly network: NetworkDeps;
   /** The image service (Zun's glance image driver), reached only through src/container/image-access.ts. */
   readonly image: ImageDeps;
+  /** The block storage service (Zun's cinder volume driver), reached only through src/container/container-volumes.ts. */
+  readonly volume: VolumeDeps;
   /** Live operations on a container's host (logs, exec, top, ...); absent when no agent runs here. */
   readonly hosts: HostRuntimeAccess | undefined;
 }

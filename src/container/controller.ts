@@ -8,9 +8,13 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Controller } from '../agent/agent.js';
+import type { BlockStorage } from '../drivers/block/types.js';
 import type { ContainerRuntime, ImageStore, ObservedContainer, StoredImage } from '../drivers/oci/types.js';
 import { bindWorkloadPorts, inactivePorts, releaseWorkloadPorts, workloadAddresses, workloadDns } from '../network/workload-ports.js';
 import { portStatusRevision } from '../network/context.js';
+import { readRevision } from '../store/revision.js';
+import { VOLUME_REVISION, VOLUME_STATUS_REVISION } from '../volume/attachments.js';
+import { attachmentIdsOfHost, completeContainerVolumes, releaseContainerVolumes, volumeMountsFor } from './container-volumes.js';
 import { containerRevision, zunTime } from './context.js';
 import type { ContainerDeps } from './context.js';
 import { finishCapsuleDelete, memberOf } from './capsules.js';
@@ -25,6 +29,8 @@ export interface ContainerHost {
   readonly images: ImageStore;
   /** Per-container files Kumo writes (hosts, resolv.conf), one directory each. */
   readonly filesDir: string;
+  /** Mounts volumes for containers; absent on a host without one (a container with volumes fails there). */
+  readonly storage?: BlockStorage;
 }
 
 /** Containers converged at once in a pass. */
@@ -163,11 +169,14 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     return { ...row, ...stamp };
   };
 
-  const teardown = async (row: ContainerTable, observed: ObservedContainer | undefined) => {
+  /** Removes the container and all it had; false while a volume made for it cannot be deleted yet (the row stays). */
+  const teardown = async (row: ContainerTable, observed: ObservedContainer | undefined): Promise<boolean> => {
     if (observed) {
       if (row.status_detail === 'stop first' && observed.state === 'running') await runtime.stop(row.uuid, 10);
       await runtime.delete(row.uuid, true);
     }
+    // Only once the container is gone: its volumes are unmounted, given back, and deleted when made for it.
+    const volumesReleased = await releaseContainerVolumes(deps, host.storage, row.uuid);
     await images.removeRootfs(row.uuid);
     // A capsule's namespace and ports are the capsule's: they go when its last member has gone.
     if (!row.capsule_id) await runtime.removeNetns(row.uuid);
@@ -177,7 +186,9 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     boundPorts.delete(row.uuid);
     networkWaits.delete(row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row).filter((p) => !p.shared));
+    if (!volumesReleased) return false;
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
+    return true;
   };
 
   /**
@@ -263,6 +274,16 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     const dns = await workloadDns(deps.network, ports);
     await writeFile(join(files, 'resolv.conf'), dns.map((d) => `nameserver ${d}`).join('\n') + '\n');
     await writeFile(join(files, 'hostname'), `${hostname}\n`);
+    let volumes: Awaited<ReturnType<typeof volumeMountsFor>>;
+    try {
+      volumes = await volumeMountsFor(deps, host.storage, host.host, row.uuid);
+    } catch (err) {
+      return write(row, { status: 'Error', status_reason: `The container's volumes could not be mounted: ${message(err)}`, status_detail: null, task_state: null, desired: 'stopped' });
+    }
+    if (volumes === 'waiting') {
+      await write(row, { status_detail: 'waiting for its volumes' });
+      return 'waiting';
+    }
     const rootfs = await images.mountRootfs(image.id, row.uuid);
     try {
       await runtime.create({
@@ -277,7 +298,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         limits: { cpu: row.cpu, memoryBytes: row.memory_mib === null ? null : row.memory_mib * 1024 * 1024, pids: null },
         tty: spec.tty,
         interactive: spec.interactive,
-        mounts: ['hosts', 'resolv.conf', 'hostname'].map((f) => ({ source: join(files, f), destination: `/etc/${f}`, readonly: false })),
+        mounts: [...['hosts', 'resolv.conf', 'hostname'].map((f) => ({ source: join(files, f), destination: `/etc/${f}`, readonly: false })), ...volumes],
         labels: spec.labels,
       });
     } catch (err) {
@@ -285,6 +306,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
       return write(row, { status: 'Error', status_reason: `The container could not be created: ${message(err)}`, status_detail: null, task_state: null, desired: 'stopped' });
     }
     applied.set(row.uuid, `${row.cpu}/${row.memory_mib}`);
+    await completeContainerVolumes(deps, host.host, row.uuid);
     return write(row, { status: 'Created', status_reason: null, status_detail: null });
   };
 
@@ -350,15 +372,36 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     return write(row, observed.state === 'stopped' ? { status, exit_code: observed.exitCode, status_detail: exited(observed) } : { status });
   };
 
+  /**
+   * Once per agent life (after a kill -9, say): volume mounts of this driver that no container of
+   * this host holds an attachment for are unmounted (the driver tidies records and loop devices of
+   * an interrupted mount on the way). Mounts of containers still wanted stay: they may be running.
+   */
+  let volumeMountsChecked = false;
+  const removeLeftoverVolumeMounts = async (containerUuids: readonly string[]) => {
+    const held = await attachmentIdsOfHost(deps, containerUuids);
+    for (const m of await host.storage!.listContainerMounts()) {
+      if (held.has(m.attachmentId)) continue;
+      log.info({ attachment: m.attachmentId, volume: m.volumeId }, 'unmounting a container volume nothing holds');
+      await host.storage!.unmountForContainer(m.attachmentId);
+    }
+  };
+
   return {
     name: 'container',
     // A container waiting for its ports starts as soon as they turn ACTIVE, not at the next requeue
     // or poll (up to 200 ms of a lone container's 520 ms to Running).
-    revision: async () => (await containerRevision(deps.db)) + (await portStatusRevision(deps.network.db)),
+    revision: async () => (await containerRevision(deps.db)) + (await portStatusRevision(deps.network.db))
+      // A container waiting for a volume made for it starts once the volume is available.
+      + (await readRevision(deps.volume.db, VOLUME_REVISION)) + (await readRevision(deps.volume.db, VOLUME_STATUS_REVISION)),
     async reconcile() {
       const hostRows = () => deps.db.selectFrom('container_container').selectAll().where('host', '=', host.host).execute();
       let revisionAtStart = await containerRevision(deps.db);
       const rows = await hostRows();
+      if (!volumeMountsChecked && host.storage) {
+        await removeLeftoverVolumeMounts(rows.map((r) => r.uuid));
+        volumeMountsChecked = true;
+      }
       /** The rows read so far: every container this pass may have given a root filesystem is among them. */
       let latestRows = rows;
       const seen = new Map((await runtime.list()).map((o) => [o.id, o]));
@@ -370,10 +413,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         let row = original;
         try {
           const obs = seen.get(row.uuid);
-          if (row.desired === 'deleted') {
-            await teardown(row, obs);
-            return false;
-          }
+          if (row.desired === 'deleted') return !(await teardown(row, obs));
           let result: ContainerTable | 'waiting' = row;
           if (!obs) {
             if (row.status === 'Error' && row.desired === 'stopped') return false;
@@ -393,7 +433,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
           }
           if (result === 'waiting') return true;
           row = result;
-          if (row.status === 'Stopped' && specOf(row).auto_remove) await teardown(row, await runtime.state(row.uuid) ?? undefined);
+          if (row.status === 'Stopped' && specOf(row).auto_remove) return !(await teardown(row, await runtime.state(row.uuid) ?? undefined));
         } catch (err) {
           log.warn({ err, container: row.uuid }, 'container could not be converged');
           await write(row, { status: 'Error', status_reason: message(err), task_state: null });

@@ -63,8 +63,28 @@ export interface ContainerQuotaTable {
   hard_limit: number;
 }
 
+/**
+ * A volume a container mounts (Zun's volume mapping): reserved by the API, or `creating` while a
+ * volume asked for by size is made; the agent mounts it and completes the Cinder attachment.
+ */
+export interface ContainerVolumeTable {
+  id: string;
+  container_uuid: string;
+  volume_id: string;
+  /** The Cinder attachment; null while the volume made for the container is not available yet. */
+  attachment_id: string | null;
+  /** The absolute path in the container. */
+  destination: string;
+  /** 1: made for the container (`size=`), deleted with it, as Zun's auto-created volumes. */
+  auto_remove: number;
+  /** `creating`, `reserved`, `attached`, or `released` (the container gone, a volume made for it not deleted yet). */
+  state: string;
+  created_at: string;
+}
+
 export interface ContainerTables {
   container_container: ContainerTable;
+  container_volume: ContainerVolumeTable;
   container_capsule: CapsuleTable;
   container_quota: ContainerQuotaTable;
 }

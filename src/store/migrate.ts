@@ -21,6 +21,7 @@ import { computeMigration } from './migrations/0012_compute.js';
 import { imageTasksMigration } from './migrations/0013_image_tasks.js';
 import { volumeMigration } from './migrations/0014_volume.js';
 import { computeVolumesMigration } from './migrations/0015_compute_volumes.js';
+import { containerVolumesMigration } from './migrations/0016_container_volumes.js';
 
 function migrationsFor(kind: DialectKind): Record<string, Migration> {
   return {
@@ -39,6 +40,7 @@ function migrationsFor(kind: DialectKind): Record<string, Migration> {
     '0013_image_tasks': imageTasksMigration,
     '0014_volume': volumeMigration,
     '0015_compute_volumes': computeVolumesMigration,
+    '0016_container_volumes': containerVolumesMigration,
   };
 }
 

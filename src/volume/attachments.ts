@@ -63,6 +63,19 @@ export async function getAttachableVolume(deps: VolumeDeps, caller: Caller, volu
   return attachableOf(row, (await attachmentsOf(deps.db, [row.id])).get(row.id) ?? []);
 }
 
+/**
+ * The volume a consumer names by id, else by name within the caller's project (Zun's `--mount
+ * source=`, as cinderclient's find): ERR_NOT_FOUND when none is visible, ERR_CONFLICT when the name
+ * is not unique.
+ */
+export async function findAttachableVolume(deps: VolumeDeps, caller: Caller, idOrName: string): Promise<AttachableVolume> {
+  const byId = await deps.db.selectFrom('volume_volume').select('id').where('id', '=', idOrName).executeTakeFirst();
+  if (byId) return getAttachableVolume(deps, caller, idOrName);
+  const named = await deps.db.selectFrom('volume_volume').select('id').where('name', '=', idOrName).where('project_id', '=', caller.projectId).execute();
+  if (named.length > 1) throw cinderError('ERR_CONFLICT', `Multiple volumes exist with the name ${idOrName}; use its id.`);
+  return getAttachableVolume(deps, caller, named.length ? named[0].id : idOrName);
+}
+
 /** Which statuses a new attachment may start from: available, or in use already when the volume is multiattach. */
 const reservable = (row: VolumeRow) => row.status === 'available' || (!!row.multiattach && (row.status === 'in-use' || row.status === 'reserved'));
 

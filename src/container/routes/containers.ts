@@ -11,6 +11,7 @@ import { invalid, markContainersChanged, zunError } from '../context.js';
 import type { ContainerDeps } from '../context.js';
 import type { HostRuntimeAccess } from '../host-access.js';
 import type { ContainerTable } from '../schema.js';
+import { mountsOf } from '../container-volumes.js';
 import { workloadNetworks } from '../../network/workload-ports.js';
 import { boolParam, caller, identOf, nonNegativeInt, query } from './common.js';
 import type { ContainerRouteEnv } from './common.js';
@@ -81,7 +82,8 @@ export function registerContainerRoutes(app: FastifyInstance, env: ContainerRout
     const page = limit ? rows.slice(0, limit) : rows;
     const next = limit && rows.length > limit ? `${env.base}/v1/containers?limit=${limit}&marker=${page[page.length - 1].uuid}` : null;
     const addresses = await workloadAddressesOfMany(deps.network, page.map((r) => portsOf(r).map((p) => p.id)));
-    return { containers: await Promise.all(page.map((r, i) => renderContainer(deps, r, env.base, addresses[i]))), next };
+    const mounts = await mountsOf(deps, page.map((r) => r.uuid));
+    return { containers: await Promise.all(page.map((r, i) => renderContainer(deps, r, env.base, addresses[i], mounts.get(r.uuid)))), next };
   });
   app.get('/v1/containers/:ident', async (request) => render(await load(request)));
   app.patch('/v1/containers/:ident', { schema: { body: UpdateBody } }, async (request) =>
