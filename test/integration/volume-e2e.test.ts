@@ -2,8 +2,9 @@
  * Block storage end to end on this host (root): `kumo up` with its agent, volumes as real sparse
  * files, and the real `openstack` CLI. What is proven is what a user sees: volumes made empty, from
  * an image and from a snapshot; set, extend, snapshot and delete; refusals that change nothing; a
- * server booted from a volume; a volume hot-plugged into a running VM, written there by the guest,
- * detached, and read back by another VM it is attached to next; nothing left after delete.
+ * server booted from a volume; a volume hot-plugged into a running VM and written there by the
+ * guest, detached, mounted into a container that reads it and writes to it, then attached to
+ * another VM that reads both; nothing left after delete.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +14,8 @@ import { join } from 'node:path';
 import { kumoUp, openstackCli, purgeHostObjects, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { isRoot } from '../support/netns.js';
+import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
+import type { Registry } from '../support/registry.js';
 import { buildTestVmImage } from '../support/vm-image.js';
 import type { TestVmImage } from '../support/vm-image.js';
 import { serverWaits } from '../support/server-waits.js';
@@ -25,6 +28,8 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
   let live: Live;
   let env: NodeJS.ProcessEnv;
   let vm: TestVmImage;
+  let registry: Registry;
+  let ctrImage: string;
   const scratch = mkdtempSync(join(tmpdir(), 'kumo-volume-e2e-'));
   const { os, osJson, osFails } = openstackCli(() => env);
   const volume = async (name: string) => (await osJson('volume', 'show', name)) as Record<string, any>;
@@ -41,6 +46,11 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
 
   before(async () => {
     vm = buildTestVmImage();
+    registry = await startRegistry();
+    const rootfs = join(scratch, 'rootfs');
+    buildBusyboxRootfs(rootfs);
+    await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
+    ctrImage = `${registry.host}/busybox:latest`;
     live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--log-level', 'info']);
     env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
     for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
@@ -56,6 +66,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
       await purgeHostObjects(live.dir);
       rmSync(live.dir, { recursive: true, force: true });
     }
+    await registry?.stop();
     rmSync(scratch, { recursive: true, force: true });
   });
 
@@ -103,7 +114,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
     assert.deepEqual(volumeFiles(), [`${fromImage.id}.raw`], 'only from-image keeps a file');
   });
 
-  test('boot from a volume; a volume written by one VM is read by the next after detach and attach', async () => {
+  test('boot from a volume; a volume written by a VM is read and written by a container, then read by another VM', async () => {
     // from-image (the previous test) holds the bootable disk: the server boots from it, no image involved.
     await os('server', 'create', '--volume', 'from-image', '--flavor', 'vm.tiny', '--network', 'vol-net', '--wait', 'bfv');
     const bfv = await serverIs('bfv', 'ACTIVE');
@@ -127,12 +138,26 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
     await os('server', 'remove', 'volume', 'w', 'data');
     await volumeIs('data', 'available');
 
+    // A container reads what the VM wrote and adds its own note (the driver mounts the guest's ext2 as it is).
+    await os('appcontainer', 'run', '--name', 'ctr', '--mount', 'source=data,destination=/v', ctrImage,
+      'sh', '-c', 'cat /v/note && echo written-by-container > /v/note2');
+    await waitFor('ctr ended', async () => {
+      const c = await osJson('appcontainer', 'show', 'ctr');
+      if (c.status === 'Error') throw new Error(`ctr went to Error: ${c.status_reason}`);
+      return c.status === 'Stopped' && c;
+    }, 60_000, 300);
+    assert.equal((await os('appcontainer', 'logs', 'ctr')).trim(), 'written-by-vm');
+    assert.equal((await volume('data')).status, 'in-use');
+    await os('appcontainer', 'delete', 'ctr');
+    await volumeIs('data', 'available');
+
+    // Back in a VM: both notes are there.
     const reader = join(scratch, 'reader.sh');
     writeFileSync(reader, '#!/bin/sh\nuntil [ -e /sys/block/vdb ]; do sleep 1; done\nmknod /dev/vdb b $(tr : " " < /sys/block/vdb/dev) 2>/dev/null\n' +
-      'mkdir -p /v && mount -t ext2 -o ro /dev/vdb /v && echo "KUMO-VOL-READ $(cat /v/note)"\n');
+      'mkdir -p /v && mount -t ext2 -o ro /dev/vdb /v && echo "KUMO-VOL-READ $(cat /v/note) $(cat /v/note2)"\n');
     await os('server', 'create', '--image', 'kumo-test', '--flavor', 'vm.tiny', '--network', 'vol-net', '--user-data', reader, '--wait', 'r');
     await os('server', 'add', 'volume', 'r', 'data');
-    await consoleHas('r', /KUMO-VOL-READ written-by-vm/);
+    await consoleHas('r', /KUMO-VOL-READ written-by-vm written-by-container/);
     const attached = await osJson('server', 'volume', 'list', 'r').catch(() => null);
     if (attached) assert.ok(JSON.stringify(attached).includes(data.id));
 
