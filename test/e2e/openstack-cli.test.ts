@@ -106,7 +106,7 @@ describe('openstack CLI against kumo up', () => {
     const svc = await osJson('service', 'create', '--name', 'nova', '--description', 'compute', 'compute');
     await os('service', 'set', '--description', 'vm', svc.id);
     assert.equal((await osJson('service', 'show', svc.id)).description, 'vm');
-    assert.deepEqual((await osJson('service', 'list')).map((s: { Type: string }) => s.Type).sort(), ['compute', 'compute', 'container', 'identity', 'image', 'network', 'placement'], 'the catalog\'s services and the one just created');
+    assert.deepEqual((await osJson('service', 'list')).map((s: { Type: string }) => s.Type).sort(), ['block-storage', 'compute', 'compute', 'container', 'identity', 'image', 'network', 'placement', 'volumev3'], 'the catalog\'s services and the one just created');
     const ep = await osJson('endpoint', 'create', '--region', 'RegionTwo', svc.id, 'public', 'http://127.0.0.1:1/compute/v2.1');
     await os('endpoint', 'set', '--url', 'http://127.0.0.1:2/compute/v2.1', ep.id);
     assert.equal((await osJson('endpoint', 'show', ep.id)).url, 'http://127.0.0.1:2/compute/v2.1');
