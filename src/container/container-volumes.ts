@@ -165,11 +165,9 @@ export async function mountsOf(deps: Pick<ContainerDeps, 'db'>, containerUuids: 
 /**
  * A deleted (or never built) container's volumes, once nothing in it uses them any more: each
  * unmounted from this host (when `storage` is given), its Cinder attachment deleted, the volumes
- * made for it deleted, its row removed. Returns false while a volume made for it is still being
- * made (it cannot be deleted yet): its row stays for a later pass.
+ * made for it deleted (one still being made too: deleteVolumeFor), its row removed.
  */
-export async function releaseContainerVolumes(deps: ContainerDeps, storage: BlockStorage | undefined, containerUuid: string): Promise<boolean> {
-  let done = true;
+export async function releaseContainerVolumes(deps: ContainerDeps, storage: BlockStorage | undefined, containerUuid: string): Promise<void> {
   for (const v of await containerVolumes(deps, containerUuid)) {
     if (v.attachment_id) {
       await storage?.unmountForContainer(v.attachment_id);
@@ -181,15 +179,10 @@ export async function releaseContainerVolumes(deps: ContainerDeps, storage: Bloc
         if (err instanceof KumoError && err.status === 404) return null;
         throw err;
       });
-      if (volume && (volume.status === 'creating' || volume.status === 'downloading')) {
-        done = false;
-        continue;
-      }
       if (volume && volume.status !== 'deleting') await deleteVolumeFor(deps.volume, AGENT, v.volume_id);
     }
     await deps.db.deleteFrom('container_volume').where('id', '=', v.id).execute();
   }
-  return done;
 }
 
 // ---- the agent's side ----

@@ -311,7 +311,7 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
     // Named volumes first: a volume taken meanwhile fails the create before any volume is made for it.
     await addContainerVolumes(deps, caller, row.uuid, name, [...mounts.filter((m) => m.kind === 'existing'), ...mounts.filter((m) => m.kind === 'new')]);
   } catch (err) {
-    await releaseVolumesOfUnbuilt(deps, row.uuid);
+    await releaseContainerVolumes(deps, undefined, row.uuid);
     await releaseWorkloadPorts(deps.network, ports);
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
     throw err;
@@ -324,17 +324,6 @@ export async function createContainer(deps: ContainerDeps, caller: Caller, input
   return final;
 }
 
-/**
- * The volumes of a container no host has: nothing is mounted, so the attachments and the volumes
- * made for it go now. A volume still being made cannot be deleted yet; it is left (logged), the
- * rest goes.
- */
-async function releaseVolumesOfUnbuilt(deps: ContainerDeps, uuid: string): Promise<void> {
-  if (!(await releaseContainerVolumes(deps, undefined, uuid))) {
-    deps.logger.warn({ container: uuid }, 'a volume made for the container is still being made and cannot be deleted yet; it is left');
-    await deps.db.deleteFrom('container_volume').where('container_uuid', '=', uuid).execute();
-  }
-}
 
 /** Moves a container's desired state (and the status users see meanwhile) in one write. */
 export async function setDesired(deps: ContainerDeps, row: ContainerTable, patch: Partial<ContainerTable>): Promise<ContainerTable> {
@@ -409,7 +398,7 @@ export async function deleteContainer(deps: ContainerDeps, row: ContainerTable, 
   if (!opts.force) checkState(row, opts.stop ? 'delete_after_stop' : 'delete');
   if (!row.host) {
     // Never reached a host: nothing to undo there.
-    await releaseVolumesOfUnbuilt(deps, row.uuid);
+    await releaseContainerVolumes(deps, undefined, row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row));
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
     return;

@@ -176,7 +176,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
       await runtime.delete(row.uuid, true);
     }
     // Only once the container is gone: its volumes are unmounted, given back, and deleted when made for it.
-    const volumesReleased = await releaseContainerVolumes(deps, host.storage, row.uuid);
+    await releaseContainerVolumes(deps, host.storage, row.uuid);
     await images.removeRootfs(row.uuid);
     // A capsule's namespace and ports are the capsule's: they go when its last member has gone.
     if (!row.capsule_id) await runtime.removeNetns(row.uuid);
@@ -186,7 +186,6 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     boundPorts.delete(row.uuid);
     networkWaits.delete(row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row).filter((p) => !p.shared));
-    if (!volumesReleased) return false;
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
     return true;
   };

@@ -180,9 +180,14 @@ export async function createVolumeFor(deps: VolumeDeps, caller: Caller, spec: { 
   return attachableOf(row, []);
 }
 
-/** delete_on_termination: the volume goes once its attachments are gone (ERR_BAD_REQUEST while any remains). */
+/**
+ * delete_on_termination, or a volume made for a machine that is given up: the volume goes once its
+ * attachments are gone (ERR_BAD_REQUEST while any remains). One still being made goes too: its host's
+ * agent finds it `deleting` when the make ends (the driver's per-volume lock orders the two).
+ */
 export async function deleteVolumeFor(deps: VolumeDeps, caller: Caller, volumeId: string): Promise<void> {
-  await deleteVolume(deps, caller, volumeId, { cascade: true });
+  const row = await visibleVolume(deps.db, caller, volumeId);
+  await deleteVolume(deps, caller, volumeId, { cascade: true, force: row.status === 'creating' || row.status === 'downloading' });
 }
 
 // ---- the Cinder attachments API (3.27+) and legacy actions ----

@@ -136,6 +136,18 @@ for (const dialect of DIALECTS) {
       assert.equal(await volumeCount(), count);
     });
 
+    test('a create refused after one size= volume was made (the second is over quota) leaves no volume behind', async () => {
+      const admin = await k.adminToken();
+      const count = await volumeCount();
+      const q = await k.request('PUT', `/volume/v3/${member.projectId}/os-quota-sets/${member.projectId}`, { token: admin, body: { quota_set: { volumes: count + 1 } } });
+      assert.equal(q.statusCode, 200, q.body);
+      const res = await run('c-two', [{ size: '1', destination: '/a' }, { size: '1', destination: '/b' }]);
+      assert.ok(res.statusCode >= 400, res.body);
+      assert.ok(!(await names()).includes('c-two'), 'no container');
+      await until('the first volume given up', async () => (await volumeCount()) === count);
+      assert.equal((await k.request('PUT', `/volume/v3/${member.projectId}/os-quota-sets/${member.projectId}`, { token: admin, body: { quota_set: { volumes: -1 } } })).statusCode, 200);
+    });
+
     test('bad mounts are refused in Zun\'s shape and make nothing: no container, no reservation, no volume, no mount', async () => {
       const vol = await newVolume('spare');
       const theirs = await newVolume('theirs', other);
