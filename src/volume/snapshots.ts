@@ -37,7 +37,10 @@ const boolOf = (v: unknown, field: string): boolean => {
 
 export async function createSnapshot(deps: VolumeDeps, caller: Caller, body: Record<string, unknown>, minor: number): Promise<SnapshotRow> {
   const volumeId = body.volume_id;
-  if (typeof volumeId !== 'string' || !volumeId) throw cinderError('ERR_VALIDATION', "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property");
+  if (!('volume_id' in body)) throw cinderError('ERR_VALIDATION', "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property");
+  // Cinder's schema allows a null volume_id, which then names no volume.
+  if (volumeId === null) throw cinderError('ERR_NOT_FOUND', 'Volume None could not be found.');
+  if (typeof volumeId !== 'string' || !volumeId) throw cinderError('ERR_VALIDATION', `Invalid input for field/attribute volume_id. Value: ${JSON.stringify(volumeId)}. ${JSON.stringify(volumeId)} is not a 'uuid'`);
   const name = text(body.name ?? body.display_name, 'name');
   const description = text(body.description ?? body.display_description, 'description');
   // From 3.66 an in-use volume needs no force (and force=false is refused); before, in-use needs force.

@@ -121,7 +121,6 @@ export async function createVolumeRow(deps: VolumeDeps, caller: Caller, input: V
   const type = await resolveVolumeType(deps, caller, input.volumeType);
   const zone = input.availabilityZone ?? deps.config.volume.availabilityZone;
   if (zone !== deps.config.volume.availabilityZone) throw cinderError('ERR_BAD_REQUEST', `Availability zone '${zone}' is invalid.`);
-  if (input.multiattach) throw invalidInput('multiattach is set through the volume type (extra spec multiattach="<is> True").');
   let size = input.size;
   let host: string | null | undefined;
   let imageMetadata: Record<string, string> = {};
@@ -165,7 +164,8 @@ export async function createVolumeRow(deps: VolumeDeps, caller: Caller, input: V
       id: deps.newId(), project_id: caller.projectId, user_id: caller.userId, name: input.name, description: input.description, size: finalSize,
       status: chosen ? 'creating' : 'error', status_reason: chosen ? null : NO_VALID_BACKEND, host: chosen, availability_zone: zone,
       volume_type_id: type.id, snapshot_id: input.snapshotId ?? null, source_volid: input.sourceVolumeId ?? null, image_id: input.imageId ?? null,
-      bootable: bootable ? 1 : 0, readonly: 0, multiattach: isTrueSpec(specsOf(type).multiattach) ? 1 : 0,
+      bootable: bootable ? 1 : 0, readonly: 0, // The body's multiattach flag is Cinder's deprecated but honoured way (Tempest's compute tests use it).
+      multiattach: input.multiattach || isTrueSpec(specsOf(type).multiattach) ? 1 : 0,
       metadata: JSON.stringify(input.metadata), image_metadata: JSON.stringify(imageMetadata), pending: null, created_at: now, updated_at: now,
     };
     await tx.insertInto('volume_volume').values(r).execute();
@@ -358,8 +358,13 @@ export function renderVolumeSummary(ctx: VolumeViewContext, row: VolumeRow) {
   return { id: row.id, name: row.name, links: cinderLinks(ctx.base, row.project_id, 'volumes', row.id) };
 }
 
-/** Cinder's volume detail at the request's microversion; attachments shown are the attached ones. */
-export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments: readonly AttachmentRow[]) {
+/**
+ * Cinder's volume detail at the request's microversion; attachments shown are the attached ones.
+ * `reading` is false for the answers to create and update: Cinder adds the tenant, image metadata,
+ * host and migration attributes (its os-vol-* API extensions) to GET show and detail only, and
+ * strict clients (Tempest's schemas) refuse them elsewhere.
+ */
+export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments: readonly AttachmentRow[], reading = true) {
   const { minor, caller } = ctx;
   const imageMetadata = JSON.parse(row.image_metadata) as Record<string, string>;
   const out: Record<string, unknown> = {
@@ -372,16 +377,22 @@ export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments
     bootable: row.bootable ? 'true' : 'false', encrypted: false, multiattach: !!row.multiattach, description: row.description,
     volume_type: ctx.typeNames.get(row.volume_type_id) ?? null, snapshot_id: row.snapshot_id, source_volid: row.source_volid,
     metadata: metadataOf(row), links: cinderLinks(ctx.base, row.project_id, 'volumes', row.id), user_id: row.user_id,
-    consistencygroup_id: null, replication_status: null, 'os-vol-tenant-attr:tenant_id': row.project_id,
+    consistencygroup_id: null, replication_status: null,
   };
-  if (Object.keys(imageMetadata).length) out.volume_image_metadata = imageMetadata;
+  if (reading) {
+    out['os-vol-tenant-attr:tenant_id'] = row.project_id;
+    if (Object.keys(imageMetadata).length) out.volume_image_metadata = imageMetadata;
+  }
   if (caller.isAdmin) {
-    out['os-vol-host-attr:host'] = row.host ? `${row.host}@kumo#kumo` : null;
-    out['os-vol-mig-status-attr:migstat'] = null;
-    out['os-vol-mig-status-attr:name_id'] = null;
+    if (reading) {
+      out['os-vol-host-attr:host'] = row.host ? `${row.host}@kumo#kumo` : null;
+      out['os-vol-mig-status-attr:migstat'] = null;
+      out['os-vol-mig-status-attr:name_id'] = null;
+    }
     out.migration_status = null;
-    // Kumo's extension: why the last operation on the volume failed.
-    out.status_reason = row.status_reason;
+    // Kumo's extension: why the last operation on the volume failed. Only when there is one, since
+    // strict clients (Tempest's schemas) refuse keys Cinder does not have.
+    if (row.status_reason !== null) out.status_reason = row.status_reason;
   }
   if (minor >= 13) out.group_id = null;
   if (minor >= 21) out.provider_id = null;

@@ -17,7 +17,7 @@ export function registerVolumeRoutes(app: FastifyInstance, env: VolumeRouteEnv):
   route(app, 'POST', '/volumes', async (request, reply) => {
     const ctx = await viewOf(env, request);
     const row = await createVolumeRow(deps, ctx.caller, parseCreateBody(bodyObject(request.body, 'volume')));
-    return reply.status(202).send({ volume: renderVolume(ctx, row, []) });
+    return reply.status(202).send({ volume: renderVolume(ctx, row, [], false) });
   });
   for (const detail of [false, true]) {
     route(app, 'GET', detail ? '/volumes/detail' : '/volumes', async (request) => {
@@ -51,7 +51,7 @@ export function registerVolumeRoutes(app: FastifyInstance, env: VolumeRouteEnv):
   route(app, 'PUT', '/volumes/:id', async (request) => {
     const ctx = await viewOf(env, request);
     const row = await updateVolume(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'volume'));
-    return { volume: renderVolume(ctx, row, (await attachmentsOf(deps.db, [row.id])).get(row.id) ?? []) };
+    return { volume: renderVolume(ctx, row, (await attachmentsOf(deps.db, [row.id])).get(row.id) ?? [], false) };
   });
   route(app, 'DELETE', '/volumes/:id', async (request, reply) => {
     const q = query(request);
