@@ -9,7 +9,7 @@ import { cinderError, cinderTime, invalidSnapshot, invalidVolume, isoNow, markVo
 import type { Caller, VolumeDeps } from './context.js';
 import { checkVolumeQuota, lockProjectQuota } from './quotas.js';
 import type { VolumeSnapshotTable } from './schema.js';
-import { cinderLinks, metadataOf, pageOf, parseMetadata, parseMetadataFilter, parseSort, visibleVolume } from './volumes.js';
+import { metadataOf, pageOf, parseMetadata, parseMetadataFilter, parseSort, visibleVolume } from './volumes.js';
 import type { QueryValue } from './volumes.js';
 
 export type SnapshotRow = Selectable<VolumeSnapshotTable>;
@@ -130,14 +130,20 @@ export async function deleteSnapshotMetadataKey(deps: VolumeDeps, caller: Caller
   await deps.db.updateTable('volume_snapshot').set({ metadata: JSON.stringify(m), updated_at: isoNow(deps) }).where('id', '=', id).execute();
 }
 
-export function renderSnapshot(row: SnapshotRow, ctx: { base: string; minor: number; caller: Caller }, detail = true) {
+/**
+ * Cinder's snapshot JSON. `extended` adds the os-extended-snapshot-attributes (Cinder's API extension
+ * decorates GET show and detail only: not the summary list, nor the create and update answers).
+ * Snapshots have no links in Cinder.
+ */
+export function renderSnapshot(row: SnapshotRow, ctx: { base: string; minor: number; caller: Caller }, extended = true) {
   const out: Record<string, unknown> = {
     id: row.id, name: row.name, description: row.description, volume_id: row.volume_id, size: row.size, status: row.status,
     created_at: cinderTime(row.created_at), updated_at: cinderTime(row.updated_at), metadata: metadataOf(row),
   };
-  if (!detail) return { ...out, links: cinderLinks(ctx.base, row.project_id, 'snapshots', row.id) };
-  out['os-extended-snapshot-attributes:project_id'] = row.project_id;
-  out['os-extended-snapshot-attributes:progress'] = row.status === 'available' ? '100%' : '0%';
+  if (extended) {
+    out['os-extended-snapshot-attributes:project_id'] = row.project_id;
+    out['os-extended-snapshot-attributes:progress'] = row.status === 'available' ? '100%' : '0%';
+  }
   if (ctx.minor >= 14) out.group_snapshot_id = null;
   if (ctx.minor >= 41) out.user_id = row.user_id;
   if (ctx.minor >= 65) out.consumes_quota = true;

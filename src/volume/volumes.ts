@@ -164,7 +164,8 @@ export async function createVolumeRow(deps: VolumeDeps, caller: Caller, input: V
       id: deps.newId(), project_id: caller.projectId, user_id: caller.userId, name: input.name, description: input.description, size: finalSize,
       status: chosen ? 'creating' : 'error', status_reason: chosen ? null : NO_VALID_BACKEND, host: chosen, availability_zone: zone,
       volume_type_id: type.id, snapshot_id: input.snapshotId ?? null, source_volid: input.sourceVolumeId ?? null, image_id: input.imageId ?? null,
-      bootable: bootable ? 1 : 0, readonly: 0, // The body's multiattach flag is Cinder's deprecated but honoured way (Tempest's compute tests use it).
+      bootable: bootable ? 1 : 0, readonly: READONLY_UNSET,
+      // The body's multiattach flag is Cinder's deprecated but honoured way (Tempest's compute tests use it).
       multiattach: input.multiattach || isTrueSpec(specsOf(type).multiattach) ? 1 : 0,
       metadata: JSON.stringify(input.metadata), image_metadata: JSON.stringify(imageMetadata), pending: null, created_at: now, updated_at: now,
     };
@@ -349,6 +350,11 @@ export async function typeNamesOf(db: Db): Promise<Map<string, string>> {
   return new Map((await db.selectFrom('volume_type').select(['id', 'name']).execute()).map((t) => [t.id, t.name]));
 }
 
+/** volume_volume.readonly: Cinder's read-only admin metadata is absent until first set. */
+export const READONLY_UNSET = 0;
+export const READONLY_TRUE = 1;
+export const READONLY_FALSE = 2;
+
 export const cinderLinks = (base: string, projectId: string, collection: string, id: string) => [
   { rel: 'self', href: `${base}/v3/${projectId}/${collection}/${id}` },
   { rel: 'bookmark', href: `${base}/${projectId}/${collection}/${id}` },
@@ -366,6 +372,9 @@ export function renderVolumeSummary(ctx: VolumeViewContext, row: VolumeRow) {
  */
 export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments: readonly AttachmentRow[], reading = true) {
   const { minor, caller } = ctx;
+  const metadata = metadataOf(row);
+  // Cinder shows the read-only flag, once set, among the metadata of GET answers (visible admin metadata).
+  if (reading && row.readonly !== READONLY_UNSET) metadata.readonly = row.readonly === READONLY_TRUE ? 'True' : 'False';
   const imageMetadata = JSON.parse(row.image_metadata) as Record<string, string>;
   const out: Record<string, unknown> = {
     id: row.id, name: row.name, status: row.status, size: row.size, availability_zone: row.availability_zone,
@@ -376,7 +385,7 @@ export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments
     })),
     bootable: row.bootable ? 'true' : 'false', encrypted: false, multiattach: !!row.multiattach, description: row.description,
     volume_type: ctx.typeNames.get(row.volume_type_id) ?? null, snapshot_id: row.snapshot_id, source_volid: row.source_volid,
-    metadata: metadataOf(row), links: cinderLinks(ctx.base, row.project_id, 'volumes', row.id), user_id: row.user_id,
+    metadata, links: cinderLinks(ctx.base, row.project_id, 'volumes', row.id), user_id: row.user_id,
     consistencygroup_id: null, replication_status: null,
   };
   if (reading) {

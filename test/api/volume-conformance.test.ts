@@ -92,5 +92,75 @@ for (const dialect of DIALECTS) {
       assert.equal(json(res.body).volume.multiattach, true);
       assert.equal((await until(json(res.body).volume.id, 'available')).multiattach, true);
     });
+    const act = async (id: string, body: Record<string, unknown>, token = member.token) => k.request('POST', `${V}/volumes/${id}/action`, { token, body });
+    const newVolume = async (extra: Record<string, unknown> = {}) => {
+      const created = json((await k.request('POST', `${V}/volumes`, { token: member.token, body: { volume: { size: 1, ...extra } } })).body).volume;
+      return until(created.id, 'available');
+    };
+
+    test('snapshot answers: the os-extended-snapshot-attributes on show and detail only, no links', async () => {
+      const vol = await newVolume();
+      const res = await k.request('POST', `${V}/snapshots`, { token: member.token, body: { snapshot: { volume_id: vol.id, name: 'sx' } } });
+      assert.equal(res.statusCode, 202, res.body);
+      const snap = json(res.body).snapshot;
+      const plain = ['created_at', 'description', 'id', 'metadata', 'name', 'size', 'status', 'updated_at', 'volume_id'];
+      assert.deepEqual(Object.keys(snap).sort(), plain);
+      const upd = json((await k.request('PUT', `${V}/snapshots/${snap.id}`, { token: member.token, body: { snapshot: { name: 'sy' } } })).body).snapshot;
+      assert.deepEqual(Object.keys(upd).sort(), plain);
+      const summary = json((await k.request('GET', `${V}/snapshots`, { token: member.token })).body).snapshots.find((x: { id: string }) => x.id === snap.id);
+      assert.deepEqual(Object.keys(summary).sort(), plain);
+      const got = json((await k.request('GET', `${V}/snapshots/${snap.id}`, { token: member.token })).body).snapshot;
+      assert.equal(got['os-extended-snapshot-attributes:project_id'], member.projectId);
+      assert.ok('os-extended-snapshot-attributes:progress' in got);
+      const detail = json((await k.request('GET', `${V}/snapshots/detail`, { token: member.token })).body).snapshots.find((x: { id: string }) => x.id === snap.id);
+      assert.equal(detail['os-extended-snapshot-attributes:project_id'], member.projectId);
+    });
+
+    test('GET volumes/ (an empty id) is 404, not the list', async () => {
+      const res = await k.request('GET', `${P()}/volumes/`, { token: member.token });
+      assert.equal(res.statusCode, 404);
+      assert.deepEqual(json(res.body), { itemNotFound: { code: 404, message: 'Volume  could not be found.' } });
+    });
+
+    test('the read-only flag shows among the metadata of GET answers once set, not in the metadata API', async () => {
+      const vol = await newVolume({ metadata: { a: 'b' } });
+      assert.deepEqual(vol.metadata, { a: 'b' });
+      for (const flag of [true, false]) {
+        assert.equal((await act(vol.id, { 'os-update_readonly_flag': { readonly: flag } })).statusCode, 202);
+        assert.deepEqual((await show(vol.id, member.token)).metadata, { a: 'b', readonly: flag ? 'True' : 'False' });
+      }
+      assert.deepEqual(json((await k.request('GET', `${V}/volumes/${vol.id}/metadata`, { token: member.token })).body).metadata, { a: 'b' });
+    });
+
+    test('image metadata actions: set merges, show, unset; an unknown key is 404 and changes nothing', async () => {
+      const vol = await newVolume();
+      const set = await act(vol.id, { 'os-set_image_metadata': { metadata: { image_name: 'i', kernel_id: 'k' } } });
+      assert.equal(set.statusCode, 200, set.body);
+      assert.deepEqual(json(set.body), { metadata: { image_name: 'i', kernel_id: 'k' } });
+      assert.deepEqual((await show(vol.id, member.token)).volume_image_metadata, { image_name: 'i', kernel_id: 'k' });
+      assert.equal((await act(vol.id, { 'os-unset_image_metadata': { key: 'kernel_id' } })).statusCode, 200);
+      const missing = await act(vol.id, { 'os-unset_image_metadata': { key: 'kernel_id' } });
+      assert.equal(missing.statusCode, 404);
+      assert.ok(json(missing.body).itemNotFound);
+      const shown = await act(vol.id, { 'os-show_image_metadata': {} });
+      assert.deepEqual(json(shown.body), { metadata: { image_name: 'i' } });
+      assert.equal((await act(vol.id, { 'os-set_image_metadata': { metadata: { bad: 1 } } })).statusCode, 400);
+      assert.deepEqual((await show(vol.id, member.token)).volume_image_metadata, { image_name: 'i' });
+    });
+
+    test('retype changes the type in place; the same type is 400, an unknown one 404, and neither changes anything', async () => {
+      const dst = json((await k.request('POST', `${V}/types`, { token: admin, body: { volume_type: { name: 'retype-dst' } } })).body).volume_type;
+      const vol = await newVolume();
+      assert.equal(vol.volume_type, '__DEFAULT__');
+      const same = await act(vol.id, { 'os-retype': { new_type: '__DEFAULT__', migration_policy: 'never' } });
+      assert.equal(same.statusCode, 400);
+      assert.equal((await act(vol.id, { 'os-retype': { new_type: 'no-such-type' } })).statusCode, 404);
+      assert.equal((await show(vol.id, member.token)).volume_type, '__DEFAULT__');
+      const ok = await act(vol.id, { 'os-retype': { new_type: dst.id, migration_policy: 'never' } });
+      assert.equal(ok.statusCode, 202, ok.body);
+      const after = await show(vol.id, member.token);
+      assert.equal(after.volume_type, 'retype-dst');
+      assert.equal(after.status, 'available');
+    });
   });
 }

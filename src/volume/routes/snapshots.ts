@@ -13,7 +13,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, env: VolumeRouteEnv
   route(app, 'POST', '/snapshots', async (request, reply) => {
     const ctx = ctxOf(request);
     const row = await createSnapshot(deps, ctx.caller, bodyObject(request.body, 'snapshot'), ctx.minor);
-    return reply.status(202).send({ snapshot: renderSnapshot(row, ctx) });
+    return reply.status(202).send({ snapshot: renderSnapshot(row, ctx, false) });
   });
   for (const detail of [false, true]) {
     route(app, 'GET', detail ? '/snapshots/detail' : '/snapshots', async (request) => {
@@ -32,7 +32,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, env: VolumeRouteEnv
   });
   route(app, 'PUT', '/snapshots/:id', async (request) => {
     const ctx = ctxOf(request);
-    return { snapshot: renderSnapshot(await updateSnapshot(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'snapshot')), ctx) };
+    return { snapshot: renderSnapshot(await updateSnapshot(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'snapshot')), ctx, false) };
   });
   route(app, 'DELETE', '/snapshots/:id', async (request, reply) => {
     await deleteSnapshot(deps, caller(request), param(request, 'id'));

@@ -6,7 +6,7 @@ import {
   attachmentsOf, createVolumeRow, deleteVolume, deleteVolumeMetadataKey, listVolumes, metadataOf, parseCreateBody, renderVolume, renderVolumeSummary,
   setVolumeMetadata, updateVolume, visibleVolume,
 } from '../volumes.js';
-import { cinderError } from '../context.js';
+import { cinderError, volumeNotFound } from '../context.js';
 import { bodyObject, caller, nextLink, param, query, route, viewOf, withCount } from './common.js';
 import type { VolumeRouteEnv } from './common.js';
 
@@ -21,6 +21,8 @@ export function registerVolumeRoutes(app: FastifyInstance, env: VolumeRouteEnv):
   });
   for (const detail of [false, true]) {
     route(app, 'GET', detail ? '/volumes/detail' : '/volumes', async (request) => {
+      // The app ignores trailing slashes, but to Cinder `volumes/` is a show with an empty id: 404.
+      if (!detail && request.url.split('?')[0].endsWith('/')) throw volumeNotFound('');
       const ctx = await viewOf(env, request);
       const { rows, count, next } = await listVolumes(deps, ctx.caller, query(request));
       const attachments = detail ? await attachmentsOf(deps.db, rows.map((r) => r.id)) : new Map();
