@@ -29,8 +29,8 @@ const AGENT: Caller = { projectId: '', userId: '', isAdmin: true, requestId: 'co
 
 const GIB = 1024 ** 3;
 
-/** The disk name (QEMU node and device ids derive from it: short, [a-z0-9-]) of a volume in a VM. */
-export const volumeDiskName = (volumeId: string): string => `v${volumeId.replace(/-/g, '').slice(0, 20).toLowerCase()}`;
+/** The disk name (QEMU node and device ids derive from it: at most 20 of [a-z0-9-]) of a volume in a VM. */
+export const volumeDiskName = (volumeId: string): string => `v${volumeId.replace(/-/g, '').slice(0, 19).toLowerCase()}`;
 
 /** Nova's InvalidVolume, a 400. */
 const invalidVolume = (id: string, status: string) => invalid(`Invalid volume: volume '${id}' status must be 'available'. Currently in '${status}'`);
