@@ -1,5 +1,5 @@
 /**
- * `POST /volumes/{id}/action`: extend (online from 3.42), reset_status and force_delete (admin),
+ * `POST /volumes/{id}/action`: extend (online from 3.42), reset_status, force_delete and force_detach (admin),
  * bootable and read-only flags, the volume's image metadata, retype (in place), the legacy attach steps Nova and Zun used before the attachments
  * API, connection info, and upload to an image. Each checks Cinder's state rules and writes one
  * change (a compare-and-set on the status where the state matters).
@@ -7,7 +7,7 @@
  */
 import { cinderError, invalidInput, invalidVolume, isoNow, isTrueSpec, markVolumeChanged, policyDenied } from './context.js';
 import type { Caller, VolumeDeps } from './context.js';
-import { connectionInfo, legacyAttach, legacyDetach } from './attachments.js';
+import { connectionInfo, forceDetach, legacyAttach, legacyDetach } from './attachments.js';
 import { createUploadImage } from './image-access.js';
 import { checkVolumeQuota, lockProjectQuota } from './quotas.js';
 import { resolveVolumeType, specsOf } from './volume-types.js';
@@ -166,6 +166,11 @@ export const VOLUME_ACTIONS: Record<string, ActionHandler> = {
   },
   async 'os-detach'(ctx) {
     await legacyDetach(ctx.deps, ctx.volume, objectOf(ctx.body).attachment_id);
+    return undefined;
+  },
+  async 'os-force_detach'(ctx) {
+    if (!ctx.caller.isAdmin) throw policyDenied('volume_extension:volume_admin_actions:force_detach');
+    await forceDetach(ctx.deps, ctx.volume, objectOf(ctx.body).attachment_id);
     return undefined;
   },
   async 'os-initialize_connection'(ctx) {

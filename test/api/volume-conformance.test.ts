@@ -162,5 +162,25 @@ for (const dialect of DIALECTS) {
       assert.equal(after.volume_type, 'retype-dst');
       assert.equal(after.status, 'available');
     });
+    test('force detach (admin) frees a volume in error from its attachment; detaching a volume with none is a success', async () => {
+      const vol = await newVolume();
+      const server = '5b1f7a52-1c1e-4a7e-9d3c-2f0e6d5a4b3c';
+      assert.equal((await act(vol.id, { 'os-attach': { instance_uuid: server, mountpoint: '/dev/vdb' } })).statusCode, 202);
+      const attached = await until(vol.id, 'in-use');
+      const attachmentId = attached.attachments[0].attachment_id;
+      assert.equal((await act(vol.id, { 'os-reset_status': { status: 'error' } }, admin)).statusCode, 202);
+      assert.equal((await act(vol.id, { 'os-force_detach': { attachment_id: attachmentId, connector: null } })).statusCode, 403);
+      const unknown = await act(vol.id, { 'os-force_detach': { attachment_id: 'f00f0000-0000-4000-8000-000000000000' } }, admin);
+      assert.equal(unknown.statusCode, 404);
+      let now = await show(vol.id, member.token);
+      assert.equal(now.status, 'error');
+      assert.equal(now.attachments.length, 1);
+      assert.equal((await act(vol.id, { 'os-force_detach': { attachment_id: attachmentId, connector: null } }, admin)).statusCode, 202);
+      now = await show(vol.id, member.token);
+      assert.equal(now.status, 'available');
+      assert.deepEqual(now.attachments, []);
+      assert.equal((await act(vol.id, { 'os-detach': {} })).statusCode, 202);
+      assert.equal((await show(vol.id, member.token)).status, 'available');
+    });
   });
 }
