@@ -10,6 +10,7 @@
  * that host.
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import type { BlockStorage } from '../drivers/block/types.js';
 import type { DiskSpec } from '../drivers/qemu/types.js';
 import { KumoError } from '../errors.js';
@@ -19,6 +20,7 @@ import {
 import type { AttachableVolume } from '../volume/attachments.js';
 import type { BlockDevicePlan, PlannedVolume } from './block-devices.js';
 import { invalid, novaError } from './context.js';
+import { finishAction, recordAction } from './instance-actions.js';
 import type { Caller, ComputeDeps } from './context.js';
 import type { VolumeAttachmentTable } from './schema.js';
 
@@ -248,6 +250,9 @@ export async function syncServerVolumes(
       if (volume && volume.status === 'in-use' && volume.sizeGb > v.size_gb) {
         await hypervisor.resizeDisk(serverId, name, volume.sizeGb * GIB);
         await deps.db.updateTable('compute_volume_attachment').set({ size_gb: volume.sizeGb }).where('id', '=', v.id).execute();
+        // Nova records Cinder's volume-extended event as an extend_volume action (what clients wait on).
+        await recordAction(deps, { projectId: volume.projectId, userId: '', isAdmin: true, requestId: `req-${randomUUID()}` }, serverId, 'extend_volume');
+        await finishAction(deps.db, deps.now(), serverId, 'compute_extend_volume', host, undefined, 'extend_volume');
       }
     }
   }
