@@ -240,7 +240,8 @@ export function pageOf<T extends { id: string }>(rows: T[], q: Record<string, Qu
     start = i + 1;
   }
   const page = limit === undefined ? rows.slice(start) : rows.slice(start, start + limit);
-  const next = limit !== undefined && limit > 0 && page.length === limit && start + limit < rows.length ? page.at(-1)!.id : undefined;
+  // Cinder links a next page whenever a page is full, even when nothing follows (that page is then empty).
+  const next = limit !== undefined && limit > 0 && page.length === limit ? page.at(-1)!.id : undefined;
   void what;
   return { page, next };
 }

@@ -182,5 +182,17 @@ for (const dialect of DIALECTS) {
       assert.equal((await act(vol.id, { 'os-detach': {} })).statusCode, 202);
       assert.equal((await show(vol.id, member.token)).status, 'available');
     });
+    test('a full page links the next one, even when nothing follows (Cinder); the last, short page does not', async () => {
+      const mine = json((await k.request('GET', `${V}/volumes`, { token: member.token })).body).volumes.length;
+      const full = json((await k.request('GET', `${V}/volumes?limit=${mine}`, { token: member.token })).body);
+      assert.equal(full.volumes.length, mine);
+      const next = full.volumes_links?.find((l: { rel: string }) => l.rel === 'next')?.href as string | undefined;
+      assert.ok(next, 'next link on a full page');
+      const after = json((await k.request('GET', new URL(next).pathname.replace(/^.*?\/volume\/v3/, V) + new URL(next).search, { token: member.token })).body);
+      assert.deepEqual(after.volumes, []);
+      assert.equal(after.volumes_links, undefined);
+      const short = json((await k.request('GET', `${V}/volumes?limit=${mine + 1}`, { token: member.token })).body);
+      assert.equal(short.volumes_links, undefined);
+    });
   });
 }
