@@ -35,6 +35,12 @@ const boolOf = (v: unknown, field: string): boolean => {
   throw cinderError('ERR_VALIDATION', `Invalid input for field/attribute ${field}. Value: ${String(v)}. '${String(v)}' is not a valid boolean`);
 };
 
+/**
+ * The status_reason of a snapshot whose status an admin reset: as in Cinder that changes the record
+ * only, so the controller leaves a snapshot reset to `creating` or `deleting` as it is.
+ */
+export const STATUS_RESET = 'Status reset by an administrator.';
+
 export async function createSnapshot(deps: VolumeDeps, caller: Caller, body: Record<string, unknown>, minor: number): Promise<SnapshotRow> {
   const volumeId = body.volume_id;
   if (!('volume_id' in body)) throw cinderError('ERR_VALIDATION', "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property");
@@ -110,7 +116,7 @@ export async function deleteSnapshot(deps: VolumeDeps, caller: Caller, id: strin
   const inUse = await deps.db.selectFrom('volume_volume').select('id').where('snapshot_id', '=', id).where('status', '=', 'creating').executeTakeFirst();
   if (inUse) throw invalidSnapshot(`Snapshot ${id} is being copied into volume ${inUse.id}.`);
   if (!row.host) await deps.db.deleteFrom('volume_snapshot').where('id', '=', id).execute();
-  else await deps.db.updateTable('volume_snapshot').set({ status: 'deleting', updated_at: isoNow(deps) }).where('id', '=', id).execute();
+  else await deps.db.updateTable('volume_snapshot').set({ status: 'deleting', status_reason: null, updated_at: isoNow(deps) }).where('id', '=', id).execute();
   await markVolumeChanged(deps);
 }
 

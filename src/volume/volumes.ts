@@ -308,7 +308,7 @@ export async function deleteVolume(deps: VolumeDeps, caller: Caller, id: string,
       throw invalidVolume(`Volume status must be ${DELETABLE.join(' or ')} and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.`);
     }
     const now = isoNow(deps);
-    if (snapshots.length) await tx.updateTable('volume_snapshot').set({ status: 'deleting', updated_at: now }).where('volume_id', '=', id).execute();
+    if (snapshots.length) await tx.updateTable('volume_snapshot').set({ status: 'deleting', status_reason: null, updated_at: now }).where('volume_id', '=', id).execute();
     // A volume no host ever took has no file: its row goes at once.
     if (!row.host) await tx.deleteFrom('volume_volume').where('id', '=', id).execute();
     else await tx.updateTable('volume_volume').set({ status: 'deleting', pending: null, updated_at: now }).where('id', '=', id).execute();

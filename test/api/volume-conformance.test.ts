@@ -2,6 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DIALECTS } from '../support/db.js';
 import { fakeBlockStorage } from '../support/fake-block-storage.js';
+import type { FakeBlockStorage } from '../support/fake-block-storage.js';
 import { startTestKumo } from '../support/kumo.js';
 import type { TestKumo } from '../support/kumo.js';
 import { PlugEverything } from '../support/plug-everything.js';
@@ -18,8 +19,10 @@ for (const dialect of DIALECTS) {
     let k: TestKumo;
     let admin: string;
     let member: { token: string; projectId: string };
+    let storage: FakeBlockStorage;
     before(async () => {
-      k = await startTestKumo(dialect, { netDriver: new PlugEverything(), blockStorage: fakeBlockStorage() });
+      storage = fakeBlockStorage();
+      k = await startTestKumo(dialect, { netDriver: new PlugEverything(), blockStorage: storage });
       admin = await k.adminToken();
       member = await k.member('conf-a', 'cora');
       await k.kumo.agent!.settled();
@@ -193,6 +196,23 @@ for (const dialect of DIALECTS) {
       assert.equal(after.volumes_links, undefined);
       const short = json((await k.request('GET', `${V}/volumes?limit=${mine + 1}`, { token: member.token })).body);
       assert.equal(short.volumes_links, undefined);
+    });
+    test("an admin's snapshot status reset changes the record only: creating stays creating; a delete still works", async () => {
+      const vol = await newVolume();
+      const snap = json((await k.request('POST', `${V}/snapshots`, { token: member.token, body: { snapshot: { volume_id: vol.id } } })).body).snapshot;
+      const snapStatus = async () => json((await k.request('GET', `${V}/snapshots/${snap.id}`, { token: member.token })).body).snapshot?.status;
+      for (let i = 0; i < 50 && (await snapStatus()) !== 'available'; i++) await k.kumo.agent!.settled();
+      assert.equal(await snapStatus(), 'available');
+      const made = storage.calls.filter((c) => c.startsWith(`createSnapshot ${snap.id}`)).length;
+      assert.equal((await k.request('POST', `${V}/snapshots/${snap.id}/action`, { token: admin, body: { 'os-reset_status': { status: 'creating' } } })).statusCode, 202);
+      await k.kumo.agent!.settled();
+      await k.kumo.agent!.settled();
+      assert.equal(await snapStatus(), 'creating');
+      assert.equal(storage.calls.filter((c) => c.startsWith(`createSnapshot ${snap.id}`)).length, made, 'not made again');
+      assert.equal((await k.request('POST', `${V}/snapshots/${snap.id}/action`, { token: admin, body: { 'os-reset_status': { status: 'available' } } })).statusCode, 202);
+      assert.equal((await k.request('DELETE', `${V}/snapshots/${snap.id}`, { token: member.token })).statusCode, 202);
+      for (let i = 0; i < 50 && (await snapStatus()) !== undefined; i++) await k.kumo.agent!.settled();
+      assert.equal(await snapStatus(), undefined);
     });
   });
 }
