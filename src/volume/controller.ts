@@ -189,6 +189,7 @@ export function volumeController(deps: VolumeDeps, host: VolumeHost): Controller
       }
       for (const v of volumes) {
         const pending = pendingOf(v);
+        if (pending?.kind === 'reset') continue;
         if (v.status === 'creating') await create(v);
         else if (v.status === 'deleting') await remove(v);
         else if (v.status === 'extending' && pending?.kind === 'extend') await extend(v, pending.newSize);

@@ -76,7 +76,7 @@ export const VOLUME_ACTIONS: Record<string, ActionHandler> = {
     if (body.status !== undefined) {
       if (typeof body.status !== 'string' || !STATUSES.includes(body.status.toLowerCase())) throw invalidInput(`Must specify a valid status`);
       patch.status = body.status.toLowerCase();
-      patch.pending = null;
+      patch.pending = JSON.stringify({ kind: 'reset' });
     }
     if (body.attach_status === 'detached') await ctx.deps.db.deleteFrom('volume_attachment').where('volume_id', '=', ctx.volume.id).execute();
     else if (body.attach_status !== undefined && body.attach_status !== 'attached') throw invalidInput(`Must specify a valid attach status`);

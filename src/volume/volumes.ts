@@ -20,7 +20,9 @@ export type AttachmentRow = Selectable<VolumeAttachmentTable>;
 /** Work the controller carries out once on the volume's host. */
 export type PendingWork =
   | { readonly kind: 'extend'; readonly newSize: number }
-  | { readonly kind: 'upload'; readonly imageId: string; readonly format: 'raw' | 'qcow2'; readonly previousStatus: string };
+  | { readonly kind: 'upload'; readonly imageId: string; readonly format: 'raw' | 'qcow2'; readonly previousStatus: string }
+  // An admin's os-reset_status: as in Cinder it changes the record only, so the controller leaves the volume be.
+  | { readonly kind: 'reset' };
 
 export const pendingOf = (row: Pick<VolumeRow, 'pending'>): PendingWork | null => (row.pending ? (JSON.parse(row.pending) as PendingWork) : null);
 export const metadataOf = (row: { metadata: string }): Record<string, string> => JSON.parse(row.metadata) as Record<string, string>;

@@ -214,5 +214,18 @@ for (const dialect of DIALECTS) {
       for (let i = 0; i < 50 && (await snapStatus()) !== undefined; i++) await k.kumo.agent!.settled();
       assert.equal(await snapStatus(), undefined);
     });
+    test("an admin's volume status reset changes the record only: creating stays creating; force delete removes it", async () => {
+      const vol = await newVolume();
+      const made = storage.calls.filter((c) => c.startsWith(`createVolume ${vol.id}`)).length;
+      assert.equal((await act(vol.id, { 'os-reset_status': { status: 'creating' } }, admin)).statusCode, 202);
+      await k.kumo.agent!.settled();
+      await k.kumo.agent!.settled();
+      assert.equal((await show(vol.id, member.token)).status, 'creating');
+      assert.equal(storage.calls.filter((c) => c.startsWith(`createVolume ${vol.id}`)).length, made, 'not made again');
+      assert.equal((await act(vol.id, { 'os-force_delete': {} }, admin)).statusCode, 202);
+      for (let i = 0; i < 50 && (await k.request('GET', `${V}/volumes/${vol.id}`, { token: member.token })).statusCode !== 404; i++) await k.kumo.agent!.settled();
+      assert.equal((await k.request('GET', `${V}/volumes/${vol.id}`, { token: member.token })).statusCode, 404);
+      assert.ok(storage.calls.includes(`deleteVolume ${vol.id}`));
+    });
   });
 }
