@@ -75,6 +75,8 @@ export async function createSnapshot(deps: VolumeDeps, caller: Caller, body: Rec
 const SORT_KEYS: Record<string, (r: SnapshotRow) => string | number> = {
   id: (r) => r.id, name: (r) => r.name ?? '', status: (r) => r.status, size: (r) => r.size, created_at: (r) => r.created_at, updated_at: (r) => r.updated_at,
   volume_id: (r) => r.volume_id, project_id: (r) => r.project_id,
+  // Cinder's sort keys are its column names; snapshots keep the name in display_name.
+  display_name: (r) => r.name ?? '',
 };
 
 export async function listSnapshots(deps: VolumeDeps, caller: Caller, q: Record<string, QueryValue>) {

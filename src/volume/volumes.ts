@@ -187,6 +187,8 @@ const last = (v: QueryValue): string | undefined => (Array.isArray(v) ? v.at(-1)
 const SORT_KEYS: Record<string, (r: VolumeRow) => string | number> = {
   id: (r) => r.id, name: (r) => r.name ?? '', status: (r) => r.status, size: (r) => r.size, created_at: (r) => r.created_at, updated_at: (r) => r.updated_at,
   availability_zone: (r) => r.availability_zone, bootable: (r) => r.bootable, project_id: (r) => r.project_id, volume_type_id: (r) => r.volume_type_id,
+  // Cinder's sort keys are its column names; volumes keep the name in display_name.
+  display_name: (r) => r.name ?? '',
 };
 
 /** Cinder's `sort=k1:asc,k2` or `sort_key`/`sort_dir` (default created_at desc, then id desc). */
@@ -240,6 +242,11 @@ export function pageOf<T extends { id: string }>(rows: T[], q: Record<string, Qu
     const i = rows.findIndex((r) => r.id === marker);
     if (i < 0) throw cinderError('ERR_NOT_FOUND', `Marker ${marker} could not be found.`);
     start = i + 1;
+  }
+  const offsetText = last(q.offset);
+  if (offsetText !== undefined && offsetText !== '') {
+    if (!/^\d+$/.test(offsetText)) throw invalidInput('offset param must be an integer');
+    start += Number(offsetText);
   }
   const page = limit === undefined ? rows.slice(start) : rows.slice(start, start + limit);
   // Cinder links a next page whenever a page is full, even when nothing follows (that page is then empty).

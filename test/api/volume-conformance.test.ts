@@ -227,5 +227,20 @@ for (const dialect of DIALECTS) {
       assert.equal((await k.request('GET', `${V}/volumes/${vol.id}`, { token: member.token })).statusCode, 404);
       assert.ok(storage.calls.includes(`deleteVolume ${vol.id}`));
     });
+    test('lists take offset and sort by display_name (Cinder column names) for snapshots and volumes', async () => {
+      const other = await k.member('conf-b', 'sofia');
+      const vol = json((await k.request('POST', `${V}/volumes`, { token: other.token, body: { volume: { size: 1 } } })).body).volume;
+      await until(vol.id, 'available', other.token);
+      for (const name of ['b', 'c', 'a']) {
+        const r = await k.request('POST', `${V}/snapshots`, { token: other.token, body: { snapshot: { volume_id: vol.id, name } } });
+        assert.equal(r.statusCode, 202, r.body);
+      }
+      const names = async (url: string) => json((await k.request('GET', url, { token: other.token })).body).snapshots.map((x: { name: string }) => x.name);
+      assert.deepEqual(await names(`${V}/snapshots?sort_key=display_name&sort_dir=asc`), ['a', 'b', 'c']);
+      assert.deepEqual(await names(`${V}/snapshots?sort_key=display_name&sort_dir=desc`), ['c', 'b', 'a']);
+      assert.deepEqual(await names(`${V}/snapshots?sort_key=display_name&sort_dir=asc&offset=2&limit=3`), ['c']);
+      assert.equal((await k.request('GET', `${V}/snapshots?offset=x`, { token: other.token })).statusCode, 400);
+      assert.equal(json((await k.request('GET', `${V}/volumes?sort_key=display_name&offset=1`, { token: other.token })).body).volumes.length, 0);
+    });
   });
 }
