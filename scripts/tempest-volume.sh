@@ -54,9 +54,10 @@ export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
 #  - VolumeServicesNegativeTest: os-services updates (enable/disable/freeze/thaw/failover).
 #  - test_volume_type_encryption_create_get_update_delete: encryption types (no encrypted volumes).
 #  - test_update_snapshot_status: os-update_snapshot_status, Nova's progress callback for assisted snapshots.
+#  - test_snapshot_volume_backed_multiattach: createImage of a volume-backed server (Kumo snapshots image-backed ones only).
 #  - tempest.api.compute.volumes test_volumes_get, test_volumes_list, test_volumes_negative,
 #    test_volume_snapshots: Nova's os-volumes and os-snapshots proxies to Cinder (removed in 2.36).
-export TEMPEST_EXCLUDE=${TEMPEST_EXCLUDE-'\.test_backends_capabilities\.|\.test_group_types\.|\.test_group_type_specs\.|\.test_groups\.|\.test_group_snapshots\.|\.test_qos\.|\.test_user_messages\.|\.test_volume_hosts\.|\.test_volume_quota_classes\.|\.test_volume_transfers\.|test_quota_usage_after_volume_transfer|VolumeServicesNegativeTest|test_volume_type_encryption_create_get_update_delete|test_update_snapshot_status|tempest\.api\.compute\.volumes\.test_(volumes_get|volumes_list|volumes_negative|volume_snapshots)\.'}
+export TEMPEST_EXCLUDE=${TEMPEST_EXCLUDE-'\.test_backends_capabilities\.|\.test_group_types\.|\.test_group_type_specs\.|\.test_groups\.|\.test_group_snapshots\.|\.test_qos\.|\.test_user_messages\.|\.test_volume_hosts\.|\.test_volume_quota_classes\.|\.test_volume_transfers\.|test_quota_usage_after_volume_transfer|VolumeServicesNegativeTest|test_volume_type_encryption_create_get_update_delete|test_update_snapshot_status|test_snapshot_volume_backed_multiattach|tempest\.api\.compute\.volumes\.test_(volumes_get|volumes_list|volumes_negative|volume_snapshots)\.'}
 me=tempest-volume
 
 . "$REPO/scripts/lib/vm-tempest.sh"
