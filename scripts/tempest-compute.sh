@@ -52,79 +52,9 @@ export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
 export TEMPEST_EXCLUDE=${TEMPEST_EXCLUDE-'ServerPasswordTestJSON|test_create_backup|tempest\.api\.image\.v2\.(admin\.)?test_images_metadefs_'}
 me=tempest-compute
 
-[ "$(id -u)" = 0 ] || { echo "$me: run as root (the agent drives QEMU and host networking)" >&2; exit 2; }
-[ -f "$PEER/run-tempest.sh" ] && [ -f "$PEER/tempest.conf.template" ] ||
-  { echo "$me: $PEER/run-tempest.sh or tempest.conf.template not found (set PEER_KEYSTONE_DIR)" >&2; exit 2; }
-PEER=$(cd "$PEER" && pwd)
+. "$REPO/scripts/lib/vm-tempest.sh"
+start_vm_tempest_kumo kumo-tempest-compute
 
-if ! command -v tempest >/dev/null 2>&1 || ! dpkg -s tempest keystone-tempest-plugin >/dev/null 2>&1; then
-  echo "# installing tempest keystone-tempest-plugin"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=900 tempest keystone-tempest-plugin
-fi
-
-if [ ! -f "$REPO/dist/kumo.mjs" ] || [ ! -f "$REPO/dist/test/support/vm-image.js" ]; then
-  echo "# dist/ missing: npm run build"
-  (cd "$REPO" && npm run build)
-fi
-
-# The bootable test disk (cached under /var/tmp/kumo-test-vm by kernel version and /init revision).
-BOOT_DISK=$(cd "$REPO" && node --input-type=module -e \
-  "const m = await import('./dist/test/support/vm-image.js'); process.stdout.write(m.buildTestVmImage().bootDisk)")
-[ -s "$BOOT_DISK" ] || { echo "$me: the test VM image was not built" >&2; exit 1; }
-echo "# test VM disk: $BOOT_DISK"
-
-. "$REPO/scripts/lib/throwaway-kumo.sh"
-# QEMU outlives Kumo by design: remove the guests, namespaces and bridges of this data dir.
-throwaway_kumo_after_stop() {
-  (cd "$REPO" && node --input-type=module -e \
-    "const m = await import('./dist/test/support/kumo-process.js'); await m.purgeHostObjects(process.argv[1])" "$DATA")
-}
-start_throwaway_kumo kumo-tempest-compute --agent on --host "$(hostname)" --accel tcg
-
-# As admin: two images, two flavors, a shared network. Writes KEY=VALUE lines to $TMP/setup.env.
-SETUP_ENV=$TMP/setup.env
-ME=$me LIB=$REPO/scripts/lib KS="$PUBLIC/identity/v3" ADMIN_PASSWORD=$ADMIN_PASSWORD REGION=$REGION BOOT_DISK=$BOOT_DISK \
-python3 - > "$SETUP_ENV" <<'PY'
-import os, sys
-sys.path.insert(0, os.environ['LIB'])
-from kumo_admin import Admin
-
-admin = Admin(os.environ['KS'], os.environ['ADMIN_PASSWORD'], os.environ['REGION'])
-call = admin.call
-compute, image, network = admin.endpoint('compute'), admin.endpoint('image'), admin.endpoint('network')
-# The compute endpoint is versioned (.../v2.1); the others are service roots.
-compute = compute[:-len('/v2.1')] if compute.endswith('/v2.1') else compute
-with open(os.environ['BOOT_DISK'], 'rb') as f:
-    disk = f.read()
-images = []
-for name in ('tempest-vm', 'tempest-vm-alt'):
-    _, _, img = call('POST', image + '/v2/images', {'name': name, 'disk_format': 'qcow2',
-        'container_format': 'bare', 'visibility': 'public'})
-    call('PUT', f"{image}/v2/images/{img['id']}/file", data=disk, ctype='application/octet-stream')
-    images.append(img['id'])
-# The test guest needs 128 MiB and a 64 MiB disk; the alternative flavor is bigger for resize.
-for fid, name, ram, disk_gb in (('101', 'tempest.tiny', 128, 1), ('102', 'tempest.small', 192, 2)):
-    call('POST', compute + '/v2.1/flavors', {'flavor': {'id': fid, 'name': name, 'ram': ram,
-        'vcpus': 1, 'disk': disk_gb}})
-_, _, net = call('POST', network + '/v2.0/networks', {'network': {'name': 'tempest-shared', 'shared': True}})
-call('POST', network + '/v2.0/subnets', {'subnet': {'name': 'tempest-shared-v4', 'network_id': net['network']['id'],
-    'ip_version': 4, 'cidr': '10.99.0.0/20'}})
-print(f'IMAGE_REF={images[0]}')
-print(f'IMAGE_REF_ALT={images[1]}')
-print('FLAVOR_REF=101')
-print('FLAVOR_REF_ALT=102')
-print('FIXED_NETWORK_NAME=tempest-shared')
-print(f'COMPUTE_URL={compute}')
-PY
-# shellcheck disable=SC1090
-. "$SETUP_ENV"
-echo "# images $IMAGE_REF $IMAGE_REF_ALT, flavors $FLAVOR_REF $FLAVOR_REF_ALT, network $FIXED_NETWORK_NAME"
-echo "# TEMPEST_REGEXES=$TEMPEST_REGEXES TEMPEST_EXCLUDE=$TEMPEST_EXCLUDE"
-
-HARNESS=$TMP/harness
-mkdir -p "$HARNESS"
-ln -s "$PEER/run-tempest.sh" "$HARNESS/run-tempest.sh"
-[ "${KUMO_TEMPEST_DEBUG:-1}" = 1 ] && DEBUG=true || DEBUG=false
 SRC="$PEER/tempest.conf.template" DST="$HARNESS/tempest.conf.template" DEBUG=$DEBUG \
 IMAGE_REF=$IMAGE_REF IMAGE_REF_ALT=$IMAGE_REF_ALT FLAVOR_REF=$FLAVOR_REF FLAVOR_REF_ALT=$FLAVOR_REF_ALT \
 FIXED_NETWORK_NAME=$FIXED_NETWORK_NAME BUILD_TIMEOUT=$BUILD_TIMEOUT LIB=$REPO/scripts/lib python3 - <<'PY'

@@ -10,6 +10,7 @@
  * that host.
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import type { BlockStorage } from '../drivers/block/types.js';
 import type { DiskSpec } from '../drivers/qemu/types.js';
 import { KumoError } from '../errors.js';
@@ -19,6 +20,7 @@ import {
 import type { AttachableVolume } from '../volume/attachments.js';
 import type { BlockDevicePlan, PlannedVolume } from './block-devices.js';
 import { invalid, novaError } from './context.js';
+import { finishAction, recordAction } from './instance-actions.js';
 import type { Caller, ComputeDeps } from './context.js';
 import type { VolumeAttachmentTable } from './schema.js';
 
@@ -183,10 +185,11 @@ export async function updateDeleteOnTermination(deps: ComputeDeps, serverId: str
 // ---- the agent's side ----
 
 /** Where a server's volume is on this host, as a VM disk (virtio-blk, the volume id as its serial as Nova's libvirt driver does). */
-async function diskOf(storage: BlockStorage, host: string, v: ServerVolumeRow): Promise<DiskSpec> {
+async function diskOf(deps: ComputeDeps, storage: BlockStorage, host: string, v: ServerVolumeRow): Promise<DiskSpec> {
   const file = await storage.volume(v.volume_id);
   if (!file) throw new Error(`volume ${v.volume_id} has no file on host ${host}: a server reaches only the volumes of its own host`);
-  return { name: volumeDiskName(v.volume_id), path: file.path, format: file.format, serial: v.volume_id.slice(0, 20) };
+  const { multiattach } = await getAttachableVolume(deps.volume, AGENT, v.volume_id);
+  return { name: volumeDiskName(v.volume_id), path: file.path, format: file.format, serial: v.volume_id.slice(0, 20), ...(multiattach ? { shareable: true } : {}) };
 }
 
 /**
@@ -206,7 +209,7 @@ export async function volumeDisksFor(deps: ComputeDeps, storage: BlockStorage | 
     v.attachment_id = attachment.id;
     v.state = 'reserved';
   }
-  return Promise.all(rows.map((v) => diskOf(storage, host, v)));
+  return Promise.all(rows.map((v) => diskOf(deps, storage, host, v)));
 }
 
 /** After the VM runs with them (or a stopped server has them recorded): the Cinder attachments complete, the volumes in-use. */
@@ -239,7 +242,7 @@ export async function syncServerVolumes(
       detached++;
     } else if (v.state === 'attaching') {
       if (!storage) throw new Error(`host ${host} has no block storage, so it cannot attach volumes`);
-      if (vm.live && !vm.diskNames.includes(name)) await hypervisor.attachDisk(serverId, await diskOf(storage, host, v));
+      if (vm.live && !vm.diskNames.includes(name)) await hypervisor.attachDisk(serverId, await diskOf(deps, storage, host, v));
       await completeAttachment(deps.volume, v.attachment_id!, { hostName: host, mountpoint: v.device });
       await deps.db.updateTable('compute_volume_attachment').set({ state: 'attached' }).where('id', '=', v.id).execute();
       attached++;
@@ -248,6 +251,9 @@ export async function syncServerVolumes(
       if (volume && volume.status === 'in-use' && volume.sizeGb > v.size_gb) {
         await hypervisor.resizeDisk(serverId, name, volume.sizeGb * GIB);
         await deps.db.updateTable('compute_volume_attachment').set({ size_gb: volume.sizeGb }).where('id', '=', v.id).execute();
+        // Nova records Cinder's volume-extended event as an extend_volume action (what clients wait on).
+        await recordAction(deps, { projectId: volume.projectId, userId: '', isAdmin: true, requestId: `req-${randomUUID()}` }, serverId, 'extend_volume');
+        await finishAction(deps.db, deps.now(), serverId, 'compute_extend_volume', host, undefined, 'extend_volume');
       }
     }
   }

@@ -251,7 +251,28 @@ export async function legacyDetach(deps: VolumeDeps, volume: VolumeRow, attachme
   else if (all.length === 1) target = all[0];
   if (!target) {
     if (all.length > 1) throw invalidVolume('Volume has more than one attachment; an attachment_id is required to detach.');
+    // Cinder: a detach of a volume with no attachments is a success that leaves it available.
+    if (all.length === 0 && !attachmentId) return;
     throw invalidVolume("Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.");
   }
   await deleteAttachment(deps, target.id);
+}
+
+/**
+ * Cinder's os-force_detach (admin): the attachment named, or every one, is removed whatever the
+ * volume's status (an error after a failed attach, say); the volume is then available or, with
+ * attachments left, in-use. ERR_NOT_FOUND for an attachment the volume does not have.
+ */
+export async function forceDetach(deps: VolumeDeps, volume: VolumeRow, attachmentId: unknown): Promise<void> {
+  await deps.db.transaction().execute(async (tx) => {
+    let q = tx.deleteFrom('volume_attachment').where('volume_id', '=', volume.id);
+    if (typeof attachmentId === 'string' && attachmentId) q = q.where('id', '=', attachmentId);
+    const r = await q.executeTakeFirst();
+    if (typeof attachmentId === 'string' && attachmentId && Number(r.numDeletedRows) === 0) {
+      throw cinderError('ERR_NOT_FOUND', `Volume attachment could not be found with filter: attachment_id = ${attachmentId}.`);
+    }
+    const left = await tx.selectFrom('volume_attachment').select('id').where('volume_id', '=', volume.id).executeTakeFirst();
+    await tx.updateTable('volume_volume').set({ status: left ? 'in-use' : 'available', updated_at: isoNow(deps) }).where('id', '=', volume.id).execute();
+  });
+  await markVolumeChanged(deps);
 }

@@ -17,6 +17,7 @@ import { GIB, isoNow, markVolumeStatusChanged, VOLUME_REVISION } from './context
 import type { VolumeDeps } from './context.js';
 import { heartbeat } from './hosts.js';
 import { discardUploadImage, imageContent, uploadImageFile } from './image-access.js';
+import { STATUS_RESET } from './snapshots.js';
 import { pendingOf } from './volumes.js';
 import type { VolumeRow } from './volumes.js';
 
@@ -171,6 +172,7 @@ export function volumeController(deps: VolumeDeps, host: VolumeHost): Controller
       const snapshots = await deps.db.selectFrom('volume_snapshot').selectAll().where('host', '=', host.host).execute();
       // Snapshots first: a volume made from a snapshot needs its file, a volume being deleted takes its snapshots with it.
       for (const s of snapshots) {
+        if (s.status_reason === STATUS_RESET) continue;
         if (s.status === 'creating') {
           try {
             await storage.createSnapshot(s.id, s.volume_id);
@@ -208,6 +210,8 @@ export function volumeController(deps: VolumeDeps, host: VolumeHost): Controller
             if (!v) return;
           }
           const pending = pendingOf(v);
+          // An admin's status reset changes the record only.
+          if (pending?.kind === 'reset') continue;
           if (v.status === 'creating') await create(v);
           else if (v.status === 'deleting') await remove(v);
           else if (v.status === 'extending' && pending?.kind === 'extend') await extend(v, pending.newSize);

@@ -25,6 +25,7 @@ export interface VolumeTable {
   source_volid: string | null;
   image_id: string | null;
   bootable: number;
+  /** READONLY_UNSET (never set), READONLY_TRUE or READONLY_FALSE (os-update_readonly_flag). */
   readonly: number;
   multiattach: number;
   /** JSON object of strings. */

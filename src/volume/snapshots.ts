@@ -9,7 +9,7 @@ import { cinderError, cinderTime, invalidSnapshot, invalidVolume, isoNow, markVo
 import type { Caller, VolumeDeps } from './context.js';
 import { checkVolumeQuota, lockProjectQuota } from './quotas.js';
 import type { VolumeSnapshotTable } from './schema.js';
-import { cinderLinks, metadataOf, pageOf, parseMetadata, parseMetadataFilter, parseSort, visibleVolume } from './volumes.js';
+import { metadataOf, pageOf, parseMetadata, parseMetadataFilter, parseSort, visibleVolume } from './volumes.js';
 import type { QueryValue } from './volumes.js';
 
 export type SnapshotRow = Selectable<VolumeSnapshotTable>;
@@ -35,9 +35,18 @@ const boolOf = (v: unknown, field: string): boolean => {
   throw cinderError('ERR_VALIDATION', `Invalid input for field/attribute ${field}. Value: ${String(v)}. '${String(v)}' is not a valid boolean`);
 };
 
+/**
+ * The status_reason of a snapshot whose status an admin reset: as in Cinder that changes the record
+ * only, so the controller leaves a snapshot reset to `creating` or `deleting` as it is.
+ */
+export const STATUS_RESET = 'Status reset by an administrator.';
+
 export async function createSnapshot(deps: VolumeDeps, caller: Caller, body: Record<string, unknown>, minor: number): Promise<SnapshotRow> {
   const volumeId = body.volume_id;
-  if (typeof volumeId !== 'string' || !volumeId) throw cinderError('ERR_VALIDATION', "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property");
+  if (!('volume_id' in body)) throw cinderError('ERR_VALIDATION', "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property");
+  // Cinder's schema allows a null volume_id, which then names no volume.
+  if (volumeId === null) throw cinderError('ERR_NOT_FOUND', 'Volume None could not be found.');
+  if (typeof volumeId !== 'string' || !volumeId) throw cinderError('ERR_VALIDATION', `Invalid input for field/attribute volume_id. Value: ${JSON.stringify(volumeId)}. ${JSON.stringify(volumeId)} is not a 'uuid'`);
   const name = text(body.name ?? body.display_name, 'name');
   const description = text(body.description ?? body.display_description, 'description');
   // From 3.66 an in-use volume needs no force (and force=false is refused); before, in-use needs force.
@@ -66,6 +75,8 @@ export async function createSnapshot(deps: VolumeDeps, caller: Caller, body: Rec
 const SORT_KEYS: Record<string, (r: SnapshotRow) => string | number> = {
   id: (r) => r.id, name: (r) => r.name ?? '', status: (r) => r.status, size: (r) => r.size, created_at: (r) => r.created_at, updated_at: (r) => r.updated_at,
   volume_id: (r) => r.volume_id, project_id: (r) => r.project_id,
+  // Cinder's sort keys are its column names; snapshots keep the name in display_name.
+  display_name: (r) => r.name ?? '',
 };
 
 export async function listSnapshots(deps: VolumeDeps, caller: Caller, q: Record<string, QueryValue>) {
@@ -107,7 +118,7 @@ export async function deleteSnapshot(deps: VolumeDeps, caller: Caller, id: strin
   const inUse = await deps.db.selectFrom('volume_volume').select('id').where('snapshot_id', '=', id).where('status', '=', 'creating').executeTakeFirst();
   if (inUse) throw invalidSnapshot(`Snapshot ${id} is being copied into volume ${inUse.id}.`);
   if (!row.host) await deps.db.deleteFrom('volume_snapshot').where('id', '=', id).execute();
-  else await deps.db.updateTable('volume_snapshot').set({ status: 'deleting', updated_at: isoNow(deps) }).where('id', '=', id).execute();
+  else await deps.db.updateTable('volume_snapshot').set({ status: 'deleting', status_reason: null, updated_at: isoNow(deps) }).where('id', '=', id).execute();
   await markVolumeChanged(deps);
 }
 
@@ -127,14 +138,20 @@ export async function deleteSnapshotMetadataKey(deps: VolumeDeps, caller: Caller
   await deps.db.updateTable('volume_snapshot').set({ metadata: JSON.stringify(m), updated_at: isoNow(deps) }).where('id', '=', id).execute();
 }
 
-export function renderSnapshot(row: SnapshotRow, ctx: { base: string; minor: number; caller: Caller }, detail = true) {
+/**
+ * Cinder's snapshot JSON. `extended` adds the os-extended-snapshot-attributes (Cinder's API extension
+ * decorates GET show and detail only: not the summary list, nor the create and update answers).
+ * Snapshots have no links in Cinder.
+ */
+export function renderSnapshot(row: SnapshotRow, ctx: { base: string; minor: number; caller: Caller }, extended = true) {
   const out: Record<string, unknown> = {
     id: row.id, name: row.name, description: row.description, volume_id: row.volume_id, size: row.size, status: row.status,
     created_at: cinderTime(row.created_at), updated_at: cinderTime(row.updated_at), metadata: metadataOf(row),
   };
-  if (!detail) return { ...out, links: cinderLinks(ctx.base, row.project_id, 'snapshots', row.id) };
-  out['os-extended-snapshot-attributes:project_id'] = row.project_id;
-  out['os-extended-snapshot-attributes:progress'] = row.status === 'available' ? '100%' : '0%';
+  if (extended) {
+    out['os-extended-snapshot-attributes:project_id'] = row.project_id;
+    out['os-extended-snapshot-attributes:progress'] = row.status === 'available' ? '100%' : '0%';
+  }
   if (ctx.minor >= 14) out.group_snapshot_id = null;
   if (ctx.minor >= 41) out.user_id = row.user_id;
   if (ctx.minor >= 65) out.consumes_quota = true;

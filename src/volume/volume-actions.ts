@@ -1,16 +1,17 @@
 /**
- * `POST /volumes/{id}/action`: extend (online from 3.42), reset_status and force_delete (admin),
- * bootable and read-only flags, the legacy attach steps Nova and Zun used before the attachments
+ * `POST /volumes/{id}/action`: extend (online from 3.42), reset_status, force_delete and force_detach (admin),
+ * bootable and read-only flags, the volume's image metadata, retype (in place), the legacy attach steps Nova and Zun used before the attachments
  * API, connection info, and upload to an image. Each checks Cinder's state rules and writes one
  * change (a compare-and-set on the status where the state matters).
  * @module
  */
-import { cinderError, invalidInput, invalidVolume, isoNow, markVolumeChanged, policyDenied } from './context.js';
+import { cinderError, invalidInput, invalidVolume, isoNow, isTrueSpec, markVolumeChanged, policyDenied } from './context.js';
 import type { Caller, VolumeDeps } from './context.js';
-import { connectionInfo, legacyAttach, legacyDetach } from './attachments.js';
+import { connectionInfo, forceDetach, legacyAttach, legacyDetach } from './attachments.js';
 import { createUploadImage } from './image-access.js';
 import { checkVolumeQuota, lockProjectQuota } from './quotas.js';
-import { deleteVolume, parseSize, visibleVolume } from './volumes.js';
+import { resolveVolumeType, specsOf } from './volume-types.js';
+import { deleteVolume, parseSize, READONLY_FALSE, READONLY_TRUE, visibleVolume } from './volumes.js';
 import type { VolumeRow } from './volumes.js';
 
 export interface ActionContext {
@@ -38,6 +39,11 @@ const objectOf = (v: unknown): Record<string, unknown> => (v && typeof v === 'ob
 async function casStatus(ctx: ActionContext, from: readonly string[], to: string, failure: () => Error): Promise<void> {
   const r = await ctx.deps.db.updateTable('volume_volume').set({ status: to, updated_at: isoNow(ctx.deps) }).where('id', '=', ctx.volume.id).where('status', 'in', [...from]).executeTakeFirst();
   if (Number(r.numUpdatedRows) !== 1) throw failure();
+}
+
+const imageMetadataOf = (v: VolumeRow): Record<string, string> => JSON.parse(v.image_metadata) as Record<string, string>;
+async function writeImageMetadata(ctx: ActionContext, m: Record<string, string>): Promise<void> {
+  await ctx.deps.db.updateTable('volume_volume').set({ image_metadata: JSON.stringify(m), updated_at: isoNow(ctx.deps) }).where('id', '=', ctx.volume.id).execute();
 }
 
 const STATUSES = ['creating', 'available', 'reserved', 'attaching', 'in-use', 'detaching', 'deleting', 'error', 'error_deleting', 'extending', 'error_extending', 'uploading', 'maintenance'];
@@ -70,7 +76,7 @@ export const VOLUME_ACTIONS: Record<string, ActionHandler> = {
     if (body.status !== undefined) {
       if (typeof body.status !== 'string' || !STATUSES.includes(body.status.toLowerCase())) throw invalidInput(`Must specify a valid status`);
       patch.status = body.status.toLowerCase();
-      patch.pending = null;
+      patch.pending = JSON.stringify({ kind: 'reset' });
     }
     if (body.attach_status === 'detached') await ctx.deps.db.deleteFrom('volume_attachment').where('volume_id', '=', ctx.volume.id).execute();
     else if (body.attach_status !== undefined && body.attach_status !== 'attached') throw invalidInput(`Must specify a valid attach status`);
@@ -93,8 +99,48 @@ export const VOLUME_ACTIONS: Record<string, ActionHandler> = {
     const body = objectOf(ctx.body);
     if (body.readonly === undefined) throw invalidInput('Must specify readonly in request.');
     if (!['available', 'in-use'].includes(ctx.volume.status)) throw invalidVolume(`Volume ${ctx.volume.id} status must be available or in-use, but current status is: ${ctx.volume.status}.`);
-    await ctx.deps.db.updateTable('volume_volume').set({ readonly: boolOf(body.readonly, 'readonly') ? 1 : 0, updated_at: isoNow(ctx.deps) }).where('id', '=', ctx.volume.id).execute();
+    await ctx.deps.db.updateTable('volume_volume').set({ readonly: boolOf(body.readonly, 'readonly') ? READONLY_TRUE : READONLY_FALSE, updated_at: isoNow(ctx.deps) }).where('id', '=', ctx.volume.id).execute();
     return undefined;
+  },
+  // One backend per host, every type on it: a retype never needs a migration, so it changes the type in place.
+  async 'os-retype'(ctx) {
+    const body = objectOf(ctx.body);
+    const volume = ctx.volume;
+    if (typeof body.new_type !== 'string' || !body.new_type) throw invalidInput('New volume type must be specified.');
+    const policy = body.migration_policy ?? 'never';
+    if (policy !== 'never' && policy !== 'on-demand') throw invalidInput(`Invalid migration policy: ${String(policy)}.`);
+    if (!['available', 'in-use'].includes(volume.status)) throw invalidVolume(`Volume ${volume.id} status must be available or in-use, but current status is: ${volume.status}.`);
+    const type = await resolveVolumeType(ctx.deps, ctx.caller, body.new_type);
+    if (type.id === volume.volume_type_id) throw invalidInput('Retype requested both new volume type and current volume type are the same.');
+    const multiattach = isTrueSpec(specsOf(type).multiattach) ? 1 : 0;
+    if (volume.status === 'in-use' && multiattach !== volume.multiattach) throw invalidInput('Retyping an in-use volume cannot change its multiattach capability.');
+    const r = await ctx.deps.db.updateTable('volume_volume').set({ volume_type_id: type.id, multiattach, updated_at: isoNow(ctx.deps) })
+      .where('id', '=', volume.id).where('status', '=', volume.status).executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw invalidVolume(`Volume ${volume.id} status changed while the retype was being requested.`);
+    return undefined;
+  },
+  // The volume's copy of its image's properties (volume_image_metadata), owner-editable as in Cinder.
+  async 'os-set_image_metadata'(ctx) {
+    const given = objectOf(objectOf(ctx.body).metadata);
+    if (objectOf(ctx.body).metadata === undefined) throw invalidInput('Malformed request body: metadata is required.');
+    for (const [k, v] of Object.entries(given)) {
+      if (typeof v !== 'string' || !k || k.length > 255 || v.length > 255) throw invalidInput(`Invalid metadata: ${k}: values are strings and keys and values at most 255 characters.`);
+    }
+    const merged = { ...imageMetadataOf(ctx.volume), ...(given as Record<string, string>) };
+    await writeImageMetadata(ctx, merged);
+    return { status: 200, body: { metadata: merged } };
+  },
+  async 'os-unset_image_metadata'(ctx) {
+    const key = objectOf(ctx.body).key;
+    if (typeof key !== 'string' || !key) throw invalidInput('Malformed request body: key is required.');
+    const m = imageMetadataOf(ctx.volume);
+    if (!(key in m)) throw cinderError('ERR_NOT_FOUND', `Glance metadata for volume/snapshot ${ctx.volume.id} cannot be found.`);
+    delete m[key];
+    await writeImageMetadata(ctx, m);
+    return { status: 200, body: undefined };
+  },
+  async 'os-show_image_metadata'(ctx) {
+    return { status: 200, body: { metadata: imageMetadataOf(ctx.volume) } };
   },
   async 'os-reserve'(ctx) {
     const from = ctx.volume.multiattach ? ['available', 'in-use'] : ['available'];
@@ -122,10 +168,15 @@ export const VOLUME_ACTIONS: Record<string, ActionHandler> = {
     await legacyDetach(ctx.deps, ctx.volume, objectOf(ctx.body).attachment_id);
     return undefined;
   },
+  async 'os-force_detach'(ctx) {
+    if (!ctx.caller.isAdmin) throw policyDenied('volume_extension:volume_admin_actions:force_detach');
+    await forceDetach(ctx.deps, ctx.volume, objectOf(ctx.body).attachment_id);
+    return undefined;
+  },
   async 'os-initialize_connection'(ctx) {
     const connector = objectOf(ctx.body).connector;
     if (!connector || typeof connector !== 'object') throw invalidInput('Must specify connector in request.');
-    return { status: 200, body: { connection_info: await connectionInfo(ctx.deps, ctx.volume, ctx.volume.readonly ? 'ro' : 'rw') } };
+    return { status: 200, body: { connection_info: await connectionInfo(ctx.deps, ctx.volume, ctx.volume.readonly === READONLY_TRUE ? 'ro' : 'rw') } };
   },
   async 'os-terminate_connection'(ctx) {
     if (!objectOf(ctx.body).connector) throw invalidInput('Must specify connector in request.');

@@ -172,11 +172,18 @@ export async function changeTypeAccess(deps: VolumeDeps, caller: Caller, id: str
   }
 }
 
-/** Cinder's volume type JSON. */
-export function renderVolumeType(t: VolumeTypeRow, admin: boolean) {
-  return {
-    id: t.id, name: t.name, description: t.description, is_public: !!t.is_public, 'os-volume-type-access:is_public': !!t.is_public,
-    // Cinder shows extra specs to admins only (policy volume_extension:access_types_extra_specs), qos to none.
-    extra_specs: admin ? specsOf(t) : {}, qos_specs_id: null,
+/**
+ * Cinder's volume type JSON. `answering` says which request it answers: Cinder's create answer has no
+ * `qos_specs_id` and its update answer neither that nor `os-volume-type-access:is_public` (the
+ * access extension decorates show, list and create only).
+ */
+export function renderVolumeType(t: VolumeTypeRow, admin: boolean, answering: 'read' | 'create' | 'update' = 'read') {
+  const out: Record<string, unknown> = {
+    id: t.id, name: t.name, description: t.description, is_public: !!t.is_public,
+    // Cinder shows extra specs to admins only (policy volume_extension:access_types_extra_specs).
+    extra_specs: admin ? specsOf(t) : {},
   };
+  if (answering !== 'update') out['os-volume-type-access:is_public'] = !!t.is_public;
+  if (answering === 'read') out.qos_specs_id = null;
+  return out;
 }

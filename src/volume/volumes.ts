@@ -20,7 +20,9 @@ export type AttachmentRow = Selectable<VolumeAttachmentTable>;
 /** Work the controller carries out once on the volume's host. */
 export type PendingWork =
   | { readonly kind: 'extend'; readonly newSize: number }
-  | { readonly kind: 'upload'; readonly imageId: string; readonly format: 'raw' | 'qcow2'; readonly previousStatus: string };
+  | { readonly kind: 'upload'; readonly imageId: string; readonly format: 'raw' | 'qcow2'; readonly previousStatus: string }
+  // An admin's os-reset_status: as in Cinder it changes the record only, so the controller leaves the volume be.
+  | { readonly kind: 'reset' };
 
 export const pendingOf = (row: Pick<VolumeRow, 'pending'>): PendingWork | null => (row.pending ? (JSON.parse(row.pending) as PendingWork) : null);
 export const metadataOf = (row: { metadata: string }): Record<string, string> => JSON.parse(row.metadata) as Record<string, string>;
@@ -121,7 +123,6 @@ export async function createVolumeRow(deps: VolumeDeps, caller: Caller, input: V
   const type = await resolveVolumeType(deps, caller, input.volumeType);
   const zone = input.availabilityZone ?? deps.config.volume.availabilityZone;
   if (zone !== deps.config.volume.availabilityZone) throw cinderError('ERR_BAD_REQUEST', `Availability zone '${zone}' is invalid.`);
-  if (input.multiattach) throw invalidInput('multiattach is set through the volume type (extra spec multiattach="<is> True").');
   let size = input.size;
   let host: string | null | undefined;
   let imageMetadata: Record<string, string> = {};
@@ -165,7 +166,9 @@ export async function createVolumeRow(deps: VolumeDeps, caller: Caller, input: V
       id: deps.newId(), project_id: caller.projectId, user_id: caller.userId, name: input.name, description: input.description, size: finalSize,
       status: chosen ? 'creating' : 'error', status_reason: chosen ? null : NO_VALID_BACKEND, host: chosen, availability_zone: zone,
       volume_type_id: type.id, snapshot_id: input.snapshotId ?? null, source_volid: input.sourceVolumeId ?? null, image_id: input.imageId ?? null,
-      bootable: bootable ? 1 : 0, readonly: 0, multiattach: isTrueSpec(specsOf(type).multiattach) ? 1 : 0,
+      bootable: bootable ? 1 : 0, readonly: READONLY_UNSET,
+      // The body's multiattach flag is Cinder's deprecated but honoured way (Tempest's compute tests use it).
+      multiattach: input.multiattach || isTrueSpec(specsOf(type).multiattach) ? 1 : 0,
       metadata: JSON.stringify(input.metadata), image_metadata: JSON.stringify(imageMetadata), pending: null, created_at: now, updated_at: now,
     };
     await tx.insertInto('volume_volume').values(r).execute();
@@ -184,6 +187,8 @@ const last = (v: QueryValue): string | undefined => (Array.isArray(v) ? v.at(-1)
 const SORT_KEYS: Record<string, (r: VolumeRow) => string | number> = {
   id: (r) => r.id, name: (r) => r.name ?? '', status: (r) => r.status, size: (r) => r.size, created_at: (r) => r.created_at, updated_at: (r) => r.updated_at,
   availability_zone: (r) => r.availability_zone, bootable: (r) => r.bootable, project_id: (r) => r.project_id, volume_type_id: (r) => r.volume_type_id,
+  // Cinder's sort keys are its column names; volumes keep the name in display_name.
+  display_name: (r) => r.name ?? '',
 };
 
 /** Cinder's `sort=k1:asc,k2` or `sort_key`/`sort_dir` (default created_at desc, then id desc). */
@@ -238,8 +243,14 @@ export function pageOf<T extends { id: string }>(rows: T[], q: Record<string, Qu
     if (i < 0) throw cinderError('ERR_NOT_FOUND', `Marker ${marker} could not be found.`);
     start = i + 1;
   }
+  const offsetText = last(q.offset);
+  if (offsetText !== undefined && offsetText !== '') {
+    if (!/^\d+$/.test(offsetText)) throw invalidInput('offset param must be an integer');
+    start += Number(offsetText);
+  }
   const page = limit === undefined ? rows.slice(start) : rows.slice(start, start + limit);
-  const next = limit !== undefined && limit > 0 && page.length === limit && start + limit < rows.length ? page.at(-1)!.id : undefined;
+  // Cinder links a next page whenever a page is full, even when nothing follows (that page is then empty).
+  const next = limit !== undefined && limit > 0 && page.length === limit ? page.at(-1)!.id : undefined;
   void what;
   return { page, next };
 }
@@ -306,7 +317,7 @@ export async function deleteVolume(deps: VolumeDeps, caller: Caller, id: string,
       throw invalidVolume(`Volume status must be ${DELETABLE.join(' or ')} and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.`);
     }
     const now = isoNow(deps);
-    if (snapshots.length) await tx.updateTable('volume_snapshot').set({ status: 'deleting', updated_at: now }).where('volume_id', '=', id).execute();
+    if (snapshots.length) await tx.updateTable('volume_snapshot').set({ status: 'deleting', status_reason: null, updated_at: now }).where('volume_id', '=', id).execute();
     // A volume no host ever took has no file: its row goes at once.
     if (!row.host) await tx.deleteFrom('volume_volume').where('id', '=', id).execute();
     else await tx.updateTable('volume_volume').set({ status: 'deleting', pending: null, updated_at: now }).where('id', '=', id).execute();
@@ -349,6 +360,11 @@ export async function typeNamesOf(db: Db): Promise<Map<string, string>> {
   return new Map((await db.selectFrom('volume_type').select(['id', 'name']).execute()).map((t) => [t.id, t.name]));
 }
 
+/** volume_volume.readonly: Cinder's read-only admin metadata is absent until first set. */
+export const READONLY_UNSET = 0;
+export const READONLY_TRUE = 1;
+export const READONLY_FALSE = 2;
+
 export const cinderLinks = (base: string, projectId: string, collection: string, id: string) => [
   { rel: 'self', href: `${base}/v3/${projectId}/${collection}/${id}` },
   { rel: 'bookmark', href: `${base}/${projectId}/${collection}/${id}` },
@@ -358,9 +374,17 @@ export function renderVolumeSummary(ctx: VolumeViewContext, row: VolumeRow) {
   return { id: row.id, name: row.name, links: cinderLinks(ctx.base, row.project_id, 'volumes', row.id) };
 }
 
-/** Cinder's volume detail at the request's microversion; attachments shown are the attached ones. */
-export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments: readonly AttachmentRow[]) {
+/**
+ * Cinder's volume detail at the request's microversion; attachments shown are the attached ones.
+ * `reading` is false for the answers to create and update: Cinder adds the tenant, image metadata,
+ * host and migration attributes (its os-vol-* API extensions) to GET show and detail only, and
+ * strict clients (Tempest's schemas) refuse them elsewhere.
+ */
+export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments: readonly AttachmentRow[], reading = true) {
   const { minor, caller } = ctx;
+  const metadata = metadataOf(row);
+  // Cinder shows the read-only flag, once set, among the metadata of GET answers (visible admin metadata).
+  if (reading && row.readonly !== READONLY_UNSET) metadata.readonly = row.readonly === READONLY_TRUE ? 'True' : 'False';
   const imageMetadata = JSON.parse(row.image_metadata) as Record<string, string>;
   const out: Record<string, unknown> = {
     id: row.id, name: row.name, status: row.status, size: row.size, availability_zone: row.availability_zone,
@@ -371,17 +395,23 @@ export function renderVolume(ctx: VolumeViewContext, row: VolumeRow, attachments
     })),
     bootable: row.bootable ? 'true' : 'false', encrypted: false, multiattach: !!row.multiattach, description: row.description,
     volume_type: ctx.typeNames.get(row.volume_type_id) ?? null, snapshot_id: row.snapshot_id, source_volid: row.source_volid,
-    metadata: metadataOf(row), links: cinderLinks(ctx.base, row.project_id, 'volumes', row.id), user_id: row.user_id,
-    consistencygroup_id: null, replication_status: null, 'os-vol-tenant-attr:tenant_id': row.project_id,
+    metadata, links: cinderLinks(ctx.base, row.project_id, 'volumes', row.id), user_id: row.user_id,
+    consistencygroup_id: null, replication_status: null,
   };
-  if (Object.keys(imageMetadata).length) out.volume_image_metadata = imageMetadata;
+  if (reading) {
+    out['os-vol-tenant-attr:tenant_id'] = row.project_id;
+    if (Object.keys(imageMetadata).length) out.volume_image_metadata = imageMetadata;
+  }
   if (caller.isAdmin) {
-    out['os-vol-host-attr:host'] = row.host ? `${row.host}@kumo#kumo` : null;
-    out['os-vol-mig-status-attr:migstat'] = null;
-    out['os-vol-mig-status-attr:name_id'] = null;
+    if (reading) {
+      out['os-vol-host-attr:host'] = row.host ? `${row.host}@kumo#kumo` : null;
+      out['os-vol-mig-status-attr:migstat'] = null;
+      out['os-vol-mig-status-attr:name_id'] = null;
+    }
     out.migration_status = null;
-    // Kumo's extension: why the last operation on the volume failed.
-    out.status_reason = row.status_reason;
+    // Kumo's extension: why the last operation on the volume failed. Only when there is one, since
+    // strict clients (Tempest's schemas) refuse keys Cinder does not have.
+    if (row.status_reason !== null) out.status_reason = row.status_reason;
   }
   if (minor >= 13) out.group_id = null;
   if (minor >= 21) out.provider_id = null;

@@ -141,6 +141,11 @@ for (const dialect of DIALECTS) {
       const ext = await k.request('POST', `${V()}/volumes/${data}/action`, { token: member.token, headers: { 'openstack-api-version': 'volume 3.42' }, body: { 'os-extend': { new_size: 3 } } });
       assert.equal(ext.statusCode, 202, ext.body);
       await until('resized in the VM', async () => hv.calls, (calls) => calls.some((c) => c.startsWith(`resizeDisk ${id} `) && c.endsWith(` ${3 * 1024 ** 3}`)));
+      // ...and, as Nova does for Cinder's volume-extended event, an extend_volume action whose compute_extend_volume event finished.
+      const extendAction = json((await k.request('GET', `${C}/servers/${id}/os-instance-actions`, { token: member.token })).body).instanceActions.find((a: any) => a.action === 'extend_volume');
+      assert.ok(extendAction, 'extend_volume action');
+      const extendEvents = json((await k.request('GET', `${C}/servers/${id}/os-instance-actions/${extendAction.request_id}`, { token: admin, headers: { 'x-openstack-nova-api-version': '2.51' } })).body).instanceAction.events;
+      assert.ok(extendEvents.some((e: any) => e.event === 'compute_extend_volume' && e.finish_time && e.result === 'Success'), JSON.stringify(extendEvents));
       const det = await k.request('DELETE', `${C}/servers/${id}/os-volume_attachments/${data}`, { token: member.token });
       assert.equal(det.statusCode, 202, det.body);
       await until('available', () => volume(data), (x) => x.status === 'available');

@@ -39,6 +39,8 @@ export interface DiskSpec {
   /** What the guest sees as the disk's serial (/sys/block/vdX/serial), e.g. a volume id (at most 20 characters reach it). */
   readonly serial?: string;
   readonly readonly?: boolean;
+  /** Opened by other VMs too (a multiattach volume): written with shared write permission, as libvirt's <shareable/>. */
+  readonly shareable?: boolean;
   /** Boot order for firmware boot; ignored with direct kernel boot. */
   readonly bootIndex?: number;
 }

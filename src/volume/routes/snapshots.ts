@@ -1,8 +1,10 @@
 /** Cinder snapshots: create, list (summary and detail), show, update, delete, metadata. */
 import type { FastifyInstance } from 'fastify';
-import { cinderError } from '../context.js';
+import { cinderError, isoNow } from '../context.js';
 import { minorOf } from '../microversion.js';
-import { createSnapshot, deleteSnapshot, deleteSnapshotMetadataKey, listSnapshots, renderSnapshot, setSnapshotMetadata, updateSnapshot, visibleSnapshot } from '../snapshots.js';
+import {
+  createSnapshot, deleteSnapshot, deleteSnapshotMetadataKey, listSnapshots, renderSnapshot, setSnapshotMetadata, STATUS_RESET, updateSnapshot, visibleSnapshot,
+} from '../snapshots.js';
 import { metadataOf } from '../volumes.js';
 import { bodyObject, caller, nextLink, param, query, route, withCount } from './common.js';
 import type { VolumeRouteEnv } from './common.js';
@@ -13,7 +15,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, env: VolumeRouteEnv
   route(app, 'POST', '/snapshots', async (request, reply) => {
     const ctx = ctxOf(request);
     const row = await createSnapshot(deps, ctx.caller, bodyObject(request.body, 'snapshot'), ctx.minor);
-    return reply.status(202).send({ snapshot: renderSnapshot(row, ctx) });
+    return reply.status(202).send({ snapshot: renderSnapshot(row, ctx, false) });
   });
   for (const detail of [false, true]) {
     route(app, 'GET', detail ? '/snapshots/detail' : '/snapshots', async (request) => {
@@ -32,7 +34,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, env: VolumeRouteEnv
   });
   route(app, 'PUT', '/snapshots/:id', async (request) => {
     const ctx = ctxOf(request);
-    return { snapshot: renderSnapshot(await updateSnapshot(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'snapshot')), ctx) };
+    return { snapshot: renderSnapshot(await updateSnapshot(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'snapshot')), ctx, false) };
   });
   route(app, 'DELETE', '/snapshots/:id', async (request, reply) => {
     await deleteSnapshot(deps, caller(request), param(request, 'id'));
@@ -51,7 +53,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, env: VolumeRouteEnv
       const status = (body['os-reset_status'] as Record<string, unknown> | null)?.status;
       if (typeof status !== 'string' || !['available', 'error', 'creating', 'deleting', 'error_deleting'].includes(status)) throw cinderError('ERR_VALIDATION', 'Invalid input received: Must specify a valid status');
       await visibleSnapshot(deps.db, c, param(request, 'id'));
-      await deps.db.updateTable('volume_snapshot').set({ status }).where('id', '=', param(request, 'id')).execute();
+      await deps.db.updateTable('volume_snapshot').set({ status, status_reason: STATUS_RESET, updated_at: isoNow(deps) }).where('id', '=', param(request, 'id')).execute();
       return reply.status(202).send();
     }
     throw cinderError('ERR_VALIDATION', `There is no such action: ${Object.keys(body)[0] ?? 'None'}`);

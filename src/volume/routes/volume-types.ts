@@ -22,11 +22,11 @@ export function registerVolumeTypeRoutes(app: FastifyInstance, env: VolumeRouteE
   });
   route(app, 'POST', '/types', async (request) => {
     const c = caller(request);
-    return { volume_type: renderVolumeType(await createVolumeType(deps, c, bodyObject(request.body, 'volume_type')), true) };
+    return { volume_type: renderVolumeType(await createVolumeType(deps, c, bodyObject(request.body, 'volume_type')), true, 'create') };
   });
   route(app, 'PUT', '/types/:id', async (request) => {
     const c = caller(request);
-    return { volume_type: renderVolumeType(await updateVolumeType(deps, c, param(request, 'id'), bodyObject(request.body, 'volume_type')), true) };
+    return { volume_type: renderVolumeType(await updateVolumeType(deps, c, param(request, 'id'), bodyObject(request.body, 'volume_type')), true, 'update') };
   });
   route(app, 'DELETE', '/types/:id', async (request, reply) => {
     await deleteVolumeType(deps, caller(request), param(request, 'id'));

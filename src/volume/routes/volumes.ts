@@ -6,7 +6,7 @@ import {
   attachmentsOf, createVolumeRow, deleteVolume, deleteVolumeMetadataKey, listVolumes, metadataOf, parseCreateBody, renderVolume, renderVolumeSummary,
   setVolumeMetadata, updateVolume, visibleVolume,
 } from '../volumes.js';
-import { cinderError } from '../context.js';
+import { cinderError, volumeNotFound } from '../context.js';
 import { bodyObject, caller, nextLink, param, query, route, viewOf, withCount } from './common.js';
 import type { VolumeRouteEnv } from './common.js';
 
@@ -17,10 +17,12 @@ export function registerVolumeRoutes(app: FastifyInstance, env: VolumeRouteEnv):
   route(app, 'POST', '/volumes', async (request, reply) => {
     const ctx = await viewOf(env, request);
     const row = await createVolumeRow(deps, ctx.caller, parseCreateBody(bodyObject(request.body, 'volume')));
-    return reply.status(202).send({ volume: renderVolume(ctx, row, []) });
+    return reply.status(202).send({ volume: renderVolume(ctx, row, [], false) });
   });
   for (const detail of [false, true]) {
     route(app, 'GET', detail ? '/volumes/detail' : '/volumes', async (request) => {
+      // The app ignores trailing slashes, but to Cinder `volumes/` is a show with an empty id: 404.
+      if (!detail && request.url.split('?')[0].endsWith('/')) throw volumeNotFound('');
       const ctx = await viewOf(env, request);
       const { rows, count, next } = await listVolumes(deps, ctx.caller, query(request));
       const attachments = detail ? await attachmentsOf(deps.db, rows.map((r) => r.id)) : new Map();
@@ -51,7 +53,7 @@ export function registerVolumeRoutes(app: FastifyInstance, env: VolumeRouteEnv):
   route(app, 'PUT', '/volumes/:id', async (request) => {
     const ctx = await viewOf(env, request);
     const row = await updateVolume(deps, ctx.caller, param(request, 'id'), bodyObject(request.body, 'volume'));
-    return { volume: renderVolume(ctx, row, (await attachmentsOf(deps.db, [row.id])).get(row.id) ?? []) };
+    return { volume: renderVolume(ctx, row, (await attachmentsOf(deps.db, [row.id])).get(row.id) ?? [], false) };
   });
   route(app, 'DELETE', '/volumes/:id', async (request, reply) => {
     const q = query(request);

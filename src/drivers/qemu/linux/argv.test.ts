@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { VmSpec } from '../types.js';
-import { buildQemuArgv, escapeOptionValue, instancePaths, processLabel, shellQuote, SPARE_ROOT_PORTS } from './argv.js';
+import { buildQemuArgv, diskDevice, escapeOptionValue, instancePaths, processLabel, shellQuote, SPARE_ROOT_PORTS } from './argv.js';
 
 const ID = '3f2a9c4e-1b2d-4c3e-8f9a-0123456789ab';
 const PORT = '9b1c2d3e-4f50-4a6b-8c7d-0e1f2a3b4c5d';
@@ -106,4 +106,10 @@ test('instancePaths: sockets move to a short per-state-dir place when the state 
   assert.equal(instancePaths(deep, id).qmpSocket, long.qmpSocket, 'the same every time, so a restart finds them');
   assert.notEqual(instancePaths(`${deep}2`, id).qmpSocket, long.qmpSocket, 'another state dir, other sockets');
   assert.equal(long.dir, `${deep}/${id}`);
+});
+
+test('diskDevice: a shareable disk (a multiattach volume) is opened with share-rw; others are not', () => {
+  const disk = { name: 'vshared', path: '/v/x.raw', format: 'raw' as const, serial: 'x' };
+  assert.equal(diskDevice('q35', { ...disk, shareable: true }, 'rp1', false)['share-rw'], true);
+  assert.equal(diskDevice('q35', disk, 'rp1', false)['share-rw'], undefined);
 });

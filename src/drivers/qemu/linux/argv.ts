@@ -115,6 +115,8 @@ export function diskDevice(machine: MachineType, disk: DiskSpec, bus: string | n
   };
   // virtio-blk carries at most 20 bytes of serial; a longer one is refused by QEMU.
   if (disk.serial) device.serial = disk.serial.slice(0, 20);
+  // Without share-rw a second QEMU cannot take the image's write lock ("Failed to get "write" lock").
+  if (disk.shareable) device['share-rw'] = true;
   if (bus) device.bus = bus;
   if (withBootIndex && disk.bootIndex !== undefined) device.bootindex = disk.bootIndex;
   return device;
