@@ -571,9 +571,10 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       const file = path.join(options.imageDir, `${imageId}.${format}`);
       if (existsSync(file)) return baseImageInfo(imageId, format, file);
       await mkdir(options.imageDir, { recursive: true });
-      // Concurrent requests for one image share one download.
+      // Concurrent requests for one image share one download; one that finished meanwhile left the file.
       let pending = downloads.get(file);
       if (!pending) {
+        if (existsSync(file)) return baseImageInfo(imageId, format, file);
         pending = download(imageId, format, file, check, openSource).finally(() => downloads.delete(file));
         downloads.set(file, pending);
       }
