@@ -237,6 +237,7 @@ export function computeController(deps: ComputeDeps, host: ComputeHost): Control
       const changed = await syncServerVolumes(deps, host.storage, host.host, row.uuid, { live, diskNames: vm?.spec.disks.map((d) => d.name) ?? [] }, hypervisor);
       for (let i = 0; i < changed.attached; i++) await finishAction(deps.db, deps.now(), row.uuid, 'compute_attach_volume', host.host, undefined, 'attach_volume');
       for (let i = 0; i < changed.detached; i++) await finishAction(deps.db, deps.now(), row.uuid, 'compute_detach_volume', host.host, undefined, 'detach_volume');
+      if (changed.retry) return true;
       const state = vm?.state ?? 'stopped';
       // A start needs the ports' taps (a port attached while the server was stopped is plugged now).
       if (row.desired === 'running' && state === 'stopped' && (row.task_state || row.vm_state === 'stopped') && !(await portsReady(row))) return true;

@@ -230,13 +230,24 @@ export async function syncServerVolumes(
   deps: ComputeDeps, storage: BlockStorage | undefined, host: string, serverId: string,
   vm: { readonly live: boolean; readonly diskNames: readonly string[] },
   hypervisor: { attachDisk(id: string, disk: DiskSpec): Promise<void>; detachDisk(id: string, name: string): Promise<void>; resizeDisk(id: string, name: string, bytes: number): Promise<void> },
-): Promise<{ attached: number; detached: number }> {
+): Promise<{ attached: number; detached: number; retry: boolean }> {
   let attached = 0;
   let detached = 0;
+  let retry = false;
   for (const v of await serverVolumes(deps, serverId)) {
     const name = volumeDiskName(v.volume_id);
     if (v.state === 'detaching') {
-      if (vm.live && vm.diskNames.includes(name)) await hypervisor.detachDisk(serverId, name);
+      if (vm.live && vm.diskNames.includes(name)) {
+        try {
+          await hypervisor.detachDisk(serverId, name);
+        } catch (err) {
+          // A guest still booting (or busy) may not release the disk in time. Nova's libvirt driver asks again,
+          // and so does Kumo: the attachment stays detaching and the next pass retries; the server is not failed.
+          deps.logger.warn({ instance: serverId, volume: v.volume_id, err: err instanceof Error ? err.message : String(err) }, 'volume detach not done yet; retrying');
+          retry = true;
+          continue;
+        }
+      }
       if (v.attachment_id) await deleteAttachment(deps.volume, v.attachment_id);
       await deps.db.deleteFrom('compute_volume_attachment').where('id', '=', v.id).execute();
       detached++;
@@ -257,5 +268,5 @@ export async function syncServerVolumes(
       }
     }
   }
-  return { attached, detached };
+  return { attached, detached, retry };
 }

@@ -9,6 +9,8 @@ export interface FakeHypervisor extends Hypervisor {
   readonly vms: Map<string, ObservedVm>;
   /** Makes the next spawn fail with this message. */
   failNextSpawn(message: string): void;
+  /** Makes the next detachDisk fail with this message (a guest that did not release the disk in time). */
+  failNextDetach(message: string): void;
   /** What the guest "printed". */
   console: Map<string, string>;
 }
@@ -18,6 +20,7 @@ export function fakeHypervisor(info: Partial<HypervisorInfo> = {}): FakeHypervis
   const vms = new Map<string, ObservedVm>();
   const consoleText = new Map<string, string>();
   let failure: string | null = null;
+  let detachFailure: string | null = null;
   const set = (spec: VmSpec, state: ObservedVm['state']) => {
     const vm: ObservedVm = { instanceId: spec.instanceId, name: spec.name, state, pid: state === 'stopped' || state === 'suspended' ? null : 4242, accel: 'tcg', spec };
     vms.set(spec.instanceId, vm);
@@ -34,6 +37,9 @@ export function fakeHypervisor(info: Partial<HypervisorInfo> = {}): FakeHypervis
     console: consoleText,
     failNextSpawn(message) {
       failure = message;
+    },
+    failNextDetach(message) {
+      detachFailure = message;
     },
     async probe() {
       return { accel: 'tcg', accelReason: 'fake', qemuVersion: '7.2.0', cpus: 4, memoryMb: 8192, machines: ['q35', 'microvm'], ...info };
@@ -113,6 +119,11 @@ export function fakeHypervisor(info: Partial<HypervisorInfo> = {}): FakeHypervis
     async detachDisk(id, name) {
       calls.push(`detachDisk ${id} ${name}`);
       const vm = need(id);
+      if (detachFailure) {
+        const m = detachFailure;
+        detachFailure = null;
+        throw new Error(m);
+      }
       set({ ...vm.spec, disks: vm.spec.disks.filter((d) => d.name !== name) }, vm.state);
     },
     async ensureBaseImage(imageId, format, _check, openSource): Promise<BaseImage> {

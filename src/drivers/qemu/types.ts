@@ -199,7 +199,11 @@ export interface Hypervisor {
   detachNic(instanceId: string, portId: string): Promise<void>;
   /** Hot-plugs a disk (QMP blockdev-add + device_add, q35 only); on failure the block node is removed and spec.json is unchanged. */
   attachDisk(instanceId: string, disk: DiskSpec): Promise<void>;
-  /** Unplugs a disk like detachNic (device_del, the wait, blockdev-del) and removes it from spec.json; the disk file is left. */
+  /**
+   * Unplugs a disk like detachNic (device_del, the wait, blockdev-del) and removes it from spec.json; the disk file is left.
+   * A guest that does not release the device in time fails the call and leaves the disk in spec.json with the unplug
+   * requested; calling again asks again, and finishes the removal when the guest released it meanwhile.
+   */
   detachDisk(instanceId: string, diskName: string): Promise<void>;
   /**
    * Tells the running QEMU that a disk's file has grown to `sizeBytes` (QMP block_resize), so the

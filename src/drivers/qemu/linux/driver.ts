@@ -547,7 +547,12 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       const { p, spec } = await hotplugTarget(instanceId);
       if (!spec.disks.some((d) => d.name === diskName)) throw new KumoError('ERR_NOT_FOUND', `VM ${instanceId} has no disk ${diskName}`);
       await withQmp(p.qmpSocket, async (q) => {
-        await unplug(q, diskDeviceId(diskName));
+        try {
+          await unplug(q, diskDeviceId(diskName));
+        } catch (err) {
+          // The guest released the device after an earlier call stopped waiting: only the block nodes are left.
+          if (!/not found/i.test(err instanceof Error ? err.message : String(err))) throw err;
+        }
         await q.execute('blockdev-del', { 'node-name': diskNodeName(diskName) });
         await q.execute('blockdev-del', { 'node-name': diskFileNodeName(diskName) });
       });
