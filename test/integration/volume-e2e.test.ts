@@ -8,7 +8,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kumoUp, openstackCli, purgeHostObjects, run, stop } from '../support/kumo-process.js';
@@ -23,6 +24,7 @@ import { waitFor } from '../support/wait.js';
 
 const haveQemu = existsSync('/usr/bin/qemu-system-x86_64');
 const GIB = 1024 ** 3;
+const KUMO_ARGS = ['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--log-level', 'info'];
 
 describe('volumes through kumo up and `openstack volume` / `server add volume`', { skip: !isRoot ? 'needs root' : !haveQemu ? 'needs qemu-system-x86 (scripts/test.sh installs it)' : false }, () => {
   let live: Live;
@@ -51,7 +53,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
     buildBusyboxRootfs(rootfs);
     await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
     ctrImage = `${registry.host}/busybox:latest`;
-    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--log-level', 'info']);
+    live = await kumoUp(KUMO_ARGS);
     env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
     for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
     await os('image', 'create', '--file', vm.bootDisk, '--disk-format', 'qcow2', '--container-format', 'bare', '--public', 'kumo-test');
@@ -169,5 +171,30 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
     assert.deepEqual(volumeFiles(), []);
     const loops = (await run('losetup', ['-a'], process.env)).stdout;
     assert.ok(!loops.includes(live.dir), `no loop device over this Kumo's files: ${loops}`);
+  });
+
+  test('kill -9 of Kumo while a container has a volume mounted: after the restart the container runs on with it, and its delete leaves no mount or loop device', async () => {
+    await os('volume', 'create', '--size', '1', 'kv');
+    const kv = await volumeIs('kv', 'available');
+    const file = join(live.dir, 'volumes', 'volumes', `${kv.id}.raw`);
+    await os('appcontainer', 'run', '--name', 'holder', '--mount', 'source=kv,destination=/d', ctrImage, 'sh', '-c', 'echo kept > /d/f; exec sleep 3600');
+    await waitFor('holder Running', async () => (await osJson('appcontainer', 'show', 'holder')).status === 'Running', 60_000, 300);
+    const loops = () => execFileSync('losetup', ['-j', file], { encoding: 'utf8' }).trim();
+    assert.notEqual(loops(), '', 'a loop device over the volume while it is mounted');
+
+    live.proc.kill('SIGKILL');
+    await new Promise((r) => live.proc.once('exit', r));
+    live = await kumoUp(KUMO_ARGS, { dir: live.dir, port: Number(new URL(live.url).port) });
+    assert.equal((await osJson('appcontainer', 'show', 'holder')).status, 'Running');
+    assert.equal((await volume('kv')).status, 'in-use');
+    assert.match(await os('appcontainer', 'exec', 'holder', 'cat', '/d/f'), /kept/, 'the mount is still there inside the container');
+
+    await os('appcontainer', 'delete', '--force', 'holder');
+    await waitFor('holder gone', async () => !(await osJson('appcontainer', 'list') as { name: string }[]).some((c) => c.name === 'holder'), 60_000, 300);
+    await volumeIs('kv', 'available');
+    assert.equal(loops(), '', 'no loop device left');
+    const mountsDir = join(live.dir, 'volumes', 'mounts');
+    assert.deepEqual(readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(`${mountsDir}/`)), [], 'no volume mount left');
+    await os('volume', 'delete', 'kv');
   });
 });
