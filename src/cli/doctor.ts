@@ -70,6 +70,9 @@ export function checkCapabilities(): Capability[] {
     binary('haproxy', 'haproxy (metadata proxy in DHCP namespaces)', 'haproxy', ['-v']),
     binary('ip', 'iproute2 (bridges, veth, netns)', 'iproute2', ['-V']),
     binary('qemu-img', 'qemu-img (volumes, images)', 'qemu-utils'),
+    binary('losetup', 'losetup (volumes mounted into containers)', 'mount'),
+    binary('blkid', 'blkid (whether a volume has a filesystem)', 'util-linux', ['-V']),
+    binary('mkfs.ext4', 'mkfs.ext4 (a new volume\'s filesystem for containers)', 'e2fsprogs', ['-V']),
   ];
 }
 
