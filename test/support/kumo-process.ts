@@ -103,6 +103,10 @@ export async function purgeHostObjects(dir: string): Promise<void> {
       await runtime.removeNetns(c.id).catch(() => undefined);
     }
   }
+  // Volumes mounted for containers: unmounted and their loop devices freed, as the volume agent would.
+  const { createBlockStorage } = await import('../../src/drivers/block/index.js');
+  const block = createBlockStorage('file', { stateDir: paths.volumeStateDir }, logger);
+  for (const m of await block.listContainerMounts().catch(() => [])) await block.unmountForContainer(m.attachmentId).catch(() => undefined);
   // VMs of this data dir (QEMU outlives Kumo by design).
   const { createHypervisor } = await import('../../src/drivers/qemu/index.js');
   const hypervisor = createHypervisor('qemu', { owner, stateDir: paths.vmStateDir, imageDir: paths.vmImageCacheDir, accel: 'tcg' }, logger);
