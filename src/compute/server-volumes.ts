@@ -145,8 +145,11 @@ async function nextDevice(deps: ComputeDeps, serverId: string, bootFromVolume: b
 }
 
 /** os-volume_attachments POST: the volume reserved for the server; the agent hot-plugs it (or a stopped server gets it at its next start). */
-export async function requestVolumeAttach(deps: ComputeDeps, caller: Caller, serverId: string, input: { volumeId: string; tag: string | null; deleteOnTermination: boolean }): Promise<ServerVolumeRow> {
+export async function requestVolumeAttach(deps: ComputeDeps, caller: Caller, server: { readonly uuid: string; readonly host: string | null }, input: { volumeId: string; tag: string | null; deleteOnTermination: boolean }): Promise<ServerVolumeRow> {
+  const serverId = server.uuid;
   const volume = await namedVolume(deps, caller, input.volumeId, (id) => novaError('ERR_NOT_FOUND', `Volume ${id} could not be found.`));
+  // Refused here, not failed on the host: a volume is a file its own host holds.
+  if (volume.host && server.host && volume.host !== server.host) throw invalid(`Invalid volume: volume ${volume.id} is on host ${volume.host} and server ${serverId} runs on ${server.host}; a server reaches only the volumes of its own host.`);
   const mine = await deps.db.selectFrom('compute_volume_attachment').select('id').where('instance_id', '=', serverId).where('volume_id', '=', input.volumeId).executeTakeFirst();
   if (mine) throw invalid(`Invalid volume: volume ${input.volumeId} is already attached to server ${serverId}.`);
   if (!free(volume)) throw invalidVolume(volume.id, volume.status);

@@ -134,6 +134,13 @@ for (const dialect of DIALECTS) {
       assert.deepEqual((await server(id2))['os-extended-volumes:volumes_attached'], []);
       // The same server twice: 400 too.
       assert.equal((await k.request('POST', `${C}/servers/${id}/os-volume_attachments`, { token: member.token, body: { volumeAttachment: { volumeId: data } } })).statusCode, 400);
+      // A volume another host holds cannot reach this server: refused here, and nothing changes.
+      const far = await newVolume('far');
+      await k.kumo.db.updateTable('volume_volume').set({ host: 'elsewhere' }).where('id', '=', far).execute();
+      const farAttach = await k.request('POST', `${C}/servers/${id}/os-volume_attachments`, { token: member.token, body: { volumeAttachment: { volumeId: far } } });
+      assert.equal(farAttach.statusCode, 400, farAttach.body);
+      assert.match(json(farAttach.body).badRequest.message, /on host elsewhere/);
+      assert.equal((await volume(far)).status, 'available');
       // Another project's volume does not exist for this one.
       const theirs = await newVolume('theirs', 1, other.token, other.projectId);
       assert.equal((await k.request('POST', `${C}/servers/${id}/os-volume_attachments`, { token: member.token, body: { volumeAttachment: { volumeId: theirs } } })).statusCode, 404);

@@ -61,7 +61,7 @@ export function registerVolumeAttachmentRoutes(app: FastifyInstance, env: Comput
     const row = await getServer(deps.db, who, param(request, 'id'));
     checkLock(row, who);
     checkState(row, 'attach_volume', ['active', 'paused', 'stopped', 'soft-delete', 'shelved', 'shelved_offloaded', 'resized']);
-    const attached = await requestVolumeAttach(deps, who, row.uuid, { volumeId: input.volumeId.toLowerCase(), tag: typeof input.tag === 'string' ? input.tag : null, deleteOnTermination: input.delete_on_termination === true });
+    const attached = await requestVolumeAttach(deps, who, row, { volumeId: input.volumeId.toLowerCase(), tag: typeof input.tag === 'string' ? input.tag : null, deleteOnTermination: input.delete_on_termination === true });
     await recordAction(deps, who, row.uuid, 'attach_volume');
     return { volumeAttachment: attachmentOf(attached, minor) };
   });
