@@ -307,6 +307,25 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
     await hardStop(instanceId);
   }
 
+  /** Waits until no process has `file` on its command line (the `cat` of an exec: migration). */
+  async function waitForWriters(file: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let busy = false;
+      for (const pid of await readdir('/proc')) {
+        if (!/^\d+$/.test(pid)) continue;
+        const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+        if (cmdline.includes(file)) {
+          busy = true;
+          break;
+        }
+      }
+      if (!busy) return;
+      if (Date.now() > deadline) throw new KumoError('ERR_INTERNAL', `the writer of ${file} did not finish within ${timeoutMs} ms`);
+      await sleep(20);
+    }
+  }
+
   async function suspendVm(instanceId: string): Promise<void> {
     const p = await requireRunning(instanceId);
     const tmp = `${p.savedState}.tmp`;
@@ -322,6 +341,8 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
           status = (await q.execute<{ status?: string }>('query-migrate')).status ?? '';
           if (status === 'failed' || status === 'cancelled') throw new KumoError('ERR_INTERNAL', `saving the state of VM ${instanceId} ${status}`);
         }
+        // `completed` means QEMU has written everything into the pipe; the file is whole once its `cat` has exited.
+        await waitForWriters(tmp, 30_000);
         await rename(tmp, p.savedState);
       } catch (err) {
         await rm(tmp, { force: true });
