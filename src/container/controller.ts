@@ -169,8 +169,8 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     return { ...row, ...stamp };
   };
 
-  /** Removes the container and all it had; false while a volume made for it cannot be deleted yet (the row stays). */
-  const teardown = async (row: ContainerTable, observed: ObservedContainer | undefined): Promise<boolean> => {
+  /** Removes the container and all it had, its row last. */
+  const teardown = async (row: ContainerTable, observed: ObservedContainer | undefined): Promise<void> => {
     if (observed) {
       if (row.status_detail === 'stop first' && observed.state === 'running') await runtime.stop(row.uuid, 10);
       await runtime.delete(row.uuid, true);
@@ -187,7 +187,6 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     networkWaits.delete(row.uuid);
     await releaseWorkloadPorts(deps.network, portsOf(row).filter((p) => !p.shared));
     await deps.db.deleteFrom('container_container').where('uuid', '=', row.uuid).execute();
-    return true;
   };
 
   /**
@@ -412,7 +411,10 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         let row = original;
         try {
           const obs = seen.get(row.uuid);
-          if (row.desired === 'deleted') return !(await teardown(row, obs));
+          if (row.desired === 'deleted') {
+            await teardown(row, obs);
+            return false;
+          }
           let result: ContainerTable | 'waiting' = row;
           if (!obs) {
             if (row.status === 'Error' && row.desired === 'stopped') return false;
@@ -432,7 +434,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
           }
           if (result === 'waiting') return true;
           row = result;
-          if (row.status === 'Stopped' && specOf(row).auto_remove) return !(await teardown(row, await runtime.state(row.uuid) ?? undefined));
+          if (row.status === 'Stopped' && specOf(row).auto_remove) await teardown(row, await runtime.state(row.uuid) ?? undefined);
         } catch (err) {
           log.warn({ err, container: row.uuid }, 'container could not be converged');
           await write(row, { status: 'Error', status_reason: message(err), task_state: null });
