@@ -14,7 +14,8 @@
 //   3. baselines: BENCH_N × `qemu-img convert -f qcow2 -O raw` of the file Glance stored, BENCH_PAR at
 //      a time (the volume controller's parallelism), the N outputs kept until all are made (as Kumo keeps
 //      its volumes) and removed after; MB/s = N × image / wall;
-//      once as it is (nothing flushed) and once with `-t writeback` (flushed at the end, as Kumo's volumes are);
+//      once as it is (nothing flushed), once with `-t writeback` (flushed at the end, as Kumo's volumes are)
+//      and once with `-t none` (O_DIRECT and flushed, as Kumo's driver converts where the filesystem allows);
 //   4. Kumo: BENCH_N volumes of 1 GiB from the image, BENCH_C POSTs in flight, the volumes still
 //      `creating` listed every 200 ms until none is; MB/s = N × image / wall (first POST → last available);
 //   5. one server booted from the VM image; each volume attached (POST os-volume_attachments → in-use)
@@ -97,6 +98,7 @@ try {
   };
   const baseMBps = await baseline('plain', []);
   const flushedMBps = await baseline('flushed', ['-t', 'writeback']);
+  const directMBps = await baseline('direct', ['-t', 'none']);
 
   // 4. Kumo.
   log(`kumo: ${N} volumes of 1 GiB from the image, ${C} POSTs in flight`);
@@ -132,7 +134,7 @@ try {
   const files = readdirSync(join(k.dir, 'volumes', 'volumes')).filter((f) => f.endsWith('.raw'));
   const allocated = files.reduce((a, f) => a + Number(execFileSync('stat', ['-c', '%b', join(k.dir, 'volumes', 'volumes', f)]).toString().trim()) * 512, 0);
   emit({ kind: 'kumo', n: N, c: C, wall_s: r1(kumoWall), mb_per_s: r1(kumoMBps), post_to_available_ms: stats(latency), files: files.length, allocated_mib_per_volume: r1(allocated / files.length / 1048576) });
-  log(`image → volume: kumo ${r1(kumoMBps)} MB/s vs qemu-img convert ${r1(baseMBps)} MB/s (${(kumoMBps / baseMBps).toFixed(2)}×), flushed ${r1(flushedMBps)} MB/s (${(kumoMBps / flushedMBps).toFixed(2)}×)`);
+  log(`image → volume: kumo ${r1(kumoMBps)} MB/s vs qemu-img convert ${r1(baseMBps)} MB/s (${(kumoMBps / baseMBps).toFixed(2)}×), flushed ${r1(flushedMBps)} MB/s (${(kumoMBps / flushedMBps).toFixed(2)}×), direct ${r1(directMBps)} MB/s (${(kumoMBps / directMBps).toFixed(2)}×)`);
 
   // 5. Attach and detach each volume to one VM.
   const vmImage = (await k.api('POST', '/image/v2/images', { name: 'bench-vm', disk_format: 'qcow2', container_format: 'bare' })).id;

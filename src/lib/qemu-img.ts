@@ -37,6 +37,9 @@ export async function qemuImgInfo(run: CommandRunner, file: string, options: { r
 /**
  * `qemu-img convert` from one format to another. A raw target is written sparse: runs of 4 KiB
  * of zeroes become holes (-S 4k, qemu-img's own default is the same but saying it keeps it so).
+ * `directTarget` writes the target with O_DIRECT (-t none) and flushes it before qemu-img exits:
+ * a target that must reach the disk anyway gets there without going through the page cache,
+ * which measured faster here than both qemu-img's default (nothing flushed) and writeback + flush.
  */
 export function qemuImgConvertArgv(c: {
   readonly source: string;
@@ -44,9 +47,10 @@ export function qemuImgConvertArgv(c: {
   readonly target: string;
   readonly targetFormat: DiskFormat;
   readonly forceShare?: boolean;
+  readonly directTarget?: boolean;
 }): string[] {
   return [
-    'qemu-img', 'convert', '-q', ...(c.forceShare ? ['-U'] : []), '-f', c.sourceFormat, '-O', c.targetFormat,
+    'qemu-img', 'convert', '-q', ...(c.forceShare ? ['-U'] : []), ...(c.directTarget ? ['-t', 'none'] : []), '-f', c.sourceFormat, '-O', c.targetFormat,
     ...(c.targetFormat === 'raw' ? ['-S', '4k'] : []), c.source, c.target,
   ];
 }

@@ -23,12 +23,15 @@ function fakeHost(sys: string) {
   const mounts: { dir: string; dev: string; fsType: string; ro: boolean }[] = [];
   const filesystems = new Map<string, string>();
   const calls: string[][] = [];
+  /** qemu-img's argv (it runs for real). */
+  const qemuImg: string[][] = [];
   const fail = new Set<string>();
   const backing = async (dev: string) => readFile(path.join(sys, path.basename(dev), 'loop', 'backing_file'), 'utf8').then((s) => s.trim());
   const ok = (stdout = '') => ({ code: 0, stdout, stderr: '' });
   const runner: CommandRunner = {
     async run(argv, options) {
       const tool = path.basename(argv[0]);
+      if (tool === 'qemu-img') qemuImg.push(argv.slice(1));
       if (tool === 'cp' || tool === 'qemu-img') return real.run(argv, options);
       calls.push([tool, ...argv.slice(1)]);
       if (fail.has(tool)) return { code: 32, stdout: '', stderr: `${tool}: simulated failure` };
@@ -69,15 +72,15 @@ function fakeHost(sys: string) {
   };
   const mountInfo = async () => mounts.map((m, i) => `${100 + i} 1 7:${i} / ${m.dir} ${m.ro ? 'ro' : 'rw'} - ${m.fsType} ${m.dev} rw`).join('\n');
   const loopCount = async () => (await readdir(sys)).filter((n) => existsSync(path.join(sys, n, 'loop'))).length;
-  return { runner, mountInfo, mounts, calls, fail, filesystems, loopCount };
+  return { runner, mountInfo, mounts, calls, qemuImg, fail, filesystems, loopCount };
 }
 
-async function withDriver(fn: (ctx: { dir: string; block: BlockStorage; host: ReturnType<typeof fakeHost>; again: () => BlockStorage }) => Promise<void>, onlineResize = true) {
+async function withDriver(fn: (ctx: { dir: string; block: BlockStorage; host: ReturnType<typeof fakeHost>; again: () => BlockStorage }) => Promise<void>, onlineResize = true, directIo?: boolean) {
   const dir = await mkdtemp(path.join(tmpdir(), 'kumo-block-'));
   const sys = path.join(dir, 'sys');
   await mkdir(sys);
   const host = fakeHost(sys);
-  const again = () => createFileBlockStorage({ stateDir: path.join(dir, 'state') }, createSilentLogger(), { run: host.runner, sysBlockDir: sys, readMountInfo: host.mountInfo, onlineResize });
+  const again = () => createFileBlockStorage({ stateDir: path.join(dir, 'state') }, createSilentLogger(), { run: host.runner, sysBlockDir: sys, readMountInfo: host.mountInfo, onlineResize, directIo });
   try {
     await fn({ dir: path.join(dir, 'state'), block: again(), host, again });
   } finally {
@@ -107,6 +110,30 @@ test('bad ids, sizes and sources are refused before anything is made', async () 
     await assert.rejects(block.exportVolume('v1', 'vmdk' as 'raw', '/tmp/x'), code('ERR_VALIDATION', /export format/));
     assert.equal(existsSync(dir), false);
   });
+});
+
+test('a qcow2 image is converted past the page cache where the volume dir takes O_DIRECT, through it where not: the same volume', async () => {
+  const data = Buffer.alloc(4 * MIB);
+  data.write('kumo direct io', 3 * MIB);
+  for (const directIo of [undefined, false]) {
+    await withDriver(async ({ block, host }) => {
+      const src = await mkdtemp(path.join(tmpdir(), 'kumo-block-img-'));
+      try {
+        await writeFile(path.join(src, 'i.raw'), data);
+        const made = await createCommandRunner().run(['qemu-img', 'convert', '-q', '-f', 'raw', '-O', 'qcow2', path.join(src, 'i.raw'), path.join(src, 'i.qcow2')]);
+        assert.equal(made.code, 0, made.stderr);
+        const v = await block.createVolume('v1', 8 * MIB, { kind: 'image', image: { ...streamed(Buffer.alloc(0), {}, 'qcow2'), localPath: path.join(src, 'i.qcow2') } });
+        const convert = host.qemuImg.find((a) => a[0] === 'convert');
+        // The default probes the test's tmpdir, a disk filesystem that takes O_DIRECT.
+        assert.equal(convert?.join(' ').includes('-t none'), directIo === undefined, JSON.stringify(convert));
+        const content = await readFile(v.path);
+        assert.equal(content.length, 8 * MIB);
+        assert.ok(content.subarray(0, 4 * MIB).equals(data));
+      } finally {
+        await rm(src, { recursive: true, force: true });
+      }
+    }, true, directIo);
+  }
 });
 
 test('an empty volume is a sparse file; create is idempotent for the same size; extend grows, shrink is refused; delete removes', async () => {

@@ -11,7 +11,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { constants as fsConstants, existsSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, stat, statfs, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { KumoError } from '../../../errors.js';
@@ -41,6 +41,8 @@ export interface FileBlockStorageDeps {
   readonly readMountInfo?: () => Promise<string>;
   /** Whether mounted filesystems can be grown (default: whether this process has CAP_SYS_RESOURCE). */
   readonly onlineResize?: boolean;
+  /** Whether volumes are written with O_DIRECT (default: whether the volume dir's filesystem takes it). */
+  readonly directIo?: boolean;
 }
 
 /** Copies and conversions of big files: bounded only so that a hung tool does not hold a volume forever. */
@@ -178,8 +180,28 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
     await must(sparseCopyArgv(source, tmp), `copying ${what}`, LONG_MS);
   }
 
+  /**
+   * Whether the volume dir's filesystem takes O_DIRECT (tmpfs, for one, refuses it): conversions
+   * then write volumes past the page cache, which they must reach the disk from anyway.
+   */
+  let directIo: Promise<boolean> | null = deps.directIo === undefined ? null : Promise.resolve(deps.directIo);
+  const canWriteDirect = () => (directIo ??= (async () => {
+    await ensureDirs();
+    const probe = tempFile('direct-io');
+    try {
+      await (await open(probe, fsConstants.O_CREAT | fsConstants.O_WRONLY | fsConstants.O_DIRECT, 0o600)).close();
+      return true;
+    } catch (err) {
+      log.info({ dir: p.tmp, err: (err as Error).message }, 'the volume dir takes no O_DIRECT; conversions go through the page cache');
+      return false;
+    } finally {
+      await dropTemp(probe);
+    }
+  })());
+
   async function convertToRaw(source: string, format: 'qcow2', tmp: string, what: string): Promise<void> {
-    await must(qemuImgConvertArgv({ source, sourceFormat: format, target: tmp, targetFormat: 'raw' }), `converting ${what}`, LONG_MS);
+    const directTarget = await canWriteDirect();
+    await must(qemuImgConvertArgv({ source, sourceFormat: format, target: tmp, targetFormat: 'raw', directTarget }), `converting ${what}`, LONG_MS);
   }
 
   function tooBig(what: string, bytes: number, sizeBytes: number): KumoError {
