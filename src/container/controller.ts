@@ -12,6 +12,7 @@ import type { BlockStorage } from '../drivers/block/types.js';
 import type { ContainerRuntime, ImageStore, ObservedContainer, StoredImage } from '../drivers/oci/types.js';
 import { bindWorkloadPorts, inactivePorts, releaseWorkloadPorts, workloadAddresses, workloadDns } from '../network/workload-ports.js';
 import { portStatusRevision } from '../network/context.js';
+import { rollingPool } from '../lib/rolling-pool.js';
 import { readRevision } from '../store/revision.js';
 import { VOLUME_REVISION, VOLUME_STATUS_REVISION } from '../volume/attachments.js';
 import { attachmentIdsOfHost, completeContainerVolumes, releaseContainerVolumes, volumeMountsFor } from './container-volumes.js';
@@ -39,88 +40,6 @@ const CONVERGE_CONCURRENCY = 8;
 const netnsKey = (row: ContainerTable): string => row.capsule_id ?? row.uuid;
 /** More new containers than this in one refill are read with the host's whole list instead of an IN list. */
 const FRESH_ROWS_MAX = 500;
-
-/**
- * Runs `work` over `initial`, at most `limit` at a time, and keeps going while more comes:
- * whenever a worker is free it asks `more` for rows not taken yet (new containers), and
- * `recheck` which of the rows `work` left waiting (true) can go again. `subscribe` wakes idle
- * workers when something changed; without news they look again every 50 ms. Resolves with how
- * many rows are still waiting when nothing is left to do.
- */
-export async function rollingPool<T extends { uuid: string }>(
-  initial: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<boolean>,
-  more: (taken: ReadonlySet<string>) => Promise<T[]>,
-  recheck: (waiting: readonly T[]) => Promise<T[]>,
-  subscribe: (wake: () => void) => () => void,
-): Promise<number> {
-  const queue = [...initial];
-  const taken = new Set(initial.map((r) => r.uuid));
-  const waiting = new Map<string, T>();
-  const rechecked = new Set<string>();
-  let busy = 0;
-  let sleepers: (() => void)[] = [];
-  const wake = () => {
-    const all = sleepers;
-    sleepers = [];
-    for (const s of all) s();
-  };
-  const unsubscribe = subscribe(wake);
-  let refilling: Promise<void> | null = null;
-  const refill = () => (refilling ??= (async () => {
-    try {
-      for (const row of await more(taken)) {
-        if (taken.has(row.uuid)) continue;
-        taken.add(row.uuid);
-        queue.push(row);
-      }
-      // A row comes back once per pass at most: whatever it still waits for, the next pass sees.
-      const candidates = [...waiting.values()].filter((r) => !rechecked.has(r.uuid));
-      if (candidates.length) {
-        for (const row of await recheck(candidates)) {
-          if (!waiting.delete(row.uuid)) continue;
-          rechecked.add(row.uuid);
-          queue.push(row);
-        }
-      }
-    } finally {
-      refilling = null;
-    }
-  })());
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const item = queue.shift();
-      if (item) {
-        busy++;
-        try {
-          if (await work(item)) waiting.set(item.uuid, item);
-        } finally {
-          busy--;
-          wake();
-        }
-        continue;
-      }
-      await refill();
-      if (queue.length) continue;
-      // Nothing to do, and no one else working who could bring more: the pass is over.
-      if (busy === 0) {
-        wake();
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        sleepers.push(resolve);
-        setTimeout(resolve, 50);
-      });
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: limit }, worker));
-  } finally {
-    unsubscribe();
-  }
-  return waiting.size;
-}
 
 /** How long a pass waits before looking again at something in progress (ports, a stop). */
 const REQUEUE_MS = 200;
@@ -446,7 +365,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
       // whose ports the network controller has just plugged, is taken by the next free worker
       // instead of waiting for the slowest of this pass (what made a container's start wait
       // for a whole pass or two).
-      const waitingIds = await rollingPool(rows, CONVERGE_CONCURRENCY, converge, async (taken) => {
+      const waitingIds = await rollingPool({ initial: rows, limit: CONVERGE_CONCURRENCY, keyOf: (row) => row.uuid, work: converge, more: async (taken) => {
         // Only when the store moved: containers created since the pass began.
         const now = await containerRevision(deps.db);
         if (now === revisionAtStart) return [];
@@ -461,7 +380,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
           : await deps.db.selectFrom('container_container').selectAll().where('uuid', 'in', fresh).execute();
         latestRows = [...latestRows, ...added];
         return added;
-      }, async (waiting) => {
+      }, recheck: async (waiting) => {
         // Only those waiting for their ports (a stop in progress is the next pass's business),
         // all asked about in one query.
         const candidates = waiting.filter((row) => !seen.has(row.uuid) && networkWaits.has(row.uuid));
@@ -470,7 +389,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
         if (!ready.length) return [];
         // As the store has them now: the user may have changed or deleted one meanwhile.
         return deps.db.selectFrom('container_container').selectAll().where('uuid', 'in', ready.map((r) => r.uuid)).execute();
-      }, (wake) => deps.changes.subscribe(wake));
+      }, subscribe: (wake) => deps.changes.subscribe(wake) });
       const waiting = waitingIds > 0;
       // Containers of this owner that no row wants: left by a delete that a crash interrupted.
       for (const orphan of observed.values()) {

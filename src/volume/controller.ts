@@ -12,6 +12,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Controller } from '../agent/agent.js';
 import type { BlockStorage, VolumeSource } from '../drivers/block/types.js';
+import { rollingPool } from '../lib/rolling-pool.js';
 import { readRevision } from '../store/revision.js';
 import { GIB, isoNow, markVolumeStatusChanged, VOLUME_REVISION } from './context.js';
 import type { VolumeDeps } from './context.js';
@@ -168,6 +169,8 @@ export function volumeController(deps: VolumeDeps, host: VolumeHost): Controller
         await storage.removeTemporaryFiles();
         started = true;
       }
+      // Read before the rows: a change made after the rows were read moves it past this.
+      const revision = await readRevision(deps.db, VOLUME_REVISION);
       const volumes = await deps.db.selectFrom('volume_volume').selectAll().where('host', '=', host.host).execute();
       const snapshots = await deps.db.selectFrom('volume_snapshot').selectAll().where('host', '=', host.host).execute();
       // Snapshots first: a volume made from a snapshot needs its file, a volume being deleted takes its snapshots with it.
@@ -194,30 +197,31 @@ export function volumeController(deps: VolumeDeps, host: VolumeHost): Controller
       // qemu-img busy, and a long copy from an image does not hold up the rest. Volumes asked for while
       // the pass works are taken in the same pass, as workers free up.
       const BUSY = ['creating', 'deleting', 'extending', 'uploading'];
-      const queue = volumes.filter((v) => BUSY.includes(v.status));
-      const taken = new Set(queue.map((v) => v.id));
-      let refilling: Promise<void> | null = null;
-      const refill = async () => {
-        const rows = await deps.db.selectFrom('volume_volume').selectAll().where('host', '=', host.host).where('status', 'in', BUSY).execute();
-        for (const r of rows) if (!taken.has(r.id)) (taken.add(r.id), queue.push(r));
-      };
-      await Promise.all(Array.from({ length: PARALLEL }, async () => {
-        for (;;) {
-          let v = queue.shift();
-          if (!v) {
-            await (refilling ??= refill().finally(() => { refilling = null; }));
-            v = queue.shift();
-            if (!v) return;
-          }
+      let revisionAtStart = revision;
+      await rollingPool({
+        initial: volumes.filter((v) => BUSY.includes(v.status)),
+        limit: PARALLEL,
+        keyOf: (v) => v.id,
+        work: async (v) => {
           const pending = pendingOf(v);
           // An admin's status reset changes the record only.
-          if (pending?.kind === 'reset') continue;
+          if (pending?.kind === 'reset') return false;
           if (v.status === 'creating') await create(v);
           else if (v.status === 'deleting') await remove(v);
           else if (v.status === 'extending' && pending?.kind === 'extend') await extend(v, pending.newSize);
           else if (v.status === 'uploading' && pending?.kind === 'upload') await upload(v, pending.imageId, pending.format);
-        }
-      }));
+          return false;
+        },
+        more: async (taken) => {
+          // Only when the API changed something since the pass (or the last look) began.
+          const now = await readRevision(deps.db, VOLUME_REVISION);
+          if (now === revisionAtStart) return [];
+          revisionAtStart = now;
+          const rows = await deps.db.selectFrom('volume_volume').selectAll().where('host', '=', host.host).where('status', 'in', BUSY).execute();
+          return rows.filter((r) => !taken.has(r.id));
+        },
+        subscribe: (wake) => deps.changes.subscribe(wake),
+      });
       const files = await storage.list();
       const present = new Set(files.volumeIds);
       for (const v of volumes) {

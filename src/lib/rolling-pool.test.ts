@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rollingPool } from './controller.js';
+import { rollingPool } from './rolling-pool.js';
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -21,17 +21,18 @@ test('rollingPool: rows that arrive while others work are taken by a free worker
     done.push(row.uuid);
     return false;
   };
-  const pool = rollingPool(
-    [{ uuid: 'slow' }, { uuid: 'w' }, { uuid: 'a' }],
-    2,
+  const pool = rollingPool({
+    initial: [{ uuid: 'slow' }, { uuid: 'w' }, { uuid: 'a' }],
+    limit: 2,
+    keyOf: (r) => r.uuid,
     work,
-    async (taken) => arrivals.splice(0).filter((r) => !taken.has(r.uuid)),
-    async (waiting) => (ready ? [...waiting] : []),
-    (wake) => {
+    more: async (taken) => arrivals.splice(0).filter((r) => !taken.has(r.uuid)),
+    recheck: async (waiting) => (ready ? [...waiting] : []),
+    subscribe: (wake) => {
       listeners.add(wake);
       return () => listeners.delete(wake);
     },
-  );
+  });
   await tick(20);
   // While 'slow' still runs: a new row, and the network is ready for 'w'.
   arrivals.push({ uuid: 'late' }, { uuid: 'a' });
@@ -46,6 +47,6 @@ test('rollingPool: rows that arrive while others work are taken by a free worker
 });
 
 test('rollingPool: a row still waiting at the end is counted, and the pool ends', async () => {
-  const left = await rollingPool([{ uuid: 'x' }], 4, async () => true, async () => [], async () => [], () => () => {});
+  const left = await rollingPool({ initial: [{ uuid: 'x' }], limit: 4, keyOf: (r) => r.uuid, work: async () => true, more: async () => [], subscribe: () => () => {} });
   assert.equal(left, 1);
 });
