@@ -11,6 +11,8 @@ test('qemu-img argv: info with and without a declared format, conversions sparse
     ['qemu-img', 'convert', '-q', '-U', '-f', 'raw', '-O', 'qcow2', '/a.raw', '/b.qcow2']);
   assert.deepEqual(qemuImgConvertArgv({ source: '/a.qcow2', sourceFormat: 'qcow2', target: '/b.raw', targetFormat: 'raw', directTarget: true }),
     ['qemu-img', 'convert', '-q', '-t', 'none', '-f', 'qcow2', '-O', 'raw', '-S', '4k', '/a.qcow2', '/b.raw']);
+  assert.deepEqual(qemuImgConvertArgv({ source: '/a.qcow2', sourceFormat: 'qcow2', target: '/b.raw', targetFormat: 'raw', directTarget: true, intoZeroedTarget: true }),
+    ['qemu-img', 'convert', '-q', '-t', 'none', '-n', '--target-is-zero', '-f', 'qcow2', '-O', 'raw', '-S', '4k', '/a.qcow2', '/b.raw']);
 });
 
 test('qemu-img info JSON: format, virtual size and backing file', () => {

@@ -40,6 +40,8 @@ export async function qemuImgInfo(run: CommandRunner, file: string, options: { r
  * `directTarget` writes the target with O_DIRECT (-t none) and flushes it before qemu-img exits:
  * a target that must reach the disk anyway gets there without going through the page cache,
  * which measured faster here than both qemu-img's default (nothing flushed) and writeback + flush.
+ * `intoZeroedTarget`: the target exists, at its final size, and reads as zeroes (a new sparse
+ * file): qemu-img neither creates nor truncates it and writes only the source's data.
  */
 export function qemuImgConvertArgv(c: {
   readonly source: string;
@@ -48,9 +50,11 @@ export function qemuImgConvertArgv(c: {
   readonly targetFormat: DiskFormat;
   readonly forceShare?: boolean;
   readonly directTarget?: boolean;
+  readonly intoZeroedTarget?: boolean;
 }): string[] {
   return [
-    'qemu-img', 'convert', '-q', ...(c.forceShare ? ['-U'] : []), ...(c.directTarget ? ['-t', 'none'] : []), '-f', c.sourceFormat, '-O', c.targetFormat,
+    'qemu-img', 'convert', '-q', ...(c.forceShare ? ['-U'] : []), ...(c.directTarget ? ['-t', 'none'] : []),
+    ...(c.intoZeroedTarget ? ['-n', '--target-is-zero'] : []), '-f', c.sourceFormat, '-O', c.targetFormat,
     ...(c.targetFormat === 'raw' ? ['-S', '4k'] : []), c.source, c.target,
   ];
 }

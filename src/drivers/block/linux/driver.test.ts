@@ -112,7 +112,7 @@ test('bad ids, sizes and sources are refused before anything is made', async () 
   });
 });
 
-test('a qcow2 image is converted past the page cache where the volume dir takes O_DIRECT, through it where not: the same volume', async () => {
+test('a qcow2 image is converted past the page cache where the volume dir takes O_DIRECT, through it where not: the same volume; its qemu-img info is read once', async () => {
   const data = Buffer.alloc(4 * MIB);
   data.write('kumo direct io', 3 * MIB);
   for (const directIo of [undefined, false]) {
@@ -129,6 +129,10 @@ test('a qcow2 image is converted past the page cache where the volume dir takes 
         const content = await readFile(v.path);
         assert.equal(content.length, 8 * MIB);
         assert.ok(content.subarray(0, 4 * MIB).equals(data));
+        assert.ok(content.subarray(4 * MIB).equals(Buffer.alloc(4 * MIB)));
+        // A second volume of the same image: its qemu-img info is known already.
+        assert.ok((await readFile((await block.createVolume('v2', 8 * MIB, { kind: 'image', image: { ...streamed(Buffer.alloc(0), {}, 'qcow2'), localPath: path.join(src, 'i.qcow2') } })).path)).equals(content));
+        assert.equal(host.qemuImg.filter((a) => a[0] === 'info').length, 1);
       } finally {
         await rm(src, { recursive: true, force: true });
       }

@@ -20,7 +20,7 @@ import { createCommandRunner, type CommandResult, type CommandRunner } from '../
 import { findBinary } from '../../../lib/find-binary.js';
 import { keyedMutex } from '../../../lib/keyed-mutex.js';
 import { parseMountInfo } from '../../../lib/mountinfo.js';
-import { checkQcow2Image, qemuImgConvertArgv, qemuImgInfo } from '../../../lib/qemu-img.js';
+import { checkQcow2Image, qemuImgConvertArgv, qemuImgInfo, type QemuImgInfo } from '../../../lib/qemu-img.js';
 import type { Logger } from '../../../log.js';
 import type {
   BlockHostInfo, BlockStorage, BlockStorageOptions, ContainerMount, ExportFormat, ImageContent, SnapshotFile, VolumeFile, VolumeSource,
@@ -50,6 +50,8 @@ const LONG_MS = 6 * 60 * 60 * 1000;
 /** mkfs (lazy), e2fsck and resize2fs of a large filesystem. */
 const FS_MS = 30 * 60 * 1000;
 const SECTOR = 512;
+/** Local images whose qemu-img info is kept. */
+const IMAGE_INFOS_KEPT = 64;
 
 /** The tools container mounts need, by Debian package. */
 const MOUNT_TOOLS: readonly (readonly [string, string])[] = [
@@ -83,6 +85,16 @@ async function sizes(file: string): Promise<{ sizeBytes: number; allocatedBytes:
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
+  }
+}
+
+/** A new file of `sizeBytes` with nothing allocated: it reads as zeroes. */
+async function makeSparseFile(file: string, sizeBytes: number): Promise<void> {
+  const handle = await open(file, 'wx', 0o600);
+  try {
+    await handle.truncate(sizeBytes);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -199,46 +211,73 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
     }
   })());
 
-  async function convertToRaw(source: string, format: 'qcow2', tmp: string, what: string): Promise<void> {
+  /**
+   * Converts a qcow2 file into `tmp` (not existing yet) as a raw file of `sizeBytes`. Returns
+   * whether that file is on the disk already: written with O_DIRECT into a file made at its size,
+   * it was flushed by qemu-img before it exited.
+   */
+  async function convertToRaw(source: string, tmp: string, sizeBytes: number, what: string): Promise<boolean> {
     const directTarget = await canWriteDirect();
-    await must(qemuImgConvertArgv({ source, sourceFormat: format, target: tmp, targetFormat: 'raw', directTarget }), `converting ${what}`, LONG_MS);
+    if (directTarget) await makeSparseFile(tmp, sizeBytes);
+    await must(qemuImgConvertArgv({ source, sourceFormat: 'qcow2', target: tmp, targetFormat: 'raw', directTarget, intoZeroedTarget: directTarget }), `converting ${what}`, LONG_MS);
+    return directTarget;
+  }
+
+  /**
+   * qemu-img info of local image files, by path. Many volumes are made from one image, and an
+   * image's file does not change once stored; the file's identity guards against a replaced one.
+   */
+  const imageInfos = new Map<string, { readonly stamp: string; readonly info: QemuImgInfo }>();
+  async function localImageInfo(file: string, format: 'raw' | 'qcow2'): Promise<QemuImgInfo> {
+    const st = await stat(file);
+    const stamp = `${format}:${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+    const known = imageInfos.get(file);
+    if (known?.stamp === stamp) return known.info;
+    const info = await qemuImgInfo(runner, file, { format });
+    if (imageInfos.size >= IMAGE_INFOS_KEPT) imageInfos.delete(imageInfos.keys().next().value!);
+    imageInfos.set(file, { stamp, info });
+    return info;
   }
 
   function tooBig(what: string, bytes: number, sizeBytes: number): KumoError {
     return new KumoError('ERR_BAD_REQUEST', `${what} is ${bytes} bytes, more than the volume's ${sizeBytes}`);
   }
 
-  /** Fills `tmp` (not existing yet) with the image's content as raw; the caller grows it. */
-  async function fillFromImage(image: ImageContent, tmp: string, sizeBytes: number): Promise<void> {
+  /**
+   * Fills `tmp` (not existing yet) with the image's content as raw. Returns whether it is a file
+   * of `sizeBytes` on the disk already (else the caller grows it and flushes it).
+   */
+  async function fillFromImage(image: ImageContent, tmp: string, sizeBytes: number): Promise<boolean> {
     const what = `image ${image.imageId}`;
     if (image.localPath) {
       // Checked by the image service on upload; only what a conversion needs is read here.
-      const info = await qemuImgInfo(runner, image.localPath, { format: image.format });
+      const info = await localImageInfo(image.localPath, image.format);
       if (image.format === 'qcow2' && info.backing) throw new KumoError('ERR_BAD_REQUEST', `${what}: a qcow2 image with a backing file is refused`);
       if (info.virtualSize > sizeBytes) throw tooBig(what, info.virtualSize, sizeBytes);
-      if (image.format === 'raw') await copyRaw(image.localPath, tmp, what);
-      else await convertToRaw(image.localPath, 'qcow2', tmp, what);
-      return;
+      if (image.format === 'qcow2') return convertToRaw(image.localPath, tmp, sizeBytes, what);
+      await copyRaw(image.localPath, tmp, what);
+      return false;
     }
     if (image.format === 'raw') {
       // A raw image is the volume's content as it is: streamed straight into the volume's file, holes and all.
       await writeCheckedStream(tmp, image.open(), image.check, what, { limitBytes: sizeBytes });
-      return;
+      return false;
     }
     const download = tempFile(`image-${image.imageId}.qcow2`);
     try {
       await writeCheckedStream(download, image.open(), image.check, what);
       const info = await checkQcow2Image(runner, download, what);
       if (info.virtualSize > sizeBytes) throw tooBig(what, info.virtualSize, sizeBytes);
-      await convertToRaw(download, 'qcow2', tmp, what);
+      return await convertToRaw(download, tmp, sizeBytes, what);
     } finally {
       await dropTemp(download);
     }
   }
 
-  async function fill(tmp: string, sizeBytes: number, source: VolumeSource | undefined): Promise<void> {
+  /** Makes `tmp` the volume's file; returns whether it is on the disk already. */
+  async function fill(tmp: string, sizeBytes: number, source: VolumeSource | undefined): Promise<boolean> {
     if (source?.kind === 'image') {
-      await fillFromImage(source.image, tmp, sizeBytes);
+      if (await fillFromImage(source.image, tmp, sizeBytes)) return true;
     } else if (source) {
       const [file, what] = source.kind === 'volume'
         ? [volumeFile(p, source.volumeId), `volume ${source.volumeId}`]
@@ -249,22 +288,23 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
       await copyRaw(file, tmp, what);
     } else {
       // Zeroes: a file of that length with nothing allocated; no process needed.
-      const handle = await open(tmp, 'wx', 0o600);
-      await handle.close();
+      await makeSparseFile(tmp, sizeBytes);
+      return false;
     }
     await truncate(tmp, sizeBytes);
+    return false;
   }
 
   /**
    * Makes `target` from `make(tmp)` under tmp/, so that the target's name appears only complete;
-   * an existing target is kept (the retry of a create that had finished).
+   * an existing target is kept (the retry of a create that had finished). `make` returns true
+   * when what it wrote is on the disk already.
    */
-  async function publish(target: string, label: string, make: (tmp: string) => Promise<void>): Promise<void> {
+  async function publish(target: string, label: string, make: (tmp: string) => Promise<boolean | void>): Promise<void> {
     await ensureDirs();
     const tmp = tempFile(label);
     try {
-      await make(tmp);
-      await syncFile(tmp);
+      if (!(await make(tmp))) await syncFile(tmp);
       await rename(tmp, target);
     } finally {
       await dropTemp(tmp);
