@@ -21,7 +21,7 @@ export interface ComputeDeps extends ServiceDeps {
   readonly image: ImageDeps;
   /** The placement service, reached only through src/placement/scheduling.ts. */
   readonly placement: PlacementDeps;
-  /** The block storage service, reached only through src/compute/server-volumes.ts. */
+  /** The block storage service, reached only through src/compute/server-volumes.ts (and its agents' heartbeat, for os-services). */
   readonly volume: VolumeDeps;
   /** The compute hosts that can take servers now (agents with a working hypervisor). */
   readonly computeHosts: () => readonly string[];
