@@ -34,12 +34,6 @@
 # /tmp/peer-keystone-tempest/run-*/. Both paths are printed.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PEER=${PEER_KEYSTONE_DIR:-$REPO/../shared/tools/peer-keystone}
-HOST=${KUMO_TEMPEST_HOST:-127.0.0.1}
-LOG_LEVEL=${KUMO_TEMPEST_LOG_LEVEL:-info}
-START_TIMEOUT=${KUMO_TEMPEST_START_TIMEOUT:-60}
-BUILD_TIMEOUT=${KUMO_TEMPEST_BUILD_TIMEOUT:-300}
 export TEMPEST_REGEXES=${TEMPEST_REGEXES:-'^tempest\.api\.compute\.(servers|flavors|keypairs|images|limits)\.|^tempest\.api\.compute\.test_quotas\. ^tempest\.api\.image\.v2\.'}
 export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
 # What Kumo does not implement and Tempest does not skip by itself (features Tempest can be told
@@ -52,6 +46,7 @@ export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
 export TEMPEST_EXCLUDE=${TEMPEST_EXCLUDE-'ServerPasswordTestJSON|test_create_backup|tempest\.api\.image\.v2\.(admin\.)?test_images_metadefs_'}
 me=tempest-compute
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib/peer-tempest.sh"
 . "$REPO/scripts/lib/vm-tempest.sh"
 start_vm_tempest_kumo kumo-tempest-compute
 
@@ -102,9 +97,4 @@ settings = {
 write_tempest_conf(e['SRC'], e['DST'], settings, 'scripts/tempest-compute.sh')
 PY
 
-. "$REPO/scripts/lib/peer-tempest.sh"
-run_peer_tempest "$HARNESS/run-tempest.sh"
-status=0
-peer_tempest_summary "Kumo compute and image Tempest summary" || status=1
-echo "Kumo log: $KUMO_LOG   (pid $KUMO_PID, $COMPUTE_URL)"
-exit "$status"
+run_peer_tempest_and_exit "$HARNESS/run-tempest.sh" "Kumo compute and image Tempest summary" "$COMPUTE_URL"

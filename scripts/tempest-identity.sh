@@ -25,38 +25,17 @@
 # failed/skipped lists) under /tmp/peer-keystone-tempest/run-*/; both paths are printed.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # OAuth1 (OS-OAUTH1) and federation (OS-FEDERATION) are listed in the README as not supported.
 # keystone_tempest_plugin.tests.api consists of these classes only.
 export TEMPEST_EXCLUDE=${TEMPEST_EXCLUDE-'OAUTHConsumersV3Test|OAUTH1TokensTest|IndentityProvidersTest|MappingRulesTest|ServiceProvidersTest'}
-PEER=${PEER_KEYSTONE_DIR:-$REPO/../shared/tools/peer-keystone}
-HOST=${KUMO_TEMPEST_HOST:-127.0.0.1}
-LOG_LEVEL=${KUMO_TEMPEST_LOG_LEVEL:-info}
-START_TIMEOUT=${KUMO_TEMPEST_START_TIMEOUT:-60}
-
-[ -f "$PEER/run-tempest.sh" ] || { echo "tempest-identity: $PEER/run-tempest.sh not found (set PEER_KEYSTONE_DIR)" >&2; exit 2; }
-PEER=$(cd "$PEER" && pwd)
-
-if ! command -v tempest >/dev/null 2>&1 || ! dpkg -s tempest keystone-tempest-plugin >/dev/null 2>&1; then
-  echo "# installing tempest keystone-tempest-plugin"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=900 tempest keystone-tempest-plugin
-fi
-
-if [ ! -f "$REPO/dist/kumo.mjs" ]; then
-  echo "# dist/kumo.mjs missing: npm run build"
-  (cd "$REPO" && npm run build)
-fi
-
 me=tempest-identity
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib/peer-tempest.sh"
+prepare_peer_tempest dist/kumo.mjs
 . "$REPO/scripts/lib/throwaway-kumo.sh"
 # Identity needs no host networking: no agent.
 start_throwaway_kumo kumo-tempest --agent off
 
 # run-tempest.sh takes the base *without* /v3 (it strips a trailing /v3 and appends /v3
 # itself, both for uri_v3 and its own GET BASE/v3 probe); the helper gives it .../identity.
-. "$REPO/scripts/lib/peer-tempest.sh"
-run_peer_tempest "$PEER/run-tempest.sh"
-status=0
-peer_tempest_summary "Kumo identity Tempest summary" || status=1
-echo "Kumo log: $KUMO_LOG   (pid $KUMO_PID, $PUBLIC/identity/v3)"
-exit "$status"
+run_peer_tempest_and_exit "$PEER/run-tempest.sh" "Kumo identity Tempest summary" "$PUBLIC/identity/v3"

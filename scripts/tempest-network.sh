@@ -40,30 +40,13 @@
 # /tmp/peer-keystone-tempest/run-*/. Both paths are printed.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PEER=${PEER_KEYSTONE_DIR:-$REPO/../shared/tools/peer-keystone}
-HOST=${KUMO_TEMPEST_HOST:-127.0.0.1}
-LOG_LEVEL=${KUMO_TEMPEST_LOG_LEVEL:-info}
-START_TIMEOUT=${KUMO_TEMPEST_START_TIMEOUT:-60}
 PUBLIC_CIDR=${KUMO_TEMPEST_PUBLIC_CIDR:-172.24.4.0/24}
 export TEMPEST_REGEXES=${TEMPEST_REGEXES:-'^tempest\.api\.network\.'}
 export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-4}
 me=tempest-network
 
-[ -f "$PEER/run-tempest.sh" ] && [ -f "$PEER/tempest.conf.template" ] ||
-  { echo "$me: $PEER/run-tempest.sh or tempest.conf.template not found (set PEER_KEYSTONE_DIR)" >&2; exit 2; }
-PEER=$(cd "$PEER" && pwd)
-
-# run-tempest.sh insists on keystone-tempest-plugin as well.
-if ! command -v tempest >/dev/null 2>&1 || ! dpkg -s tempest keystone-tempest-plugin >/dev/null 2>&1; then
-  echo "# installing tempest keystone-tempest-plugin"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=900 tempest keystone-tempest-plugin
-fi
-
-if [ ! -f "$REPO/dist/kumo.mjs" ]; then
-  echo "# dist/kumo.mjs missing: npm run build"
-  (cd "$REPO" && npm run build)
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/lib/peer-tempest.sh"
+prepare_peer_tempest dist/kumo.mjs
 # The local agent would drive this host's networking (bridges, namespaces) when run as root.
 # Tempest's API tests need none of it. Builds before the flag existed have no agent at all.
 AGENT_ARGS=()
@@ -131,12 +114,9 @@ echo "# TEMPEST_REGEXES=$TEMPEST_REGEXES TEMPEST_EXCLUDE=$TEMPEST_EXCLUDE"
 
 # Our template: the harness's identity template (its @PLACEHOLDERS@ are still rendered by the
 # harness) with the network sections set. configparser keeps each section once.
-HARNESS=$TMP/harness
-mkdir -p "$HARNESS"
-ln -s "$PEER/run-tempest.sh" "$HARNESS/run-tempest.sh"
+peer_tempest_harness_dir
 has_ext port-security && PORT_SECURITY=true || PORT_SECURITY=false
 [ "${KUMO_TEMPEST_IPV6:-1}" = 1 ] && IPV6=true || IPV6=false
-[ "${KUMO_TEMPEST_DEBUG:-1}" = 1 ] && DEBUG=true || DEBUG=false
 SRC="$PEER/tempest.conf.template" DST="$HARNESS/tempest.conf.template" \
 EXTENSIONS=$EXTENSIONS PUBLIC_NET_ID=$PUBLIC_NET_ID PUBLIC_NET_NAME=$PUBLIC_NET_NAME \
 PORT_SECURITY=$PORT_SECURITY IPV6=$IPV6 DEBUG=$DEBUG LIB=$REPO/scripts/lib python3 - <<'PY'
@@ -173,9 +153,4 @@ settings = {
 write_tempest_conf(e['SRC'], e['DST'], settings, 'scripts/tempest-network.sh')
 PY
 
-. "$REPO/scripts/lib/peer-tempest.sh"
-run_peer_tempest "$HARNESS/run-tempest.sh"
-status=0
-peer_tempest_summary "Kumo network Tempest summary" || status=1
-echo "Kumo log: $KUMO_LOG   (pid $KUMO_PID, $NET_URL)"
-exit "$status"
+run_peer_tempest_and_exit "$HARNESS/run-tempest.sh" "Kumo network Tempest summary" "$NET_URL"

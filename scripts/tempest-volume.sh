@@ -33,12 +33,6 @@
 # /tmp/peer-keystone-tempest/run-*/. Both paths are printed.
 set -euo pipefail
 
-REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PEER=${PEER_KEYSTONE_DIR:-$REPO/../shared/tools/peer-keystone}
-HOST=${KUMO_TEMPEST_HOST:-127.0.0.1}
-LOG_LEVEL=${KUMO_TEMPEST_LOG_LEVEL:-info}
-START_TIMEOUT=${KUMO_TEMPEST_START_TIMEOUT:-60}
-BUILD_TIMEOUT=${KUMO_TEMPEST_BUILD_TIMEOUT:-300}
 export TEMPEST_REGEXES=${TEMPEST_REGEXES:-'^tempest\.api\.volume\. ^tempest\.api\.compute\.volumes\.'}
 export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
 # What Kumo does not implement and Tempest does not skip by itself (features Tempest can be told
@@ -60,6 +54,7 @@ export TEMPEST_CONCURRENCY=${TEMPEST_CONCURRENCY:-2}
 export TEMPEST_EXCLUDE=${TEMPEST_EXCLUDE-'\.test_backends_capabilities\.|\.test_group_types\.|\.test_group_type_specs\.|\.test_groups\.|\.test_group_snapshots\.|\.test_qos\.|\.test_user_messages\.|\.test_volume_hosts\.|\.test_volume_quota_classes\.|\.test_volume_transfers\.|test_quota_usage_after_volume_transfer|VolumeServicesNegativeTest|test_volume_type_encryption_create_get_update_delete|test_update_snapshot_status|test_snapshot_volume_backed_multiattach|tempest\.api\.compute\.volumes\.test_(volumes_get|volumes_list|volumes_negative|volume_snapshots)\.'}
 me=tempest-volume
 
+. "$(dirname "${BASH_SOURCE[0]}")/lib/peer-tempest.sh"
 . "$REPO/scripts/lib/vm-tempest.sh"
 start_vm_tempest_kumo kumo-tempest-volume
 
@@ -115,9 +110,4 @@ settings = {
 write_tempest_conf(e['SRC'], e['DST'], settings, 'scripts/tempest-volume.sh')
 PY
 
-. "$REPO/scripts/lib/peer-tempest.sh"
-run_peer_tempest "$HARNESS/run-tempest.sh"
-status=0
-peer_tempest_summary "Kumo volume Tempest summary" || status=1
-echo "Kumo log: $KUMO_LOG   (pid $KUMO_PID, $COMPUTE_URL)"
-exit "$status"
+run_peer_tempest_and_exit "$HARNESS/run-tempest.sh" "Kumo volume Tempest summary" "$COMPUTE_URL"

@@ -1,30 +1,19 @@
 # Sourced by the Tempest scripts whose tests boot real VMs (tempest-compute.sh, tempest-volume.sh),
-# after they set REPO, PEER, HOST, LOG_LEVEL, START_TIMEOUT and me.
+# after peer-tempest.sh. Sets BUILD_TIMEOUT (KUMO_TEMPEST_BUILD_TIMEOUT [300], the conf's build_timeout).
 #
-# `start_vm_tempest_kumo TMP_PREFIX` checks for root and the peer-keystone harness, installs Tempest
-# if missing, builds dist/ if missing and the test VM disk (test/support/vm-image.ts), starts a
+# `start_vm_tempest_kumo TMP_PREFIX` checks for root, prepares the harness, Tempest and dist/
+# (prepare_peer_tempest), builds the test VM disk (test/support/vm-image.ts), starts a
 # throwaway `kumo up --agent on --accel tcg` (throwaway-kumo.sh; QEMU guests, namespaces and bridges
 # of its data dir are purged when it stops) and, as admin, makes what booting needs
 # (kumo_admin.compute_fixtures). Sets what start_throwaway_kumo sets plus PEER (absolute), BOOT_DISK,
-# IMAGE_REF, IMAGE_REF_ALT, FLAVOR_REF, FLAVOR_REF_ALT, FIXED_NETWORK_NAME, COMPUTE_URL, HARNESS (a
-# directory holding a symlink to run-tempest.sh, where the caller writes its tempest.conf.template)
-# and DEBUG (true/false from KUMO_TEMPEST_DEBUG [1]).
+# IMAGE_REF, IMAGE_REF_ALT, FLAVOR_REF, FLAVOR_REF_ALT, FIXED_NETWORK_NAME, COMPUTE_URL, and HARNESS
+# and DEBUG (peer_tempest_harness_dir).
+
+BUILD_TIMEOUT=${KUMO_TEMPEST_BUILD_TIMEOUT:-300}
 
 start_vm_tempest_kumo() {
   [ "$(id -u)" = 0 ] || { echo "$me: run as root (the agent drives QEMU and host networking)" >&2; exit 2; }
-  [ -f "$PEER/run-tempest.sh" ] && [ -f "$PEER/tempest.conf.template" ] ||
-    { echo "$me: $PEER/run-tempest.sh or tempest.conf.template not found (set PEER_KEYSTONE_DIR)" >&2; exit 2; }
-  PEER=$(cd "$PEER" && pwd)
-
-  if ! command -v tempest >/dev/null 2>&1 || ! dpkg -s tempest keystone-tempest-plugin >/dev/null 2>&1; then
-    echo "# installing tempest keystone-tempest-plugin"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -o DPkg::Lock::Timeout=900 tempest keystone-tempest-plugin
-  fi
-
-  if [ ! -f "$REPO/dist/kumo.mjs" ] || [ ! -f "$REPO/dist/test/support/vm-image.js" ]; then
-    echo "# dist/ missing: npm run build"
-    (cd "$REPO" && npm run build)
-  fi
+  prepare_peer_tempest dist/kumo.mjs dist/test/support/vm-image.js
 
   # The bootable test disk (cached under /var/tmp/kumo-test-vm by kernel version and /init revision).
   BOOT_DISK=$(cd "$REPO" && node --input-type=module -e \
@@ -52,10 +41,7 @@ PY
   echo "# images $IMAGE_REF $IMAGE_REF_ALT, flavors $FLAVOR_REF $FLAVOR_REF_ALT, network $FIXED_NETWORK_NAME"
   echo "# TEMPEST_REGEXES=$TEMPEST_REGEXES TEMPEST_EXCLUDE=$TEMPEST_EXCLUDE"
 
-  HARNESS=$TMP/harness
-  mkdir -p "$HARNESS"
-  ln -s "$PEER/run-tempest.sh" "$HARNESS/run-tempest.sh"
-  [ "${KUMO_TEMPEST_DEBUG:-1}" = 1 ] && DEBUG=true || DEBUG=false
+  peer_tempest_harness_dir
 }
 
 # QEMU outlives Kumo by design: remove the guests, namespaces and bridges of this data dir.

@@ -5,7 +5,7 @@
  */
 import { KumoError } from '../errors.js';
 import type { KumoErrorCode } from '../errors.js';
-import type { ValidatedToken } from '../identity/tokens.js';
+import type { ProjectCaller } from '../http/auth.js';
 import type { ImageDeps } from '../image/context.js';
 import type { NetworkDeps } from '../network/context.js';
 import type { PlacementDeps } from '../placement/context.js';
@@ -21,7 +21,7 @@ export interface ComputeDeps extends ServiceDeps {
   readonly image: ImageDeps;
   /** The placement service, reached only through src/placement/scheduling.ts. */
   readonly placement: PlacementDeps;
-  /** The block storage service, reached only through src/compute/server-volumes.ts. */
+  /** The block storage service, reached only through src/compute/server-volumes.ts (and its agents' heartbeat, for os-services). */
   readonly volume: VolumeDeps;
   /** The compute hosts that can take servers now (agents with a working hypervisor). */
   readonly computeHosts: () => readonly string[];
@@ -29,17 +29,9 @@ export interface ComputeDeps extends ServiceDeps {
   readonly hosts: ComputeHostAccess | undefined;
 }
 
-export interface Caller {
-  readonly projectId: string;
-  readonly userId: string;
-  readonly isAdmin: boolean;
+export interface Caller extends ProjectCaller {
   /** The request id, recorded with instance actions. */
   readonly requestId: string;
-}
-
-export function callerOf(token: ValidatedToken, requestId: string): Caller {
-  if (!token.project) throw new KumoError('ERR_FORBIDDEN', 'A project-scoped token is required.');
-  return { projectId: token.project.id, userId: token.user.id, isAdmin: token.roles.some((r) => r.name === 'admin'), requestId };
 }
 
 export const novaError = (code: KumoErrorCode, message: string) => new KumoError(code, message);

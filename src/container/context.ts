@@ -5,7 +5,7 @@
  */
 import { KumoError } from '../errors.js';
 import type { KumoErrorCode } from '../errors.js';
-import type { ValidatedToken } from '../identity/tokens.js';
+import type { ProjectCaller } from '../http/auth.js';
 import type { ImageDeps } from '../image/context.js';
 import type { NetworkDeps } from '../network/context.js';
 import type { Db } from '../store/database.js';
@@ -25,16 +25,7 @@ export interface ContainerDeps extends ServiceDeps {
   readonly hosts: HostRuntimeAccess | undefined;
 }
 
-export interface Caller {
-  readonly projectId: string;
-  readonly userId: string;
-  readonly isAdmin: boolean;
-}
-
-export function callerOf(token: ValidatedToken): Caller {
-  if (!token.project) throw new KumoError('ERR_UNAUTHORIZED', 'A project-scoped token is required.');
-  return { projectId: token.project.id, userId: token.user.id, isAdmin: token.roles.some((r) => r.name === 'admin') };
-}
+export type Caller = ProjectCaller;
 
 export const zunError = (code: KumoErrorCode, message: string) => new KumoError(code, message);
 export const invalid = (message: string) => zunError('ERR_VALIDATION', message);

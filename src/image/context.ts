@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { KumoError } from '../errors.js';
 import type { KumoErrorCode } from '../errors.js';
-import type { ValidatedToken } from '../identity/tokens.js';
+import type { ProjectCaller } from '../http/auth.js';
 import type { ServiceDeps } from '../service-deps.js';
 
 export interface ImageDeps extends ServiceDeps {
@@ -14,16 +14,7 @@ export interface ImageDeps extends ServiceDeps {
   readonly imagesDir: string;
 }
 
-export interface Caller {
-  readonly projectId: string;
-  readonly userId: string;
-  readonly isAdmin: boolean;
-}
-
-export function callerOf(token: ValidatedToken): Caller {
-  if (!token.project) throw new KumoError('ERR_UNAUTHORIZED', 'A project-scoped token is required.');
-  return { projectId: token.project.id, userId: token.user.id, isAdmin: token.roles.some((r) => r.name === 'admin') };
-}
+export type Caller = ProjectCaller;
 
 export const newImageId = (): string => randomUUID();
 

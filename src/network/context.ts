@@ -8,7 +8,7 @@ import { isUniqueViolation } from '../store/database.js';
 import type { Db } from '../store/database.js';
 import { bumpRevision, readRevision } from '../store/revision.js';
 import type { ServiceDeps } from '../service-deps.js';
-import type { ValidatedToken } from '../identity/tokens.js';
+import type { ProjectCaller } from '../http/auth.js';
 
 export type NetworkDeps = ServiceDeps;
 
@@ -17,15 +17,8 @@ export const newUuid = (): string => randomUUID();
 /** Neutron's timestamps: seconds, Z. */
 export const neutronTime = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-export interface Caller {
-  projectId: string;
-  isAdmin: boolean;
-}
-
-export function callerOf(token: ValidatedToken): Caller {
-  if (!token.project) throw new KumoError('ERR_UNAUTHORIZED', 'A project-scoped token is required.');
-  return { projectId: token.project.id, isAdmin: token.roles.some((r) => r.name === 'admin') };
-}
+/** Neutron's policy reads no user: other services act on the network as a project (see workload-ports.ts). */
+export type Caller = Pick<ProjectCaller, 'projectId' | 'isAdmin'>;
 
 export const neutronError = (code: ConstructorParameters<typeof KumoError>[0], kind: string, message: string) => new KumoError(code, message, { kind });
 export const badInput = (message: string) => neutronError('ERR_VALIDATION', 'HTTPBadRequest', `Invalid input for operation: ${message}`);

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { KumoError } from '../errors.js';
 import type { KumoErrorCode } from '../errors.js';
-import type { ValidatedToken } from '../identity/tokens.js';
+import type { ProjectCaller } from '../http/auth.js';
 import type { ImageDeps } from '../image/context.js';
 import type { ServiceDeps } from '../service-deps.js';
 import { bumpRevision } from '../store/revision.js';
@@ -16,16 +16,8 @@ export interface VolumeDeps extends ServiceDeps {
   readonly image: ImageDeps;
 }
 
-export interface Caller {
-  readonly projectId: string;
-  readonly userId: string;
-  readonly isAdmin: boolean;
+export interface Caller extends ProjectCaller {
   readonly requestId: string;
-}
-
-export function callerOf(token: ValidatedToken, requestId: string): Caller {
-  if (!token.project) throw new KumoError('ERR_FORBIDDEN', 'A project-scoped token is required.');
-  return { projectId: token.project.id, userId: token.user.id, isAdmin: token.roles.some((r) => r.name === 'admin'), requestId };
 }
 
 export const newVolumeId = (): string => randomUUID();

@@ -1,6 +1,7 @@
 /**
  * Volume hosts (cinder-volume@host): the controller's heartbeat with the capacity its BlockStorage
- * reports, and the choice of a host for a new volume (a live one with the most free space).
+ * reports (which other services read as the host's agent last-seen time), and the choice of a host
+ * for a new volume (a live one with the most free space).
  * @module
  */
 import type { Selectable } from 'kysely';
@@ -25,6 +26,17 @@ export async function heartbeat(deps: VolumeDeps, host: string, capacity: { tota
 
 export async function volumeServices(db: Db): Promise<VolumeServiceRow[]> {
   return db.selectFrom('volume_service').selectAll().orderBy('host').execute();
+}
+
+/**
+ * When each of `hosts`' agent last reported, in milliseconds since the epoch: its volume
+ * controller's heartbeat, the one heartbeat an agent records. Hosts that never reported (no
+ * block storage there) are absent. For other services that show a host's last-seen time.
+ */
+export async function agentLastSeen(deps: VolumeDeps, hosts: readonly string[]): Promise<Map<string, number>> {
+  if (!hosts.length) return new Map();
+  const rows = await deps.db.selectFrom('volume_service').select(['host', 'heartbeat_at']).where('host', 'in', hosts).execute();
+  return new Map(rows.map((r) => [r.host, Number(r.heartbeat_at)]));
 }
 
 /**

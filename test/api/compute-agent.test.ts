@@ -417,5 +417,13 @@ for (const dialect of DIALECTS) {
       assert.ok(!names.includes('vm-bad-ip'), 'a refused create makes nothing');
       assert.equal((await k.request('DELETE', `${C}/servers/${id}`, { token: member.token })).statusCode, 204);
     });
+
+    test('os-services: a compute host whose agent records no heartbeat (no block storage here) shows updated_at null, as Nova for a service that never reported', async () => {
+      const services = json((await k.request('GET', `${C}/os-services`, { token: admin })).body).services as { binary: string; state: string; updated_at: string | null }[];
+      assert.deepEqual(services.map((s) => s.binary), ['nova-scheduler', 'nova-conductor', 'nova-compute']);
+      const compute = services.find((s) => s.binary === 'nova-compute')!;
+      assert.deepEqual([compute.state, compute.updated_at], ['up', null]);
+      assert.equal((await k.request('GET', `${C}/os-services`, { token: member.token })).statusCode, 403);
+    });
   });
 }

@@ -190,5 +190,36 @@ for (const dialect of DIALECTS) {
       await k.request('DELETE', `${C}/servers/${holder}`, { token: member.token });
       await until('holder gone', () => volume(inUse), (x) => x.status === 'available');
     });
+
+    test('os-services: nova-compute was last updated at its host agent\'s heartbeat, not at the request', async () => {
+      // The heartbeat as the block storage API shows it (the same host's agent); Cinder and Nova format times differently.
+      const heartbeat = async () => json((await k.request('GET', `${V()}/os-services?binary=cinder-volume`, { token: admin })).body).services[0].updated_at as string;
+      const novaCompute = async () => {
+        const services = json((await k.request('GET', `${C}/os-services`, { token: admin, headers: v(53) })).body).services as { binary: string; host: string; state: string; updated_at: string | null }[];
+        return services.find((s) => s.binary === 'nova-compute')!;
+      };
+      const ms = (t: string | null) => Date.parse(`${t}Z`);
+      /** nova-compute as shown while the heartbeat stood still, with the heartbeat. */
+      const seen = async () => {
+        for (let i = 0; i < 5; i++) {
+          const beat = await heartbeat();
+          // The request comes after the heartbeat by more than the times' precision.
+          k.advance(1_000);
+          const shown = await novaCompute();
+          if (await heartbeat() === beat) return { beat, shown };
+        }
+        throw new Error('the heartbeat never stood still for one request');
+      };
+      const first = await seen();
+      assert.deepEqual([first.shown.host, first.shown.state], ['test-host', 'up']);
+      assert.equal(ms(first.shown.updated_at), ms(first.beat));
+      // The next heartbeat moves it.
+      k.advance(11_000);
+      k.kumo.agent!.resync();
+      await k.kumo.agent!.settled();
+      const next = await seen();
+      assert.notEqual(next.beat, first.beat, 'the agent beat again');
+      assert.equal(ms(next.shown.updated_at), ms(next.beat));
+    });
   });
 }

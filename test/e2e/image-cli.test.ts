@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliEnv, kumoUp, openstackCli, run, tearDown } from '../support/kumo-process.js';
+import { kumoUpForCli, openstackCli, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack image commands against kumo up', () => {
@@ -22,8 +22,7 @@ describe('openstack image commands against kumo up', () => {
   };
 
   before(async () => {
-    live = await kumoUp(['--agent', 'off']);
-    env = cliEnv(live);
+    ({ live, env } = await kumoUpForCli(['--agent', 'off']));
   });
   after(() => tearDown(live));
 

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { kumoUp, openstackCli, purgeHostObjects, run, stop } from '../support/kumo-process.js';
+import { kumoUpForCli, openstackCli, restartKumo, run, stop, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack CLI against kumo up', () => {
@@ -14,15 +14,9 @@ describe('openstack CLI against kumo up', () => {
   const { os, osJson, osFails } = openstackCli(() => env);
 
   before(async () => {
-    live = await kumoUp();
-    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
-    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+    ({ live, env } = await kumoUpForCli());
   });
-  after(async () => {
-    await stop(live);
-    await purgeHostObjects(live.dir);
-    rmSync(live.dir, { recursive: true, force: true });
-  });
+  after(() => tearDown(live));
 
   test('kumo up writes secrets 0600 and a clouds.yaml, and prints how long start took', () => {
     assert.match(live.output(), /Kumo is up in \d+ ms/);
@@ -242,9 +236,8 @@ describe('openstack CLI against kumo up', () => {
   });
 
   test('an expired token is refused, and state survives a restart', async () => {
-    const short = await kumoUp(['--token-expiration', '1']);
+    const { live: short, env: cloud } = await kumoUpForCli(['--token-expiration', '1']);
     try {
-      const cloud = { ...env, OS_CLIENT_CONFIG_FILE: join(short.dir, 'clouds.yaml') };
       const issued = await run('openstack', ['--os-cloud', 'kumo', 'token', 'issue', '-f', 'json'], cloud);
       assert.equal(issued.code, 0, issued.stderr);
       const token = JSON.parse(issued.stdout).id as string;
@@ -264,7 +257,7 @@ describe('openstack CLI against kumo up', () => {
     const key = readFileSync(join(live.dir, 'secrets/fernet-keys/1'), 'utf8');
     const token = (await osJson('token', 'issue')).id as string;
     assert.equal(await stop(live), 0);
-    live = await kumoUp([], { dir: live.dir, port: Number(new URL(live.url).port) });
+    live = await restartKumo(live);
     assert.equal(readFileSync(join(live.dir, 'secrets/admin-password'), 'utf8'), password);
     assert.equal(readFileSync(join(live.dir, 'secrets/fernet-keys/1'), 'utf8'), key);
     const res = await fetch(`${live.url}/identity/v3/projects?name=survivor`, { headers: { 'x-auth-token': token } });

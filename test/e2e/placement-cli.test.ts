@@ -5,8 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { kumoUp, openstackCli, run, stop } from '../support/kumo-process.js';
+import { kumoUpForCli, openstackCli, run, stop } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 
 describe('openstack resource provider/class/trait (osc-placement) against kumo up', () => {
@@ -17,9 +16,7 @@ describe('openstack resource provider/class/trait (osc-placement) against kumo u
 
   before(async () => {
     // Placement needs no host objects: the agent stays off.
-    live = await kumoUp(['--agent', 'off']);
-    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
-    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+    ({ live, env } = await kumoUpForCli(['--agent', 'off']));
   });
   after(async () => {
     await stop(live);

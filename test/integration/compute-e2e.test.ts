@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { kumoUp, openstackCli, purgeHostObjects, run, stop } from '../support/kumo-process.js';
+import { kumoUpForCli, openstackCli, restartKumo, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { endpointNamespace, isRoot, randomTag, sh } from '../support/netns.js';
 import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
@@ -41,6 +41,7 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
   // "The outside": a bridge of this test's with a namespace holding the external gateway address.
   const tag = randomTag();
   const outsideBridge = `kvo${tag}`;
+  const kumoArgs = ['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info'];
   let outside: { name: string; remove(): Promise<void> } | undefined;
   const scratch = mkdtempSync(join(tmpdir(), 'kumo-vm-e2e-'));
   const { os, osJson, osFails } = openstackCli(() => env);
@@ -61,17 +62,11 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
     await sh('ip', ['link', 'set', `kvp${tag}`, 'master', outsideBridge, 'up']);
     await sh('ip', ['-n', outside.name, 'addr', 'add', '198.19.0.1/24', 'dev', 'eth0']);
     await sh('ip', ['-n', outside.name, 'link', 'set', 'eth0', 'up']);
-    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info']);
-    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
-    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+    ({ live, env } = await kumoUpForCli(kumoArgs));
   });
 
   after(async () => {
-    if (live) {
-      await stop(live);
-      await purgeHostObjects(live.dir);
-      rmSync(live.dir, { recursive: true, force: true });
-    }
+    if (live) await tearDown(live);
     await registry?.stop();
     await outside?.remove();
     await sh('ip', ['link', 'del', outsideBridge]).catch(() => undefined);
@@ -134,7 +129,7 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
     live.proc.kill('SIGKILL');
     await new Promise((r) => live.proc.once('exit', r));
     assert.ok(processAlive(qemuPid), 'QEMU outlives Kumo');
-    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--accel', 'tcg', '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info'], { dir: live.dir, port: Number(new URL(live.url).port) });
+    live = await restartKumo(live, kumoArgs);
     assert.equal((await statusOf('vm1')).status, 'ACTIVE');
     assert.equal(Number(readFileSync(pidFile, 'utf8').trim()), qemuPid, 'the same QEMU');
     // QEMU killed behind Kumo's back: the server is SHUTOFF, and starts again from its disk.

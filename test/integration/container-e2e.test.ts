@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { kumoUp, purgeHostObjects, run, stop } from '../support/kumo-process.js';
+import { kumoUpForCli, restartKumo, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { endpointNamespace, isRoot, randomTag, sh } from '../support/netns.js';
 import { buildBusyboxRootfs, dockerSaveTar, pushImage, startRegistry } from '../support/registry.js';
@@ -59,17 +59,11 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     await sh('ip', ['link', 'set', `kco${tag}`, 'master', outsideBridge, 'up']);
     await sh('ip', ['-n', outside.name, 'addr', 'add', '198.18.0.1/24', 'dev', 'eth0']);
     await sh('ip', ['-n', outside.name, 'link', 'set', 'eth0', 'up']);
-    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info']);
-    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
-    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+    ({ live, env } = await kumoUpForCli(['--agent', 'on', '--host', hostname(), '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info']));
   });
 
   after(async () => {
-    if (live) {
-      await stop(live);
-      await purgeHostObjects(live.dir);
-      rmSync(live.dir, { recursive: true, force: true });
-    }
+    if (live) await tearDown(live);
     await registry?.stop();
     await outside?.remove();
     await sh('ip', ['link', 'del', outsideBridge]).catch(() => undefined);
@@ -207,7 +201,7 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
     live.proc.kill('SIGKILL');
     await new Promise((r) => live.proc.once('exit', r));
     await new Promise((r) => setTimeout(r, 5000));
-    live = await kumoUp(['--agent', 'on', '--host', hostname(), '--log-level', 'info'], { dir: live.dir, port: Number(new URL(live.url).port) });
+    live = await restartKumo(live, ['--agent', 'on', '--host', hostname(), '--log-level', 'info']);
     const ended = await until('blinker', 'Stopped');
     assert.match(String(ended.status_detail), /^Exited\(4\)/);
     assert.equal((await statusOf('web')).status, 'Running', 'the web container kept running through the restart');

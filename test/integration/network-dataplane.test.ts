@@ -7,10 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { kumoUp, purgeHostObjects, stop } from '../support/kumo-process.js';
+import { kumoUp, restartKumo, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { dhcpLease, endpointNamespace, isRoot, peerEchoServer, ping, randomTag, sh, succeeds, tcpPeerAddress } from '../support/netns.js';
 import { ownerLabel } from '../../src/server.js';
@@ -79,11 +79,7 @@ describe('network data plane through kumo up and the Neutron API', { skip: isRoo
 
   after(async () => {
     for (const s of servers) s.stop();
-    if (live) {
-      await stop(live);
-      await purgeHostObjects(live.dir);
-      rmSync(live.dir, { recursive: true, force: true });
-    }
+    if (live) await tearDown(live);
     for (const ns of namespaces) await ns.remove();
     await sh('ip', ['link', 'del', outsideBridge]).catch(() => undefined);
   });
@@ -172,7 +168,7 @@ describe('network data plane through kumo up and the Neutron API', { skip: isRoo
     await sh('ip', ['link', 'add', foreign, 'type', 'veth', 'peer', 'name', `${foreign.slice(0, 12)}p`]);
     await sh('ip', ['link', 'set', foreign, 'alias', `kumo:zz${tag}:${randomUUID()}`]);
     try {
-      live = await kumoUp(['--agent', 'on', '--host', host, '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info'], { dir: live.dir, port: Number(new URL(live.url).port) });
+      live = await restartKumo(live, ['--agent', 'on', '--host', host, '--physical-bridges', `public:${outsideBridge}`, '--log-level', 'info']);
       await eventually('the bridge is repaired', () => ping(a1.ns, a3.port.fixed_ips[0].ip_address));
       assert.ok(!(await ownedLinks()).includes(orphan), 'our orphan is removed');
       assert.ok(await succeeds('ip', ['link', 'show', foreign]), 'another owner\'s look-alike is untouched');

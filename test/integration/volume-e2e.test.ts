@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kumoUp, openstackCli, purgeHostObjects, run, stop } from '../support/kumo-process.js';
+import { kumoUpForCli, openstackCli, restartKumo, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { isRoot } from '../support/netns.js';
 import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
@@ -53,9 +53,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
     buildBusyboxRootfs(rootfs);
     await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
     ctrImage = `${registry.host}/busybox:latest`;
-    live = await kumoUp(KUMO_ARGS);
-    env = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
-    for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
+    ({ live, env } = await kumoUpForCli(KUMO_ARGS));
     await os('image', 'create', '--file', vm.bootDisk, '--disk-format', 'qcow2', '--container-format', 'bare', '--public', 'kumo-test');
     await os('flavor', 'create', '--vcpus', '1', '--ram', '128', '--disk', '1', 'vm.tiny');
     await os('network', 'create', 'vol-net');
@@ -63,11 +61,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
   });
 
   after(async () => {
-    if (live) {
-      await stop(live);
-      await purgeHostObjects(live.dir);
-      rmSync(live.dir, { recursive: true, force: true });
-    }
+    if (live) await tearDown(live);
     await registry?.stop();
     rmSync(scratch, { recursive: true, force: true });
   });
@@ -184,7 +178,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
 
     live.proc.kill('SIGKILL');
     await new Promise((r) => live.proc.once('exit', r));
-    live = await kumoUp(KUMO_ARGS, { dir: live.dir, port: Number(new URL(live.url).port) });
+    live = await restartKumo(live, KUMO_ARGS);
     assert.equal((await osJson('appcontainer', 'show', 'holder')).status, 'Running');
     assert.equal((await volume('kv')).status, 'in-use');
     assert.match(await os('appcontainer', 'exec', 'holder', 'cat', '/d/f'), /kept/, 'the mount is still there inside the container');

@@ -44,6 +44,9 @@ export async function kumoUp(extra: string[] = [], opts: { dir?: string; port?: 
   return { proc, dir, url: `http://127.0.0.1:${port}`, output: () => out };
 }
 
+/** Starts the Kumo of `live` again (after it was stopped or killed) on the same data dir and port, so clouds.yaml and `cliEnv` still hold. */
+export const restartKumo = (live: Live, extra: string[] = []): Promise<Live> => kumoUp(extra, { dir: live.dir, port: Number(new URL(live.url).port) });
+
 export async function stop(live: Live): Promise<number | null> {
   if (live.proc.exitCode === null) {
     live.proc.kill('SIGTERM');
@@ -57,6 +60,12 @@ export function cliEnv(live: Live): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, OS_CLIENT_CONFIG_FILE: join(live.dir, 'clouds.yaml') };
   for (const k of Object.keys(env)) if (k.startsWith('OS_') && k !== 'OS_CLIENT_CONFIG_FILE') delete env[k];
   return env;
+}
+
+/** `kumo up` (as `kumoUp`) and the environment the `openstack` CLI drives it with (`cliEnv`): what an e2e suite's `before` needs. */
+export async function kumoUpForCli(extra: string[] = []): Promise<{ live: Live; env: NodeJS.ProcessEnv }> {
+  const live = await kumoUp(extra);
+  return { live, env: cliEnv(live) };
 }
 
 /** Stops the Kumo, removes what it left on the host, then its data directory. */

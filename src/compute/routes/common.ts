@@ -1,7 +1,7 @@
 /** What the compute route files share. */
 import type { FastifyRequest } from 'fastify';
-import { requireAuth } from '../../http/auth.js';
-import { callerOf, invalid } from '../context.js';
+import { projectCallerOf, requireAuth } from '../../http/auth.js';
+import { invalid } from '../context.js';
 import type { Caller, ComputeDeps } from '../context.js';
 
 export interface ComputeRouteEnv {
@@ -12,7 +12,7 @@ export interface ComputeRouteEnv {
   imageBase: string;
 }
 
-export const caller = (request: FastifyRequest): Caller => callerOf(requireAuth(request), String(request.id));
+export const caller = (request: FastifyRequest): Caller => ({ ...projectCallerOf(requireAuth(request), 'ERR_FORBIDDEN'), requestId: String(request.id) });
 export type QueryValue = string | string[] | undefined;
 export const query = (request: FastifyRequest): Record<string, QueryValue> => (request.query ?? {}) as Record<string, QueryValue>;
 /** The last value of a query parameter given more than once, as Nova's handlers read most of them. */

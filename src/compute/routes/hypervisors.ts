@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { adminOnly, novaError } from '../context.js';
 import { computeNodeId } from '../hosts.js';
+import { agentLastSeen } from '../../volume/hosts.js';
 import { minorOf } from '../microversion.js';
 import { providerCapacity } from '../../placement/scheduling.js';
 import type { FlavorRecord } from '../flavors.js';
@@ -75,16 +76,20 @@ export function registerHypervisorRoutes(app: FastifyInstance, env: ComputeRoute
   app.get('/v2.1/os-services', async (request) => {
     admin(request, 'os_compute_api:os-services:list');
     const minor = minorOf(request);
-    const now = new Date(deps.now()).toISOString().replace('Z', '');
-    const entry = (binary: string, host: string, up: boolean) => ({
+    const time = (ms: number) => new Date(ms).toISOString().replace('Z', '');
+    const entry = (binary: string, host: string, up: boolean, updatedAt: string | null) => ({
       id: minor >= 53 ? computeNodeId(`${binary}:${host}`) : 1, binary, host, zone: binary === 'nova-compute' ? 'nova' : 'internal',
-      status: 'enabled', state: up ? 'up' : 'down', updated_at: now, disabled_reason: null, ...(minor >= 11 ? { forced_down: false } : {}),
+      status: 'enabled', state: up ? 'up' : 'down', updated_at: updatedAt, disabled_reason: null, ...(minor >= 11 ? { forced_down: false } : {}),
     });
     const control = deps.config.agent.host;
+    const now = time(deps.now());
+    // A compute host's last report is its agent's heartbeat; null (as Nova's for a service that never reported) when it has none.
+    const seen = await agentLastSeen(deps.volume, hosts());
     return {
       services: [
-        entry('nova-scheduler', control, true), entry('nova-conductor', control, true),
-        ...hosts().map((h) => entry('nova-compute', h, deps.hosts !== undefined)),
+        // The scheduler and conductor run inside the API process: up, and current, whenever this answers.
+        entry('nova-scheduler', control, true, now), entry('nova-conductor', control, true, now),
+        ...hosts().map((h) => entry('nova-compute', h, deps.hosts !== undefined, seen.has(h) ? time(seen.get(h)!) : null)),
       ],
     };
   });

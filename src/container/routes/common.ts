@@ -1,7 +1,7 @@
 /** What the container route files share. */
 import type { FastifyRequest } from 'fastify';
-import { requireAuth } from '../../http/auth.js';
-import { callerOf, invalid } from '../context.js';
+import { projectCallerOf, requireAuth } from '../../http/auth.js';
+import { invalid } from '../context.js';
 import type { Caller, ContainerDeps } from '../context.js';
 import type { ExecSessions } from '../exec-sessions.js';
 
@@ -13,7 +13,7 @@ export interface ContainerRouteEnv {
   base: string;
 }
 
-export const caller = (request: FastifyRequest): Caller => callerOf(requireAuth(request));
+export const caller = (request: FastifyRequest): Caller => projectCallerOf(requireAuth(request), 'ERR_UNAUTHORIZED');
 export const query = (request: FastifyRequest): Record<string, string | undefined> => (request.query ?? {}) as Record<string, string | undefined>;
 export const identOf = (request: FastifyRequest): string => (request.params as { ident: string }).ident;
 

@@ -2,8 +2,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { KumoError } from '../../errors.js';
-import { requireAuth } from '../../http/auth.js';
-import { callerOf } from '../context.js';
+import { projectCallerOf, requireAuth } from '../../http/auth.js';
 import type { Caller, ImageDeps } from '../context.js';
 import type { ImageRecord } from '../images.js';
 import type { ImageMember } from '../members.js';
@@ -14,7 +13,7 @@ export interface ImageRouteEnv {
   base: string;
 }
 
-export const caller = (request: FastifyRequest): Caller => callerOf(requireAuth(request));
+export const caller = (request: FastifyRequest): Caller => projectCallerOf(requireAuth(request), 'ERR_UNAUTHORIZED');
 export const imageIdOf = (request: FastifyRequest): string => (request.params as { id: string }).id;
 
 /** The one store: the control plane's filesystem. */

@@ -1,9 +1,9 @@
 /** What the network route files share. */
 import type { FastifyRequest } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
-import { requireAuth } from '../../http/auth.js';
+import { projectCallerOf, requireAuth } from '../../http/auth.js';
 import { assertValid } from '../../http/validation.js';
-import { badInput, callerOf } from '../context.js';
+import { badInput } from '../context.js';
 import type { Caller, NetworkDeps } from '../context.js';
 import type { Query } from '../listing.js';
 
@@ -13,7 +13,7 @@ export interface NetworkRouteEnv {
   base: string;
 }
 
-export const caller = (_env: NetworkRouteEnv, request: FastifyRequest): Caller => callerOf(requireAuth(request));
+export const caller = (_env: NetworkRouteEnv, request: FastifyRequest): Caller => projectCallerOf(requireAuth(request), 'ERR_UNAUTHORIZED');
 export const queryOf = (request: FastifyRequest): Query => (request.query ?? {}) as Query;
 export const selfUrl = (env: NetworkRouteEnv, request: FastifyRequest): string => `${env.deps.config.publicUrl}${request.url}`;
 

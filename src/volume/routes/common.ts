@@ -1,7 +1,7 @@
 /** What the volume route files share, and the one helper that serves a route under both `/v3/{project_id}/…` and `/v3/…`. */
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
-import { requireAuth } from '../../http/auth.js';
-import { callerOf, cinderError } from '../context.js';
+import { projectCallerOf, requireAuth } from '../../http/auth.js';
+import { cinderError } from '../context.js';
 import type { Caller, VolumeDeps } from '../context.js';
 import { minorOf } from '../microversion.js';
 import { typeNamesOf } from '../volumes.js';
@@ -18,7 +18,7 @@ export interface VolumeRouteEnv {
  * Cinder's URLs carry the project id, and the SDK and cinderclient both send it.
  */
 export function caller(request: FastifyRequest): Caller {
-  const c = callerOf(requireAuth(request), String(request.id));
+  const c: Caller = { ...projectCallerOf(requireAuth(request), 'ERR_FORBIDDEN'), requestId: String(request.id) };
   const pathProject = (request.params as Record<string, string> | undefined)?.project_id;
   if (pathProject !== undefined && pathProject !== c.projectId && !c.isAdmin) {
     throw cinderError('ERR_BAD_REQUEST', `Malformed request url: URL's project_id '${pathProject}' doesn't match Context's project_id '${c.projectId}'`);
