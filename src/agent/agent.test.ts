@@ -87,3 +87,29 @@ test('settled() after a forced resync waits for a pass that began after it, not 
   assert.deepEqual(observed, ['old', 'new']);
   await agent.stop();
 });
+
+test('a requeue runs the next pass when due; kicks before then run one only if the revision moved', async () => {
+  const c = fakeController();
+  let requeueMs = 60_000;
+  const controller: Controller = { ...c.controller, reconcile: async () => { await c.controller.reconcile(); return { requeueMs }; } };
+  const changes = new ChangeSignal();
+  const agent = startAgent({ controllers: [controller], logger: createSilentLogger(), pollMs: 5, resyncMs: 600_000, changes });
+  for (let i = 0; i < 200 && c.seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(c.seen, [1]);
+  // News for someone else, polls: nothing moved and the requeue is a minute away.
+  for (let i = 0; i < 5; i++) {
+    changes.notify();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.deepEqual(c.seen, [1]);
+  c.rev = 2;
+  changes.notify();
+  for (let i = 0; i < 200 && c.seen.length === 1; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(c.seen, [1, 2]);
+  // A short requeue: passes follow without any news.
+  requeueMs = 0;
+  agent.resync();
+  for (let i = 0; i < 200 && c.seen.length < 6; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(c.seen.length >= 6, `passes: ${c.seen.length}`);
+  await agent.stop();
+});

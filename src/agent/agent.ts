@@ -73,6 +73,12 @@ class ControllerLoop {
   private stopped = false;
   private failures = 0;
   private again = false;
+  /**
+   * When the last pass asked to be run again (its requeueMs). Until then a kick runs a pass only if
+   * the revision moved: news for other controllers must not make this one repeat a whole pass (a
+   * volume controller doing so at every container change once spent more time in passes than idle).
+   */
+  private requeueAt = Infinity;
   /** Passes started so far; a waiter is only answered by a pass that began after it asked. */
   private passesStarted = 0;
   private waiters: { revision: number; afterPass: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -93,6 +99,8 @@ class ControllerLoop {
 
   async settled(): Promise<void> {
     const target = await this.controller.revision();
+    // Settled includes what the last pass left waiting for.
+    if (this.requeueAt !== Infinity) this.forced = true;
     if (this.done >= target && !this.forced) return;
     await new Promise<void>((resolve, reject) => {
       this.waiters.push({ revision: target, afterPass: this.passesStarted, resolve, reject });
@@ -136,14 +144,16 @@ class ControllerLoop {
     const pass = ++this.passesStarted;
     try {
       const revision = await this.controller.revision();
-      const due = this.forced || revision !== this.done || this.now() - this.lastFull >= this.options.resyncMs;
+      const due = this.forced || revision !== this.done || this.now() >= this.requeueAt || this.now() - this.lastFull >= this.options.resyncMs;
       if (due) {
         this.forced = false;
         const started = this.now();
         const result = await this.controller.reconcile();
         if (result && result.requeueMs >= 0) {
-          this.forced = true;
+          this.requeueAt = this.now() + result.requeueMs;
           delay = Math.min(delay, result.requeueMs);
+        } else {
+          this.requeueAt = Infinity;
         }
         this.lastFull = this.now();
         this.done = revision;
