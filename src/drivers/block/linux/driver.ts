@@ -193,7 +193,7 @@ export function createFileBlockStorage(options: BlockStorageOptions, logger: Log
   }
 
   /**
-   * Whether the volume dir's filesystem takes O_DIRECT (tmpfs, for one, refuses it): conversions
+   * Whether the volume dir's filesystem takes O_DIRECT (tmpfs before Linux 6.6, for one, refuses it): conversions
    * then write volumes past the page cache, which they must reach the disk from anyway.
    */
   let directIo: Promise<boolean> | null = deps.directIo === undefined ? null : Promise.resolve(deps.directIo);
