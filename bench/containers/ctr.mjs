@@ -63,16 +63,14 @@ async function listMine(prefix) {
 
 async function image() {
   const repo = need('repo');
-  const { startRegistry, buildBusyboxRootfs, pushImage } = await import(`${repo}/dist/test/support/registry.js`);
+  const { startRegistry, pushBusyboxImage } = await import(`${repo}/dist/test/support/registry.js`);
   const scratch = mkdtempSync(join(tmpdir(), 'kumo-bench-ctr-'));
   const registry = await startRegistry();
   let done = false;
   const stop = async () => { if (done) return; done = true; await registry.stop().catch(() => undefined); rmSync(scratch, { recursive: true, force: true }); process.exit(0); };
   process.on('SIGTERM', stop); process.on('SIGINT', stop);
   try {
-    const rootfs = join(scratch, 'rootfs');
-    buildBusyboxRootfs(rootfs);
-    await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
+    await pushBusyboxImage(registry, scratch);
   } catch (e) { console.error(e); await stop(); }
   writeFileSync(need('ready-file'), registry.host);
   setInterval(() => {}, 1 << 30);

@@ -15,7 +15,7 @@ import { WebSocket } from 'ws';
 import { kumoUpForCli, openstackCli, restartKumo, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { endpointNamespace, isRoot, randomTag, sh } from '../support/netns.js';
-import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
+import { pushBusyboxImage, startRegistry } from '../support/registry.js';
 import type { Registry } from '../support/registry.js';
 import { buildTestVmImage } from '../support/vm-image.js';
 import type { TestVmImage } from '../support/vm-image.js';
@@ -51,10 +51,7 @@ describe('virtual machines through kumo up and `openstack server`', { skip: !isR
   before(async () => {
     vm = buildTestVmImage();
     registry = await startRegistry();
-    const rootfs = join(scratch, 'rootfs');
-    buildBusyboxRootfs(rootfs);
-    await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
-    ctrImage = `${registry.host}/busybox:latest`;
+    ctrImage = await pushBusyboxImage(registry, scratch);
     await sh('ip', ['link', 'add', outsideBridge, 'type', 'bridge']);
     await sh('ip', ['link', 'set', outsideBridge, 'up']);
     outside = await endpointNamespace(`v${tag}`);

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { kumoUpForCli, restartKumo, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { endpointNamespace, isRoot, randomTag, sh } from '../support/netns.js';
-import { buildBusyboxRootfs, dockerSaveTar, pushImage, startRegistry } from '../support/registry.js';
+import { dockerSaveTar, pushBusyboxImage, startRegistry } from '../support/registry.js';
 import type { Registry } from '../support/registry.js';
 import { waitFor } from '../support/wait.js';
 
@@ -48,10 +48,7 @@ describe('containers through kumo up and `openstack appcontainer`', { skip: isRo
 
   before(async () => {
     registry = await startRegistry();
-    const rootfs = join(scratch, 'rootfs');
-    buildBusyboxRootfs(rootfs);
-    await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
-    image = `${registry.host}/busybox:latest`;
+    image = await pushBusyboxImage(registry, scratch);
     await sh('ip', ['link', 'add', outsideBridge, 'type', 'bridge']);
     await sh('ip', ['link', 'set', outsideBridge, 'up']);
     outside = await endpointNamespace(`c${tag}`);

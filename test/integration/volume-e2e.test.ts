@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { kumoUpForCli, openstackCli, restartKumo, run, tearDown } from '../support/kumo-process.js';
 import type { Live } from '../support/kumo-process.js';
 import { isRoot } from '../support/netns.js';
-import { buildBusyboxRootfs, pushImage, startRegistry } from '../support/registry.js';
+import { pushBusyboxImage, startRegistry } from '../support/registry.js';
 import type { Registry } from '../support/registry.js';
 import { buildTestVmImage } from '../support/vm-image.js';
 import type { TestVmImage } from '../support/vm-image.js';
@@ -49,10 +49,7 @@ describe('volumes through kumo up and `openstack volume` / `server add volume`',
   before(async () => {
     vm = buildTestVmImage();
     registry = await startRegistry();
-    const rootfs = join(scratch, 'rootfs');
-    buildBusyboxRootfs(rootfs);
-    await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
-    ctrImage = `${registry.host}/busybox:latest`;
+    ctrImage = await pushBusyboxImage(registry, scratch);
     ({ live, env } = await kumoUpForCli(KUMO_ARGS));
     await os('image', 'create', '--file', vm.bootDisk, '--disk-format', 'qcow2', '--container-format', 'bare', '--public', 'kumo-test');
     await os('flavor', 'create', '--vcpus', '1', '--ram', '128', '--disk', '1', 'vm.tiny');

@@ -154,6 +154,18 @@ export async function pushImage(
   return { digest, size: manifest.length, configDigest, layers: built.map((l) => l.digest) };
 }
 
+/**
+ * The image the e2e suites and bench/containers run: a busybox-static root filesystem built under
+ * `scratchDir` (as `rootfs`, for later use) and pushed as busybox:latest with `sh` as its command.
+ * Returns the reference to run it by.
+ */
+export async function pushBusyboxImage(registry: Pick<Registry, 'host'>, scratchDir: string): Promise<string> {
+  const rootfs = join(scratchDir, 'rootfs');
+  buildBusyboxRootfs(rootfs);
+  await pushImage(registry.host, 'busybox', 'latest', [rootfs], { config: { Cmd: ['sh'], Env: ['PATH=/bin'] } });
+  return `${registry.host}/busybox:latest`;
+}
+
 /** Pushes an OCI index over manifests already in the repository. */
 export async function pushIndex(
   host: string, repo: string, tag: string,
