@@ -15,7 +15,7 @@ import type { BlockStorage } from '../drivers/block/types.js';
 import type { DiskSpec } from '../drivers/qemu/types.js';
 import { KumoError } from '../errors.js';
 import {
-  beginDetaching, completeAttachment, createVolumeFor, deleteAttachment, deleteVolumeFor, getAttachableVolume, reserveVolume,
+  beginDetaching, completeAttachment, createVolumeFor, deleteAttachment, deleteVolumeFor, getAttachableVolume, reserveVolume, reserveVolumeMadeFor,
 } from '../volume/attachments.js';
 import type { AttachableVolume } from '../volume/attachments.js';
 import type { BlockDevicePlan, PlannedVolume } from './block-devices.js';
@@ -204,10 +204,8 @@ export async function volumeDisksFor(deps: ComputeDeps, storage: BlockStorage | 
   if (!rows.length) return [];
   if (!storage) throw new Error(`host ${host} has no block storage, so it cannot give this server its volumes`);
   for (const v of rows.filter((r) => r.state === 'creating')) {
-    const volume = await getAttachableVolume(deps.volume, AGENT, v.volume_id);
-    if (volume.status === 'creating' || volume.status === 'downloading') return 'waiting';
-    if (volume.status !== 'available') throw new Error(`volume ${v.volume_id} made for the server is ${volume.status}`);
-    const attachment = await reserveVolume(deps.volume, AGENT, v.volume_id, { instanceId: serverId, mountpoint: v.device });
+    const attachment = await reserveVolumeMadeFor(deps.volume, AGENT, v.volume_id, 'server', { instanceId: serverId, mountpoint: v.device });
+    if (attachment === 'waiting') return 'waiting';
     await deps.db.updateTable('compute_volume_attachment').set({ attachment_id: attachment.id, state: 'reserved' }).where('id', '=', v.id).execute();
     v.attachment_id = attachment.id;
     v.state = 'reserved';

@@ -16,7 +16,7 @@ import { posix } from 'node:path';
 import type { BlockStorage } from '../drivers/block/types.js';
 import { KumoError } from '../errors.js';
 import {
-  completeAttachment, createVolumeFor, deleteAttachment, deleteVolumeFor, findAttachableVolume, getAttachableVolume, reserveVolume,
+  completeAttachment, createVolumeFor, deleteAttachment, deleteVolumeFor, findAttachableVolume, getAttachableVolume, reserveVolume, reserveVolumeMadeFor,
 } from '../volume/attachments.js';
 import type { AttachableVolume } from '../volume/attachments.js';
 import type { Caller as VolumeCaller } from '../volume/context.js';
@@ -199,10 +199,8 @@ export async function volumeMountsFor(
   if (!rows.length) return [];
   if (!storage) throw new Error(`host ${host} has no block storage, so it cannot mount this container's volumes`);
   for (const v of rows.filter((r) => r.state === 'creating')) {
-    const volume = await getAttachableVolume(deps.volume, AGENT, v.volume_id);
-    if (volume.status === 'creating' || volume.status === 'downloading') return 'waiting';
-    if (volume.status !== 'available') throw new Error(`volume ${v.volume_id} made for the container is ${volume.status}`);
-    const attachment = await reserveVolume(deps.volume, AGENT, v.volume_id, { instanceId: containerUuid, mountpoint: v.destination });
+    const attachment = await reserveVolumeMadeFor(deps.volume, AGENT, v.volume_id, 'container', { instanceId: containerUuid, mountpoint: v.destination });
+    if (attachment === 'waiting') return 'waiting';
     await deps.db.updateTable('container_volume').set({ attachment_id: attachment.id, state: 'reserved' }).where('id', '=', v.id).execute();
     v.attachment_id = attachment.id;
   }

@@ -181,6 +181,19 @@ export async function createVolumeFor(deps: VolumeDeps, caller: Caller, spec: { 
 }
 
 /**
+ * The attachment of a volume createVolumeFor made for a machine, once the volume is there: 'waiting'
+ * while its host still makes it; an error naming `what` (the server, the container) when that failed.
+ */
+export async function reserveVolumeMadeFor(
+  deps: VolumeDeps, caller: Caller, volumeId: string, what: string, options: { instanceId: string; mountpoint: string | null },
+): Promise<VolumeAttachmentView | 'waiting'> {
+  const volume = await getAttachableVolume(deps, caller, volumeId);
+  if (volume.status === 'creating' || volume.status === 'downloading') return 'waiting';
+  if (volume.status !== 'available') throw new Error(`volume ${volumeId} made for the ${what} is ${volume.status}`);
+  return reserveVolume(deps, caller, volumeId, options);
+}
+
+/**
  * delete_on_termination, or a volume made for a machine that is given up: the volume goes once its
  * attachments are gone (ERR_BAD_REQUEST while any remains). One still being made goes too: its host's
  * agent finds it `deleting` when the make ends (the driver's per-volume lock orders the two).
