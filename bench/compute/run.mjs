@@ -23,8 +23,8 @@
 //
 // Env knobs [default]: BENCH_N [10]  BENCH_RSS_VMS [6]  BENCH_LIST [1000]  BENCH_LIST_REQS [200]  BENCH_MEM [128]
 import { execFileSync, spawn } from 'node:child_process';
-import { REPO, sleep, startKumo as startKumoIn } from '../lib/kumo.mjs';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { REPO, benchRun, pct, r1, sleep, startKumo as startKumoIn, stats } from '../lib/kumo.mjs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
@@ -34,14 +34,7 @@ const RSS_VMS = Number(process.env.BENCH_RSS_VMS ?? 6);
 const LIST = Number(process.env.BENCH_LIST ?? 1000);
 const LIST_REQS = Number(process.env.BENCH_LIST_REQS ?? 200);
 const MEM = Number(process.env.BENCH_MEM ?? 128);
-const OUT = join('/tmp/kumo-bench-compute', new Date().toISOString().replace(/[:.]/g, '-'));
-mkdirSync(OUT, { recursive: true });
-const RESULTS = join(OUT, 'results.jsonl');
-const log = (m) => process.stderr.write(`[bench/compute ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
-const emit = (o) => appendFileSync(RESULTS, `${JSON.stringify(o)}\n`);
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null; };
-const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
-const stats = (xs) => ({ n: xs.length, p50: r1(pct(xs, 50)), p90: r1(pct(xs, 90)), p99: r1(pct(xs, 99)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)) });
+const { out: OUT, results: RESULTS, emit, log } = benchRun('compute');
 const rssKib = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
 
 if (process.getuid?.() !== 0) { log('needs root'); process.exit(2); }

@@ -1,12 +1,34 @@
 // bench/lib/kumo.mjs: what the benchmarks share: a `kumo up` on a fresh data dir with an admin
 // token and a JSON fetch helper, stopped with every host object it made removed.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const REPO = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The p-th percentile (nearest rank) of `xs`, null when empty. */
+export const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null; };
+export const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
+/** What the benchmarks record of a set of timings (ms). */
+export const stats = (xs) => ({ n: xs.length, p50: r1(pct(xs, 50)), p90: r1(pct(xs, 90)), p99: r1(pct(xs, 99)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)) });
+
+/**
+ * A run's output dir (/tmp/kumo-bench-NAME/<timestamp>), its results.jsonl, `emit` (one JSON line
+ * there) and `log` (stderr, with the bench's name and the time).
+ */
+export function benchRun(name) {
+  const out = join(`/tmp/kumo-bench-${name}`, new Date().toISOString().replace(/[:.]/g, '-'));
+  mkdirSync(out, { recursive: true });
+  const results = join(out, 'results.jsonl');
+  return {
+    out,
+    results,
+    emit: (o) => appendFileSync(results, `${JSON.stringify(o)}\n`),
+    log: (m) => process.stderr.write(`[bench/${name} ${new Date().toISOString().slice(11, 19)}] ${m}\n`),
+  };
+}
 
 export async function freePort() {
   return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); }); });

@@ -25,24 +25,17 @@
 //
 // Env knobs [default]: BENCH_N [100]  BENCH_C [8]  BENCH_PAR [2]  BENCH_IMAGE_MIB [100]  BENCH_ATTACH_N [BENCH_N]
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { REPO, sleep, startKumo } from '../lib/kumo.mjs';
+import { REPO, benchRun, pct, r1, sleep, startKumo, stats } from '../lib/kumo.mjs';
 
 const N = Number(process.env.BENCH_N ?? 100);
 const C = Number(process.env.BENCH_C ?? 8);
 const PAR = Number(process.env.BENCH_PAR ?? 2);
 const IMAGE_MIB = Number(process.env.BENCH_IMAGE_MIB ?? 100);
 const ATTACH_N = Math.min(N, Number(process.env.BENCH_ATTACH_N ?? N));
-const OUT = join('/tmp/kumo-bench-volumes', new Date().toISOString().replace(/[:.]/g, '-'));
-mkdirSync(OUT, { recursive: true });
-const RESULTS = join(OUT, 'results.jsonl');
-const log = (m) => process.stderr.write(`[bench/volumes ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
-const emit = (o) => appendFileSync(RESULTS, `${JSON.stringify(o)}\n`);
-const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null; };
-const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
-const stats = (xs) => ({ n: xs.length, p50: r1(pct(xs, 50)), p90: r1(pct(xs, 90)), p99: r1(pct(xs, 99)), max: r1(Math.max(...xs)) });
+const { out: OUT, results: RESULTS, emit, log } = benchRun('volumes');
 
 if (process.getuid?.() !== 0) { log('needs root'); process.exit(2); }
 const { buildTestVmImage } = await import(`${REPO}/dist/test/support/vm-image.js`);
