@@ -8,7 +8,7 @@ import type { HostNetworkState, NetworkSpec, PortSpec } from '../types.js';
 import type { CommandResult, CommandRunner } from '../../../lib/command-runner.js';
 import { buildDnsmasqArgv, dhcpPaths } from './dhcp.js';
 import { buildHaproxyArgv, metadataProxyPaths } from './metadata-proxy.js';
-import { createLinuxNetDriver } from './driver.js';
+import { createLinuxNetDriver, type LinuxNetDriverTuning } from './driver.js';
 import type { DaemonProcess, HostAccess } from './host-access.js';
 import { bridgeName, linkAlias, namespaceName, STATE_FILE, tapName } from './naming.js';
 
@@ -84,11 +84,11 @@ function fakeHost(): HostAccess & { signals: [number, string][]; procs: DaemonPr
   return h;
 }
 
-function setup(options: { metadataSocket?: string } = {}) {
+function setup(options: { metadataSocket?: string } = {}, tuning: LinuxNetDriverTuning = {}) {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'kumo-net-unit-'));
   const runner = new FakeRunner();
   const host = fakeHost();
-  const driver = createLinuxNetDriver({ owner: OWNER, stateDir, physicalBridges: {}, vxlanLocalIp: '192.0.2.2', ...options }, createSilentLogger(), runner, host);
+  const driver = createLinuxNetDriver({ owner: OWNER, stateDir, physicalBridges: {}, vxlanLocalIp: '192.0.2.2', ...options }, createSilentLogger(), runner, host, tuning);
   return { stateDir, runner, host, driver, done: () => rmSync(stateDir, { recursive: true, force: true }) };
 }
 
@@ -148,6 +148,64 @@ test('driver: a second sync of a converged host only reads, and keeps dnsmasq (S
     await driver.sync({ ...state, networks: [more] });
     assert.deepEqual(host.signals, [[777, 'SIGHUP']]);
     assert.deepEqual(runner.applied(), []);
+  } finally {
+    done();
+  }
+});
+
+test('driver: a sync that only adds ports or DHCP hosts plans them against the model of the last sync, reading nothing; the same state again, a removal or a failure reads the host', async () => {
+  const { stateDir, runner, host, driver, done } = setup({}, { fullReadEveryMs: 600_000 });
+  const reads = () => runner.calls.map((c) => c.argv.join(' ')).filter((c) => c.startsWith('ip -j'));
+  const ipScript = () => runner.calls.filter((c) => c.argv.join(' ') === 'ip -force -batch -').map((c) => c.input).join('');
+  const P3 = 'a4000000-0000-4000-8000-000000000004';
+  const P4 = 'a5000000-0000-4000-8000-000000000005';
+  const container = (id: string, mac: string, netns: string) => port(id, { macAddress: mac, plug: { kind: 'veth', netns, ifname: 'eth0' } });
+  try {
+    assert.deepEqual((await driver.sync(state)).failures, []);
+    assert.ok(reads().includes('ip -j -d link show'));
+    // The DHCP server it started, running.
+    host.procs = [{ pid: 777, kind: 'dnsmasq', networkId: NET, argv: buildDnsmasqArgv(net, net.dhcpPort!, dhcpPaths(path.join(stateDir, STATE_FILE.dhcpDir(NET)))), netnsInode: 4242 }];
+    host.pid = 777;
+
+    runner.calls.length = 0;
+    const more = { ...state, ports: [...state.ports, container(P3, 'fa:16:3e:00:00:05', 'kt-3')] };
+    const report = await driver.sync(more);
+    assert.deepEqual(report, { activePorts: [P1, P2, P3], failures: [], removed: [] });
+    assert.deepEqual(reads(), []);
+    assert.match(ipScript(), new RegExp(`^link add name eth0 netns kt-3 address fa:16:3e:00:00:05 mtu 1500 up type veth peer name ${tapName(P3)} mtu 1500\n`));
+    assert.ok(ipScript().trim().split('\n').every((line) => line.includes(tapName(P3))), ipScript());
+    // The new port's filter went in before its link (nft, then ip).
+    assert.deepEqual(runner.applied().slice(0, 2), ['nft -f -', 'ip -force -batch -']);
+
+    // Only a new DHCP host (a port made on the network, not yet bound here): the model too, and
+    // dnsmasq is told to re-read its hosts file.
+    runner.calls.length = 0;
+    host.signals.length = 0;
+    const net0 = more.networks[0]!;
+    const withHost = { ...more, networks: [{ ...net0, dhcpPort: { ...net0.dhcpPort!, hosts: [...net0.dhcpPort!.hosts, { portId: P4, macAddress: 'fa:16:3e:00:00:06', ipAddress: '10.0.0.6', hostname: 'four' }] } }] };
+    assert.deepEqual((await driver.sync(withHost)).failures, []);
+    assert.deepEqual(reads(), []);
+    assert.equal(ipScript(), '');
+    assert.deepEqual(host.signals, [[777, 'SIGHUP']]);
+
+    // Nothing new (a resync, say): the host is read, so drift is repaired.
+    runner.calls.length = 0;
+    await driver.sync(withHost);
+    assert.ok(reads().includes('ip -j -d link show'));
+
+    // A port gone: the whole host is read (the plan then removes its link).
+    runner.calls.length = 0;
+    await driver.sync(state);
+    assert.ok(reads().includes('ip -j -d link show'));
+
+    // A failed add: the next sync reads the host too.
+    runner.failWhen = (argv) => (argv.join(' ') === 'ip -force -batch -' ? { code: 1, stdout: '', stderr: 'RTNETLINK answers: File exists\nCommand failed -:1\n' } : undefined);
+    const failed = await driver.sync({ ...state, ports: [...state.ports, container(P4, 'fa:16:3e:00:00:06', 'kt-4')] });
+    assert.deepEqual(failed.failures.map((f) => f.resourceId), [P4]);
+    runner.failWhen = () => undefined;
+    runner.calls.length = 0;
+    await driver.sync(state);
+    assert.ok(reads().includes('ip -j -d link show'));
   } finally {
     done();
   }

@@ -2,8 +2,9 @@
  * The Linux implementation of `NetDriver`: bridges, VXLAN, veth/tap ports, nftables security
  * groups, dnsmasq DHCP namespaces and router namespaces, converged by `sync`.
  *
- * One sync reads the host (three or four tool runs, in parallel where possible), plans (pure,
- * see plan.ts) and applies: the host ruleset with one `nft -f` (before any link comes up, so a
+ * One sync reads the host (three or four tool runs, in parallel where possible), or, when it only
+ * adds ports or DHCP hosts to what the last sync made true, plans against a model of that
+ * (host-model.ts) and reads nothing; it plans (pure, see plan.ts) and applies: the host ruleset with one `nft -f` (before any link comes up, so a
  * filtered port is never plugged unfiltered; only element changes when the ruleset's frame is the
  * one applied last), every link and namespace change with one `ip -force -batch` (resumed after a
  * line whose namespace vanished meanwhile), the static addresses of new far ends with one script
@@ -33,15 +34,18 @@ import {
 import { endpointFailures, endpointScript, NETNS_DIR } from './endpoints.js';
 import { createHostAccess, type DaemonKind, type DaemonProcess, type HostAccess } from './host-access.js';
 import { buildHaproxyArgv, buildHaproxyConfig, metadataProxyPaths, metadataSocketProblem } from './metadata-proxy.js';
-import { readHost, readNftTables } from './host-state.js';
+import { readHost, readNftTables, type HostSnapshot, type LinkState } from './host-state.js';
+import { modelHost } from './host-model.js';
 import { elementChangeScript, hostRulesetScript, rulesetRevision, type HostRuleset } from './nft-host.js';
 import { isValidOwner, LINK_PREFIX, nftTableName, parseLinkAlias, parseNamespaceName, parseStateEntry, STATE_FILE } from './naming.js';
-import { buildPlan, type DhcpIntent, type RouterIntent } from './plan.js';
+import { buildPlan, type DhcpIntent, type Plan, type RouterIntent } from './plan.js';
 import { buildRouterInnerBatch, buildRouterRuleset, ROUTER_SYSCTLS, routerFingerprint, routerRulesetScript } from './router.js';
 
 const EMPTY: HostNetworkState = { networks: [], ports: [], securityGroups: [], routers: [] };
 const STOP_TIMEOUT_MS = 5_000;
 const FULL_APPLY_EVERY_MS = 300_000;
+/** How long syncs that only add ports (or DHCP hosts) may plan against a model of the host before it is read whole again. */
+const FULL_READ_EVERY_MS = 5_000;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -77,7 +81,19 @@ function batchError(batch: CommandBatch, result: { code: number; stdout: string;
  * Creates the driver. `exec` runs host tools (a fake in unit tests); `host` reads namespace
  * identities and processes (likewise replaceable).
  */
-export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, exec: CommandRunner = createCommandRunner(), host: HostAccess = createHostAccess()): NetDriver {
+export interface LinuxNetDriverTuning {
+  /** How long syncs that only add ports (or DHCP hosts) plan against a model of the host (default 5 s). */
+  readonly fullReadEveryMs?: number;
+}
+
+export function createLinuxNetDriver(
+  options: NetDriverOptions,
+  logger: Logger,
+  exec: CommandRunner = createCommandRunner(),
+  host: HostAccess = createHostAccess(),
+  tuning: LinuxNetDriverTuning = {},
+): NetDriver {
+  const fullReadEveryMs = tuning.fullReadEveryMs ?? FULL_READ_EVERY_MS;
   const owner = options.owner;
   if (!isValidOwner(owner)) throw new KumoError('ERR_VALIDATION', `net driver owner must be 1-8 characters [a-z0-9], got ${JSON.stringify(owner)}`);
   const socketProblem = options.metadataSocket === undefined ? null : metadataSocketProblem(options.metadataSocket);
@@ -98,6 +114,11 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
   // need to list the tables again (a listing costs as much as every ruleset on the host).
   let tablesGone = false;
   let processesScanned = false;
+  /**
+   * The desired state the last sync made true (it had no failure), when the whole host was last
+   * read, and the links of that read that are not this owner's: what a model of the host is made of.
+   */
+  let settled: { readonly desired: HostNetworkState; readonly desiredKey: string; readonly readAt: number; readonly foreignLinks: ReadonlyMap<string, LinkState> } | null = null;
 
   const ownTables = (tables: readonly { family: string; name: string }[]) => tables.filter((t) => t.name === nftTableName(owner));
 
@@ -250,24 +271,51 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       steps[name] = Math.round((steps[name] ?? 0) + now - stepStart);
       stepStart = now;
     };
-    const snapshot = await readHost(exec, {
-      // In parallel with the other reads when vxlan networks are wanted; otherwise only if one of ours is left to clean up.
-      readFlood: desired.networks.some((n) => n.type === 'vxlan') || ((links) => [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner)),
-      isOurVxlan: (dev) => dev.startsWith(LINK_PREFIX.vxlan),
-    });
-    const listed = tablesListed ? undefined : await readNftTables(exec, []);
     const storedZones = (await readJson<Record<string, number>>(zonesFile)) ?? {};
     const zones = assignZones(storedZones, desired.networks.map((n) => n.id), owner);
-    const plan = buildPlan({
-      owner,
-      desired,
-      host: snapshot,
-      physicalBridges: options.physicalBridges,
-      vxlanLocalIp: options.vxlanLocalIp,
-      zones,
-      conntrackOnAllBridges: await host.bridgeNfCallIptables(),
-      nftAvailable: tablesListed || listed !== null,
+    const conntrackOnAllBridges = await host.bridgeNfCallIptables();
+    const planFor = (hostNow: HostSnapshot, nftAvailable: boolean) => buildPlan({
+      owner, desired, host: hostNow, physicalBridges: options.physicalBridges, vxlanLocalIp: options.vxlanLocalIp, zones, conntrackOnAllBridges, nftAvailable,
     });
+    // Reading every link and namespace of the host, and planning around them, is a pass's largest
+    // cost once there are thousands (two links and a namespace per container). Between full reads,
+    // a sync that only adds ports plans against the model of what the last sync left (host-model.ts):
+    // its plan then holds the new ports' lines alone (or only a new DHCP host). Anything else (the
+    // same desired state again, which is how a resync repairs drift; a removal; a change to what
+    // exists; a failure before) reads the whole host, as does the first sync after fullReadEveryMs.
+    let fromModel = false;
+    let snapshot: HostSnapshot | null = null;
+    let plan: Plan | null = null;
+    const desiredKey = JSON.stringify(desired);
+    if (settled && settled.desiredKey !== desiredKey && tablesListed && Date.now() - settled.readAt < fullReadEveryMs) {
+      const model = modelHost({ owner, desired: settled.desired, foreignLinks: settled.foreignLinks, physicalBridges: options.physicalBridges, vxlanLocalIp: options.vxlanLocalIp });
+      const before = new Set(settled.desired.ports.map((p) => p.id));
+      const added = new Set(desired.ports.filter((p) => !before.has(p.id)).map((p) => p.id));
+      // The namespaces of ports added since were made by their runtime: all the plan asks is whether they exist.
+      const namespaces = new Map(model.namespaces);
+      for (const port of desired.ports) {
+        if (added.has(port.id) && port.plug.kind === 'veth' && !namespaces.has(port.plug.netns) && (await host.namespaceInode(port.plug.netns)) !== null) namespaces.set(port.plug.netns, null);
+      }
+      const candidate = planFor({ ...model, namespaces }, true);
+      const onlyNewThings = candidate.fdb.size === 0 && candidate.removed.length === 0 && [...candidate.dhcp, ...candidate.routers].every((i) => !i.fresh)
+        && [...candidate.ip.resourceIds(), ...candidate.failures.keys()].every((id) => added.has(id));
+      if (onlyNewThings) {
+        fromModel = true;
+        snapshot = { ...model, namespaces };
+        plan = candidate;
+      }
+    }
+    const listed = fromModel || tablesListed ? undefined : await readNftTables(exec, []);
+    if (!snapshot || !plan) {
+      snapshot = await readHost(exec, {
+        // In parallel with the other reads when vxlan networks are wanted; otherwise only if one of ours is left to clean up.
+        readFlood: desired.networks.some((n) => n.type === 'vxlan') || ((links) => [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner)),
+        isOurVxlan: (dev) => dev.startsWith(LINK_PREFIX.vxlan),
+      });
+      plan = planFor(snapshot, tablesListed || listed !== null);
+    }
+    const readAt = fromModel ? settled!.readAt : Date.now();
+    const foreignLinks = fromModel ? settled!.foreignLinks : new Map([...snapshot.links].filter(([, l]) => parseLinkAlias(l.alias)?.owner !== owner));
     const failures = new Map(plan.failures);
     step('readAndPlan');
     const fail = (id: string, text: string) => failures.set(id, failures.has(id) ? `${failures.get(id)}; ${text}` : text);
@@ -387,7 +435,9 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
     else if (JSON.stringify(Object.fromEntries(Object.entries(storedZones).sort())) !== zonesJson) await writeFile(zonesFile, zonesJson);
 
     step('files');
-    log.debug({ steps, ports: desired.ports.length, ipLines: ipBatch.size }, 'sync steps');
+    // What this sync made true, for the next one's model; after a failure nothing is assumed.
+    settled = failures.size === 0 ? { desired, desiredKey, readAt, foreignLinks } : null;
+    log.debug({ steps, ports: desired.ports.length, ipLines: ipBatch.size, fromModel }, 'sync steps');
     const report: SyncReport = {
       activePorts: plan.portsUp.filter((id) => !failures.has(id)),
       failures: [...failures].map(([resourceId, text]) => ({ resourceId, message: text })),
@@ -419,6 +469,7 @@ export function createLinuxNetDriver(options: NetDriverOptions, logger: Logger, 
       serialize(async () => {
         processesScanned = false;
         tablesGone = false;
+        settled = null;
         const report = await converge(EMPTY);
         await rm(zonesFile, { force: true });
         if (report.failures.length) {

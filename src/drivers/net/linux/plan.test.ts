@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { HostNetworkState, NetworkSpec, PortSpec, RouterSpec } from '../types.js';
 import type { HostSnapshot, LinkState } from './host-state.js';
 import { bridgeName, dhcpInterfaceName, linkAlias, namespaceName, tapName, vxlanName } from './naming.js';
+import { modelHost } from './host-model.js';
 import { buildPlan, type PlanInput } from './plan.js';
 
 const OWNER = 'ab';
@@ -246,4 +247,25 @@ test('plan: nft missing fails filtered ports only', () => {
   assert.match(plan.failures.get(P1)!, /nft is not installed/);
   assert.ok(!plan.failures.has(P2));
   assert.equal(plan.ruleset, null);
+});
+
+test('plan: against the model of what a sync leaves, nothing is planned; a port added since gets its own lines only', () => {
+  const model = modelHost({ owner: OWNER, desired, foreignLinks: new Map([['eth0', link('eth0', {})]]), physicalBridges: {}, vxlanLocalIp: '192.0.2.2' });
+  const same = buildPlan(input({ host: model }));
+  assert.deepEqual(same.failures, new Map());
+  assert.equal(same.ip.script(), '');
+  assert.equal(same.fdb.script(), '');
+  assert.deepEqual(same.removed, []);
+  assert.ok([...same.dhcp, ...same.routers].every((i) => !i.fresh));
+  assert.deepEqual(same.portsUp, [P1, P2]);
+  // The same ruleset as against the host itself.
+  assert.deepEqual(same.ruleset, buildPlan(input()).ruleset);
+
+  const P3 = 'a6000000-0000-4000-8000-000000000006';
+  const more = { ...desired, ports: [...desired.ports, port(P3, { macAddress: 'fa:16:3e:00:00:06', plug: { kind: 'veth', netns: 'kt-2', ifname: 'eth0' } })] };
+  const added = buildPlan(input({ desired: more, host: { ...model, namespaces: new Map([...model.namespaces, ['kt-2', null]]) } }));
+  assert.deepEqual(added.failures, new Map());
+  assert.ok(added.ip.size > 0);
+  assert.deepEqual([...added.ip.resourceIds()], [P3]);
+  assert.deepEqual(added.portsUp, [P1, P2, P3]);
 });
