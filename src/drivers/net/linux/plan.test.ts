@@ -114,7 +114,14 @@ test('plan: an empty host gets namespaces, bridges, VXLAN, ports and namespace v
 test('plan: a static far end gets its addresses and default route configured inside its namespace, once', () => {
   const staticPort = port(P1, { plug: { kind: 'veth', netns: 'kt-1', ifname: 'eth0', static: { addresses: ['10.0.0.3/24'], gateway: '10.0.0.1' } } });
   const fresh = buildPlan(input({ desired: { ...desired, ports: [staticPort] }, host: { links: new Map(), namespaces: new Map([['kt-1', null]]), vxlanFlood: new Map() } }));
-  assert.deepEqual(fresh.staticEndpoints, [{ portId: P1, netns: 'kt-1', lines: ['addr replace 10.0.0.3/24 dev eth0', 'route replace default via 10.0.0.1 dev eth0'] }]);
+  // IPv4 only: made down, then up without an IPv6 link-local address (nothing for the bridge to flood).
+  assert.ok(fresh.ip.script().includes(`link add name eth0 netns kt-1 address fa:16:3e:00:00:03 mtu 1450 type veth peer name ${tapName(P1)} mtu 1450\n`));
+  assert.deepEqual(fresh.staticEndpoints, [{ portId: P1, netns: 'kt-1', lines: ['link set dev eth0 addrgenmode none up', 'addr replace 10.0.0.3/24 dev eth0', 'route replace default via 10.0.0.1 dev eth0'] }]);
+  // With an IPv6 address the far end keeps its link-local address (neighbour discovery needs it), made up at once.
+  const dual = port(P1, { plug: { kind: 'veth', netns: 'kt-1', ifname: 'eth0', static: { addresses: ['10.0.0.3/24', '2001:db8::3/64'], gateway: '10.0.0.1' } } });
+  const dualPlan = buildPlan(input({ desired: { ...desired, ports: [dual] }, host: { links: new Map(), namespaces: new Map([['kt-1', null]]), vxlanFlood: new Map() } }));
+  assert.ok(dualPlan.ip.script().includes(`link add name eth0 netns kt-1 address fa:16:3e:00:00:03 mtu 1450 up type veth peer name ${tapName(P1)} mtu 1450\n`));
+  assert.deepEqual(dualPlan.staticEndpoints[0]!.lines, ['addr replace 10.0.0.3/24 dev eth0', 'addr replace 2001:db8::3/64 dev eth0', 'route replace default via 10.0.0.1 dev eth0']);
   // Already plugged: nothing runs inside the namespace again.
   assert.deepEqual(buildPlan(input({ desired: { ...desired, ports: [staticPort] } })).staticEndpoints, []);
 });

@@ -297,11 +297,21 @@ export function buildPlan(input: PlanInput): Plan {
         ok = link !== null && link.kind === 'veth' && link.linkNetnsId !== null && nsid !== null && nsid !== undefined && link.linkNetnsId === nsid;
         if (link && !ok) add(deletes, ['link', 'del', 'dev', tap], { ignoreMissing: true });
         if (!ok) {
-          // Created in the endpoint's namespace with its final name, MAC and UP flag, so the far end needs no command run inside that namespace.
-          add(ports, ['link', 'add', 'name', ifname, 'netns', netns, 'address', port.macAddress.toLowerCase(), 'mtu', mtu, 'up', 'type', 'veth', 'peer', 'name', tap, 'mtu', mtu]);
+          // An IPv4-only static far end gets no IPv6 link-local address: otherwise its duplicate address
+          // detection, MLD reports and router solicitations are flooded by the bridge to every other port
+          // of the network, kernel work that grows with the ports there are (a container's veth has no
+          // IPv6 unless its port has an IPv6 address, as Docker does it). The link is then brought up by
+          // the endpoint's own batch, after `addrgenmode none`; `ip link add` cannot set that mode.
+          const quietV6 = port.plug.static !== undefined && !port.plug.static.addresses.some((a) => a.includes(':'));
+          // Created in the endpoint's namespace with its final name and MAC (and UP, unless its batch brings it up).
+          add(ports, ['link', 'add', 'name', ifname, 'netns', netns, 'address', port.macAddress.toLowerCase(), 'mtu', mtu, ...(quietV6 ? [] : ['up']), 'type', 'veth', 'peer', 'name', tap, 'mtu', mtu]);
           if (port.plug.static) {
             const { addresses, gateway } = port.plug.static;
-            const lines = [...addresses.map((a) => ['addr', 'replace', a, 'dev', ifname]), ...(gateway ? [['route', 'replace', 'default', 'via', gateway, 'dev', ifname]] : [])];
+            const lines = [
+              ...(quietV6 ? [['link', 'set', 'dev', ifname, 'addrgenmode', 'none', 'up']] : []),
+              ...addresses.map((a) => ['addr', 'replace', a, 'dev', ifname]),
+              ...(gateway ? [['route', 'replace', 'default', 'via', gateway, 'dev', ifname]] : []),
+            ];
             for (const l of lines) assertSafeTokens(l);
             staticEndpoints.push({ portId: port.id, netns, lines: lines.map((l) => l.join(' ')) });
           }
