@@ -29,7 +29,7 @@ const { positionals, values: o } = parseArgs({
     url: { type: 'string' }, token: { type: 'string' }, network: { type: 'string' }, image: { type: 'string' },
     prefix: { type: 'string' }, n: { type: 'string', default: '200' }, c: { type: 'string', default: '8' },
     'poll-ms': { type: 'string', default: '250' }, 'timeout-s': { type: 'string', default: '600' }, out: { type: 'string' },
-    repo: { type: 'string' }, 'ready-file': { type: 'string' }, 'conmon-match': { type: 'string' }, loop: { type: 'string', default: 'open' },
+    repo: { type: 'string' }, 'ready-file': { type: 'string' }, 'conmon-match': { type: 'string' }, loop: { type: 'string', default: 'open' }, 'times-out': { type: 'string' },
   },
 });
 const mode = positionals[0];
@@ -144,6 +144,11 @@ async function create() {
     polls, poll_avg_ms: r1(polls ? pollTotal / polls : null), poll_max_ms: r1(pollMax), poll_every_ms: pollMs,
   };
   if (o.out) writeFileSync(o.out, JSON.stringify(result));
+  // Per container, in epoch ms (to line up with Kumo's log): when it was POSTed and seen Running.
+  if (o['times-out']) {
+    const epoch = (t) => (t === undefined ? null : Math.round(performance.timeOrigin + t));
+    writeFileSync(o['times-out'], ids.map((id, i) => JSON.stringify({ i, id: id ?? null, posted: epoch(posted[i]), returned: epoch(returned[i]), running: epoch(runningAt.get(id)) })).join('\n') + '\n');
+  }
   console.log(JSON.stringify(result));
   if (running !== n) process.exit(1);
 }

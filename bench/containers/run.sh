@@ -153,7 +153,7 @@ kumo_round() { # round
   log "kumo round $1: creating $N containers, C=$C"
   local h0 k0; h0=$(host_ticks); k0=$(proc_ticks "$KPID")
   cr=$(node "$HERE/ctr.mjs" create --url "$KURL" --token "$TOKEN" --network "$NET" --image "$IMAGE" --prefix "${PREFIX}r$1-" \
-        --n "$N" --c "$C" --poll-ms "$POLL_MS" --timeout-s "$TIMEOUT" --loop "$LOOP") || { log "kumo create failed: $cr"; exit 1; }
+        --n "$N" --c "$C" --poll-ms "$POLL_MS" --timeout-s "$TIMEOUT" --loop "$LOOP" --times-out "$OUT/times-r$1.jsonl") || { log "kumo create failed: $cr"; exit 1; }
   local cpu; cpu=$(cpu_json "$h0" "$(host_ticks)" "$N" "$k0" "$(proc_ticks "$KPID")")
   to=$(wc -l < "$OUT/kumo.log"); rr=$(rss_kib "$KPID")
   local conmons; conmons=$(pgrep -c -f "conmon.*$KDATA" || true)

@@ -147,6 +147,7 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
 
   /** Everything up to a created runc container; returns false while waiting for the network. */
   const bringUp = async (row: ContainerTable): Promise<ContainerTable | 'waiting'> => {
+    if (!networkWaits.has(row.uuid)) log.debug({ container: row.uuid }, 'bringing up');
     const spec = specOf(row);
     let image = spec.glance_image_id ? await storedGlanceImage(spec.glance_image_id) : await images.get(row.image);
     if (spec.glance_image_id && !image) {
@@ -176,11 +177,12 @@ export function containerController(deps: ContainerDeps, host: ContainerHost): C
     await bindWorkloadPorts(deps.network, ports, host.host, netns);
     boundPorts.set(row.uuid, row.port_ids);
     if ((await inactivePorts(deps.network, ports)).length) {
+      if (!networkWaits.has(row.uuid)) log.debug({ container: row.uuid }, 'ports bound; waiting for the network');
       await write(row, { status_detail: 'waiting for the network' });
       networkWaits.add(row.uuid);
       return 'waiting';
     }
-    networkWaits.delete(row.uuid);
+    if (networkWaits.delete(row.uuid)) log.debug({ container: row.uuid }, 'ports active');
     const args = mergeCommand(image.config, spec);
     if (!args.length) return write(row, { status: 'Error', status_reason: `No command specified: the image ${row.image} has none and the container gave none.`, status_detail: null, desired: 'stopped' });
     const hostname = spec.hostname ?? row.uuid.slice(0, 12);
