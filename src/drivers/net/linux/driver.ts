@@ -45,7 +45,7 @@ const EMPTY: HostNetworkState = { networks: [], ports: [], securityGroups: [], r
 const STOP_TIMEOUT_MS = 5_000;
 const FULL_APPLY_EVERY_MS = 300_000;
 /** How long syncs that only add ports (or DHCP hosts) may plan against a model of the host before it is read whole again. */
-const FULL_READ_EVERY_MS = 5_000;
+const FULL_READ_EVERY_MS = 30_000;
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -82,7 +82,7 @@ function batchError(batch: CommandBatch, result: { code: number; stdout: string;
  * identities and processes (likewise replaceable).
  */
 export interface LinuxNetDriverTuning {
-  /** How long syncs that only add ports (or DHCP hosts) plan against a model of the host (default 5 s). */
+  /** How long syncs that only add ports (or DHCP hosts) plan against a model of the host (default 30 s). */
   readonly fullReadEveryMs?: number;
 }
 
@@ -308,8 +308,9 @@ export function createLinuxNetDriver(
     const listed = fromModel || tablesListed ? undefined : await readNftTables(exec, []);
     if (!snapshot || !plan) {
       snapshot = await readHost(exec, {
-        // In parallel with the other reads when vxlan networks are wanted; otherwise only if one of ours is left to clean up.
-        readFlood: desired.networks.some((n) => n.type === 'vxlan') || ((links) => [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner)),
+        // In parallel with the other reads when vxlan networks with peers are wanted (a vxlan network on
+        // one host has no device, so no flood entries); otherwise only if one of ours is left to clean up.
+        readFlood: desired.networks.some((n) => n.type === 'vxlan' && n.vxlanPeers.length > 0) || ((links) => [...links.values()].some((l) => l.kind === 'vxlan' && parseLinkAlias(l.alias)?.owner === owner)),
         isOurVxlan: (dev) => dev.startsWith(LINK_PREFIX.vxlan),
       });
       plan = planFor(snapshot, tablesListed || listed !== null);
