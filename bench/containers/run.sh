@@ -20,7 +20,9 @@
 #      baseline = ctr-bench.sh N C 1 (its own rootfs, bridge prbr0, netns+veth, runc create/start), parsed
 #      from its RESULT line, then the probe's cleanup.sh;
 #   4. Kumo's RSS (VmRSS) before, with N Running, and after; with the debug log level, the agent's
-#      `reconciled` passes (count, ms) and the top debug messages during the create window;
+#      `reconciled` passes (count, ms), the top debug messages during the create window, and each
+#      container's time by stage (stages.mjs: POSTed, taken, port bound, port ACTIVE, root filesystem
+#      mounted, created, started, seen Running) for each fifth of the round;
 #   5. stops Kumo, runs purgeHostObjects(DATA) (dist/test/support/kumo-process.js) and checks that no
 #      container, namespace, mount or process of this run is left. Raw JSON lines and logs:
 #      /tmp/kumo-bench-containers/<timestamp>/.
@@ -200,4 +202,7 @@ jq -rs '[.[] | select(.kind=="kumo")] as $k | [.[] | select(.kind=="baseline")] 
   | ($k[] | "kumo r\(.round): up \(.up.containers_per_s)/s (\(.up.wall_s) s), create->Running p50 \(.up.running_p50_ms) ms p99 \(.up.running_p99_ms) ms; down \(.down.containers_per_s)/s (\(.down.wall_s) s; host clean \(.down.host_clean_s) s = \(.down.host_containers_per_s)/s); RSS MiB before \(.rss_mib.before) running \(.rss_mib.running) after \(.rss_mib.after); agent passes \(.profile.passes // "-") sum \(.profile.pass_ms_sum // "-") ms"),
     ($b[] | "baseline r\(.round): up \(.up_rate)/s (\(.up_wall) ms), down \(.down_rate)/s (\(.down_wall) ms), running \(.running)"),
     (if ($k|length)>0 and ($b|length)>0 then "ratio Kumo/baseline up: \(($k|map(.up.containers_per_s)|add) / ($b|map(.up_rate)|add) * 100 | round / 100)x, down: \(($k|map(.down.containers_per_s)|add) / ($b|map(.down_rate)|add) * 100 | round / 100)x" else empty end)' "$JSONL"
+if [ "$LEVEL" = debug ] && has kumo; then
+  for r in $(seq 1 "$ROUNDS"); do [ -f "$OUT/times-r$r.jsonl" ] && { echo "kumo r$r, by stage (ms, p50/p99; bench/containers/stages.mjs):"; node "$HERE/stages.mjs" "$OUT" "$r" || true; }; done
+fi
 echo "raw: $JSONL"
