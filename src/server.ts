@@ -217,13 +217,16 @@ async function linuxHypervisor(config: KumoConfig, paths: KumoPaths, logger: Log
 
 async function linuxNetDriver(config: KumoConfig, paths: KumoPaths, logger: Logger): Promise<NetDriver> {
   const { createNetDriver } = await import('./drivers/net/index.js');
+  const { createHelperRunner } = await import('./lib/helper-runner.js');
+  // Its tools (several per network pass) are started by a small helper process: a fork of Kumo
+  // itself per `ip`/`nft` run was a quarter of the event loop's thread at a thousand containers.
   return createNetDriver('linux', {
     owner: ownerLabel(config.dataDir),
     stateDir: paths.networkStateDir,
     physicalBridges: config.agent.physicalBridges,
     vxlanLocalIp: config.agent.vxlanLocalIp,
     metadataSocket: paths.metadataSocket,
-  }, logger.child({ driver: 'net' }));
+  }, logger.child({ driver: 'net' }), createHelperRunner());
 }
 
 /** runc (or crun) under conmon and the OCI image store, when this host has the tools; else containers stay in Creating. */
