@@ -778,6 +778,9 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
     async state(id) {
       checkId(id);
       const r = await init();
+      // Neither a runtime state dir nor a bundle: nothing to observe, and no need to start `crun
+      // state` to learn so (what a container not created yet costs the reconciler).
+      if (!(await exists(path.join(r.cli.root, runcId(owner, id)))) && !(await exists(pathsOf(id).bundle))) return null;
       return observe(r, id, await runcState(r.cli, id));
     },
 
