@@ -43,6 +43,8 @@ function setup(t: { after(fn: () => void): void }, containers: Record<string, { 
   const launches: string[][] = [];
   const conmon: ConmonLauncher = { async launch(argv) { launches.push([...argv]); return sync; } };
   const stateDir = path.join(dir, 'state');
+  // The runtime keeps a dir per container under its root, as runc and crun do.
+  for (const rid of Object.keys(containers)) mkdirSync(path.join(stateDir, 'runc', rid), { recursive: true });
   const runtime = createRuncContainerRuntime(
     { owner: 'ab12', stateDir, runtimePath: process.execPath, conmonPath: process.execPath },
     createSilentLogger(),
@@ -57,8 +59,10 @@ const spec = (id: string, rootfs: string, overrides: Partial<ContainerSpec> = {}
 });
 
 test('runtime: create writes the bundle and starts conmon for runc id <owner>-<uuid>', async (t) => {
-  const { runtime, launches, stateDir, rootfs } = setup(t, {});
+  const { runtime, launches, stateDir, rootfs, calls } = setup(t, {});
   await runtime.create(spec(A, rootfs));
+  // Nothing of it on the host before: the runtime was not asked for its state (a process each).
+  assert.ok(!calls.some((c) => c.includes('state')), JSON.stringify(calls));
   const config = JSON.parse(readFileSync(path.join(stateDir, 'containers', A, 'config.json'), 'utf8'));
   assert.deepEqual(config.process.user, { uid: 1000, gid: 1000, additionalGids: [1000] });
   assert.equal(config.linux.cgroupsPath, `/kumo/ab12-${A}`);
@@ -103,4 +107,19 @@ test('runtime: bad input is refused before anything runs', async (t) => {
   await assert.rejects(runtime.create(spec(B, rootfs, { args: [] })), /no command/);
   await assert.rejects(runtime.delete(A, false), /stop it first/);
   assert.ok(!calls.some((c) => c.includes('kill')));
+});
+
+test('runtime: a container it just created is started without asking its state; others are asked first', async (t) => {
+  const { runtime, calls, rootfs, stateDir } = setup(t, { [`ab12-${B}`]: { status: 'created', pid: 200 } });
+  await runtime.create(spec(A, rootfs));
+  calls.length = 0;
+  await runtime.start(A);
+  assert.deepEqual(calls.map((c) => c[5]), ['start']);
+  assert.ok(JSON.parse(readFileSync(path.join(stateDir, 'containers', A, 'kumo.json'), 'utf8')).startedAt);
+  // B was created by someone before (another life of the agent): its state is read first.
+  mkdirSync(path.join(stateDir, 'containers', B), { recursive: true });
+  writeFileSync(path.join(stateDir, 'containers', B, 'kumo.json'), JSON.stringify({ id: B, rootfs, createdAt: '', startedAt: null, tty: false, interactive: false }));
+  calls.length = 0;
+  await runtime.start(B);
+  assert.deepEqual(calls.map((c) => c[5]), ['state', 'start']);
 });

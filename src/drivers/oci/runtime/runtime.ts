@@ -144,6 +144,8 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
   const log = logger.child({ component: 'oci-runtime', owner });
   const withLock = keyedMutex();
   const seccompFilters = createSeccompFilterCache();
+  /** Containers this instance created and has not started since: start() may skip asking their state. */
+  const justCreated = new Set<string>();
 
   interface Ready { cli: RuncCli; conmonPath: string; cgroup: CgroupHost; nofile: number }
   let ready: Promise<Ready> | null = null;
@@ -344,6 +346,9 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
     };
   }
 
+  /** The runtime keeps a dir per container under its root: without one there is nothing to ask it about. */
+  const hasRuntimeDir = (cli: RuncCli, id: string) => exists(path.join(cli.root, runcId(owner, id)));
+
   async function requireState(cli: RuncCli, id: string): Promise<RuncState> {
     const rs = await runcState(cli, id);
     if (!rs) throw new KumoError('ERR_NOT_FOUND', `container ${id} does not exist`);
@@ -482,7 +487,8 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       const r = await init();
       await withLock(spec.id, async () => {
         const paths = pathsOf(spec.id);
-        if ((await runcState(r.cli, spec.id)) || (await exists(paths.bundle))) {
+        // `crun state` is a process (whose start reads the host's whole mount table): asked only when the runtime has a dir for it.
+        if ((await exists(paths.bundle)) || ((await hasRuntimeDir(r.cli, spec.id)) && (await runcState(r.cli, spec.id)))) {
           throw new KumoError('ERR_CONFLICT', `container ${spec.id} already exists`);
         }
         const started = Date.now();
@@ -510,6 +516,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
             log.error({ id: spec.id, err: message(cleanupErr) }, 'cleanup after a failed create failed'));
           throw err;
         }
+        justCreated.add(spec.id);
         log.info({ id: spec.id, ms: Date.now() - started }, 'container created');
       });
     },
@@ -518,6 +525,20 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       checkId(id);
       const r = await init();
       await withLock(id, async () => {
+        // Just created here: `crun start` straight away, without a `crun state` first (a process per
+        // container). Only a container in the created state starts; any other answer falls through
+        // to the path that asks for the state.
+        const fresh = justCreated.delete(id) ? await readMeta(id) : null;
+        if (fresh) {
+          try {
+            await runcOrThrow(id, 'start', runcArgv.start(r.cli, runcId(owner, id)));
+            await writeMeta(id, { ...fresh, startedAt: now().toISOString() });
+            log.info({ id }, 'container started');
+            return;
+          } catch (err) {
+            log.debug({ id, err: message(err) }, 'start of a just-created container failed; asking its state');
+          }
+        }
         const rs = await requireState(r.cli, id);
         const meta = await readMeta(id);
         if (!meta) throw new KumoError('ERR_NOT_FOUND', `container ${id} has no bundle`);
@@ -583,6 +604,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       checkId(id);
       const r = await init();
       await withLock(id, async () => {
+        justCreated.delete(id);
         const rs = await runcState(r.cli, id);
         const rid = runcId(owner, id);
         if (rs && rs.status !== 'stopped' && rs.status !== 'created') {
@@ -780,7 +802,7 @@ export function createRuncContainerRuntime(options: ContainerRuntimeOptions, log
       const r = await init();
       // Neither a runtime state dir nor a bundle: nothing to observe, and no need to start `crun
       // state` to learn so (what a container not created yet costs the reconciler).
-      if (!(await exists(path.join(r.cli.root, runcId(owner, id)))) && !(await exists(pathsOf(id).bundle))) return null;
+      if (!(await hasRuntimeDir(r.cli, id)) && !(await exists(pathsOf(id).bundle))) return null;
       return observe(r, id, await runcState(r.cli, id));
     },
 
