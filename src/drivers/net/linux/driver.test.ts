@@ -211,6 +211,21 @@ test('driver: a sync that only adds ports or DHCP hosts plans them against the m
   }
 });
 
+test('driver: a container far end whose addresses could not be set is removed whole, so the next sync makes it again', async () => {
+  const { runner, driver, done } = setup();
+  try {
+    const staticPort = port(P1, { plug: { kind: 'veth', netns: 'kt-1', ifname: 'eth0', static: { addresses: ['10.0.0.3/24'], gateway: '10.0.0.1' } } });
+    runner.namespaces = [{ name: 'kt-1', id: 3 }];
+    runner.failWhen = (argv) => (argv.join(' ') === '/bin/sh -s' ? { code: 1, stdout: '', stderr: 'Cannot open network namespace' } : undefined);
+    const report = await driver.sync({ ...state, ports: [staticPort] });
+    assert.match(report.failures[0]?.message ?? '', /addresses in kt-1/);
+    assert.deepEqual(report.failures.map((f) => f.resourceId), [P1]);
+    assert.ok(runner.calls.some((c) => c.argv.join(' ') === 'ip -force -batch -' && c.input === `link del dev ${tapName(P1)}\n`));
+  } finally {
+    done();
+  }
+});
+
 test('driver: when nft fails, filtered ports are neither plugged nor changed; the rest converges', async () => {
   const { runner, driver, done } = setup();
   try {

@@ -37,7 +37,7 @@ import { buildHaproxyArgv, buildHaproxyConfig, metadataProxyPaths, metadataSocke
 import { readHost, readNftTables, type HostSnapshot, type LinkState } from './host-state.js';
 import { modelHost } from './host-model.js';
 import { elementChangeScript, hostRulesetScript, rulesetRevision, type HostRuleset } from './nft-host.js';
-import { isValidOwner, LINK_PREFIX, nftTableName, parseLinkAlias, parseNamespaceName, parseStateEntry, STATE_FILE } from './naming.js';
+import { isValidOwner, LINK_PREFIX, nftTableName, parseLinkAlias, parseNamespaceName, parseStateEntry, STATE_FILE, tapName } from './naming.js';
 import { buildPlan, type DhcpIntent, type Plan, type RouterIntent } from './plan.js';
 import { buildRouterInnerBatch, buildRouterRuleset, ROUTER_SYSCTLS, routerFingerprint, routerRulesetScript } from './router.js';
 
@@ -401,6 +401,12 @@ export function createLinuxNetDriver(
     if (endpoints.length) {
       const r = await exec.run(['/bin/sh', '-s'], { input: endpointScript(endpoints), timeoutMs: 300_000 });
       for (const [id, text] of endpointFailures(endpoints, r)) fail(id, text);
+    }
+    // A static far end is configured only when its veth is made (a veth that exists counts as
+    // plugged): one whose making or configuring failed goes whole, so the next sync makes it again.
+    const unconfigured = plan.staticEndpoints.filter((e) => failures.has(e.portId));
+    if (unconfigured.length) {
+      await exec.run(['ip', '-force', '-batch', '-'], { input: unconfigured.map((e) => `link del dev ${tapName(e.portId)}\n`).join('') }).catch(() => undefined);
     }
     step('ip');
     for (const intent of plan.dhcp) {
