@@ -596,12 +596,13 @@ export function createQemuHypervisor(options: HypervisorOptions, logger: Logger,
       if (format !== 'qcow2' && format !== 'raw') throw new KumoError('ERR_VALIDATION', `image format ${String(format)} is not qcow2 or raw`);
       const file = path.join(options.imageDir, `${imageId}.${format}`);
       if (existsSync(file)) return baseImageInfo(imageId, format, file);
-      await mkdir(options.imageDir, { recursive: true });
-      // Concurrent requests for one image share one download; one that finished meanwhile left the file.
+      // Concurrent requests for one image share one download, the first caller's: the lookup and the
+      // registration have no await between them (an mkdir there let a later caller's finish first).
       let pending = downloads.get(file);
       if (!pending) {
-        if (existsSync(file)) return baseImageInfo(imageId, format, file);
-        pending = download(imageId, format, file, check, openSource).finally(() => downloads.delete(file));
+        pending = mkdir(options.imageDir, { recursive: true })
+          .then(() => download(imageId, format, file, check, openSource))
+          .finally(() => downloads.delete(file));
         downloads.set(file, pending);
       }
       return pending;
