@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isNotInstalled } from './command-runner.js';
+import { createCommandRunner, isNotInstalled } from './command-runner.js';
 import { createHelperRunner } from './helper-runner.js';
 
 test('helper runner: exit status, stdout, stderr and stdin as the direct runner gives them', async (t) => {
@@ -9,6 +9,11 @@ test('helper runner: exit status, stdout, stderr and stdin as the direct runner 
   assert.deepEqual(await runner.run(['sh', '-c', 'echo out; echo err >&2; exit 3']), { code: 3, stdout: 'out\n', stderr: 'err\n' });
   assert.deepEqual(await runner.run(['cat'], { input: 'line one\nline two\n' }), { code: 0, stdout: 'line one\nline two\n', stderr: '' });
   assert.deepEqual(await runner.run(['pwd'], { cwd: '/tmp' }), { code: 0, stdout: '/tmp\n', stderr: '' });
+  // The helper's program mirrors createCommandRunner: the same commands give the same results.
+  const direct = createCommandRunner();
+  for (const [argv, options] of [[['sh', '-c', 'printf a; printf b >&2; exit 7'], {}], [['cat'], { input: 'x\ny' }], [['sh', '-c', 'kill -TERM $$'], {}]] as const) {
+    assert.deepEqual(await runner.run(argv, options), await direct.run(argv, options));
+  }
   // Several at once, answered each to its own caller.
   const many = await Promise.all(Array.from({ length: 20 }, (_, i) => runner.run(['sh', '-c', `echo ${i}`])));
   assert.deepEqual(many.map((r) => r.stdout), Array.from({ length: 20 }, (_, i) => `${i}\n`));
