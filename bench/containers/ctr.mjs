@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { pct, r1 } from '../lib/kumo.mjs';
 
 const { positionals, values: o } = parseArgs({
   allowPositionals: true,
@@ -36,8 +37,6 @@ const mode = positionals[0];
 function die(msg) { console.error(`ctr.mjs: ${msg}`); process.exit(2); }
 const need = (k) => o[k] ?? die(`--${k} is required`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pct = (s, p) => (s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null);
-const r1 = (x) => (x === null || x === undefined ? null : Math.round(x * 10) / 10);
 const HDR = { 'OpenStack-API-Version': 'container 1.40' };
 
 async function api(method, path, body) {

@@ -10,6 +10,7 @@
 // store's "root filesystem mounted"; the runtime's "container created" and "container started"; and
 // the network controller's "reconciled" passes. Prints p50/p99 ms of each stage per slice.
 import { readFileSync } from 'node:fs';
+import { pct } from '../lib/kumo.mjs';
 
 const [dir, round = '1', slicesArg = '5'] = process.argv.slice(2);
 if (!dir) {
@@ -39,10 +40,6 @@ for (const line of readFileSync(`${dir}/kumo.log`, 'utf8').split('\n')) {
   at[stage] ??= entry.time;
   byContainer.set(id, at);
 }
-const pct = (values, p) => {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null;
-};
 const spans = [['posted', 'seen'], ['seen', 'bound'], ['bound', 'active'], ['active', 'mounted'], ['mounted', 'created'], ['created', 'started'], ['started', 'running'], ['posted', 'running']];
 const slices = Number(slicesArg);
 const size = Math.ceil(times.length / slices);

@@ -10,7 +10,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The p-th percentile (nearest rank) of `xs`, null when empty. */
 export const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : null; };
-export const r1 = (x) => (x === null ? null : Math.round(x * 10) / 10);
+export const r1 = (x) => (x === null || x === undefined ? null : Math.round(x * 10) / 10);
 /** What the benchmarks record of a set of timings (ms). */
 export const stats = (xs) => ({ n: xs.length, p50: r1(pct(xs, 50)), p90: r1(pct(xs, 90)), p99: r1(pct(xs, 99)), min: r1(Math.min(...xs)), max: r1(Math.max(...xs)) });
 
